@@ -1,0 +1,77 @@
+//! The CustomResourceDefinitions of the capt kinds.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use super::{CAPTCluster, CAPTControlPlane, WorkspaceTemplate, WorkspaceTemplateApply};
+
+/// Serialising a CRD failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdError {
+    #[error("serialising CRD {name}: {source}")]
+    Yaml {
+        name: String,
+        source: serde_yaml::Error,
+    },
+}
+
+/// All capt CRDs, sorted by `<group>_<plural>`.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    let mut all = vec![
+        CAPTCluster::crd(),
+        CAPTControlPlane::crd(),
+        WorkspaceTemplate::crd(),
+        WorkspaceTemplateApply::crd(),
+    ];
+    all.sort_by_key(crd_file_name);
+    all.into_iter().map(tidy).collect()
+}
+
+/// Remove the `null` entries schemars adds to the `enum` of optional enums: nullability is already
+/// expressed by `nullable: true`, and the API server validates enum values against the schema type.
+fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    strip_null_enum_values(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
+}
+
+fn strip_null_enum_values(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Array(values)) = map.get_mut("enum") {
+                values.retain(|v| !v.is_null());
+            }
+            map.values_mut().for_each(strip_null_enum_values);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_null_enum_values),
+        _ => {}
+    }
+}
+
+/// File name of a CRD in `deploy/crds`: `<group>_<plural>.yaml`.
+pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
+    format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural)
+}
+
+/// One CRD as YAML (without document separator).
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, CrdError> {
+    serde_yaml::to_string(crd).map_err(|source| CrdError::Yaml {
+        name: crd.metadata.name.clone().unwrap_or_default(),
+        source,
+    })
+}
+
+/// All capt CRDs as one multi-document YAML stream, `---` separated, in [`crds()`] order.
+pub fn crds_yaml() -> String {
+    let mut out = String::new();
+    for crd in crds() {
+        // Serialising a CRD built from static types cannot fail; skip defensively instead of panicking.
+        if let Ok(doc) = crd_yaml(&crd) {
+            out.push_str("---\n");
+            out.push_str(&doc);
+        }
+    }
+    out
+}

@@ -1,0 +1,292 @@
+//! Externally visible names: finalizers, condition types and reasons, phases, labels, annotations,
+//! object name suffixes, secret names and keys, template variables and event reasons.
+//!
+//! These strings are part of capt's compatibility surface; changing one is a breaking change.
+
+/// API groups and versions.
+pub mod groups {
+    pub const INFRASTRUCTURE: &str = "infrastructure.cluster.x-k8s.io";
+    pub const CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io";
+    pub const CLUSTER_API: &str = "cluster.x-k8s.io";
+    pub const TERRAFORM: &str = "tf.upbound.io";
+    pub const VERSION: &str = "v1beta1";
+    pub const INFRASTRUCTURE_API_VERSION: &str = "infrastructure.cluster.x-k8s.io/v1beta1";
+    pub const CONTROL_PLANE_API_VERSION: &str = "controlplane.cluster.x-k8s.io/v1beta1";
+    pub const CLUSTER_API_VERSION: &str = "cluster.x-k8s.io/v1beta1";
+    pub const TERRAFORM_API_VERSION: &str = "tf.upbound.io/v1beta1";
+}
+
+/// Finalizers.
+pub mod finalizers {
+    pub const CAPT_CLUSTER: &str = "infrastructure.cluster.x-k8s.io/captcluster";
+    pub const CAPT_CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io/captcontrolplane";
+    pub const WORKSPACE_TEMPLATE_APPLY: &str = "infrastructure.cluster.x-k8s.io/finalizer";
+    pub const WORKSPACE_TEMPLATE: &str = "workspacetemplate.v2.infrastructure.cluster.x-k8s.io";
+    pub const CAPT_MACHINE: &str = "captmachine.infrastructure.cluster.x-k8s.io";
+    pub const CAPT_MACHINE_SET: &str = "captmachineset.infrastructure.cluster.x-k8s.io";
+    pub const CAPT_MACHINE_DEPLOYMENT: &str =
+        "captmachinedeployment.infrastructure.cluster.x-k8s.io";
+}
+
+/// Condition status values.
+pub mod status {
+    pub const TRUE: &str = "True";
+    pub const FALSE: &str = "False";
+    pub const UNKNOWN: &str = "Unknown";
+}
+
+/// Condition types.
+pub mod conditions {
+    /// CAPTCluster: VPC readiness.
+    pub const VPC_READY: &str = "VPCReady";
+    /// CAPTCluster: failed-status path.
+    pub const VPC_FAILED: &str = "VPCFailed";
+    /// CAPTCluster: the owner Cluster does not exist yet.
+    pub const WAITING_FOR_CLUSTER: &str = "WaitingForCluster";
+    /// CAPTCluster: declared upstream, unused.
+    pub const VPC_CREATING: &str = "VPCCreating";
+    /// CAPTControlPlane (and Crossplane Workspace): readiness.
+    pub const READY: &str = "Ready";
+    /// Crossplane Workspace: reconcile success of the provider.
+    pub const SYNCED: &str = "Synced";
+    /// CAPTControlPlane: declared upstream, unused.
+    pub const INITIALIZED: &str = "Initialized";
+    pub const FAILED: &str = "Failed";
+    pub const CREATING: &str = "Creating";
+    /// CAPI Cluster condition written for the infrastructure.
+    pub const INFRASTRUCTURE_READY: &str = "InfrastructureReady";
+    /// CAPI Cluster condition written for the control plane.
+    pub const CONTROL_PLANE_INITIALIZED: &str = "ControlPlaneInitialized";
+}
+
+/// Condition reasons.
+pub mod reasons {
+    // CAPTCluster
+    pub const EXISTING_VPC_USED: &str = "ExistingVPCUsed";
+    pub const VPC_CREATING: &str = "VPCCreating";
+    pub const VPC_CREATION_FAILED: &str = "VPCCreationFailed";
+    pub const VPC_CREATED: &str = "VPCCreated";
+    pub const INVALID_VPC_CONFIG: &str = "InvalidVPCConfig";
+    pub const VPC_RECONCILIATION_FAILED: &str = "VPCReconciliationFailed";
+    pub const CLUSTER_NOT_FOUND: &str = "ClusterNotFound";
+    // CAPTControlPlane
+    pub const CREATING: &str = "Creating";
+    pub const READY: &str = "Ready";
+    pub const FAILED: &str = "Failed";
+    pub const WORKSPACE_ERROR: &str = "WorkspaceError";
+    pub const WORKSPACE_TEMPLATE_NOT_FOUND: &str = "WorkspaceTemplateNotFound";
+    pub const SPOT_SERVICE_LINKED_ROLE_FAILED: &str = "SpotServiceLinkedRoleFailed";
+    pub const KUBECONFIG_GENERATION_FAILED: &str = "KubeconfigGenerationFailed";
+    pub const SECRET_RECONCILIATION_FAILED: &str = "SecretReconciliationFailed";
+    pub const WORKSPACE_STATUS_UPDATE_FAILED: &str = "WorkspaceStatusUpdateFailed";
+    pub const ENDPOINT_UPDATE_FAILED: &str = "EndpointUpdateFailed";
+    pub const ENDPOINT_ERROR: &str = "EndpointError";
+    pub const SECRET_ERROR: &str = "SecretError";
+    pub const WAITING_FOR_VPC: &str = "WaitingForVPC";
+    pub const VPC_READY_TIMEOUT: &str = "VPCReadyTimeout";
+    pub const CONTROL_PLANE_TIMEOUT: &str = "ControlPlaneTimeout";
+    pub const WORKSPACE_NOT_READY: &str = "WorkspaceNotReady";
+    pub const ENDPOINT_NOT_READY: &str = "EndpointNotReady";
+    // CAPI Cluster conditions
+    pub const INFRASTRUCTURE_READY: &str = "InfrastructureReady";
+    pub const CONTROL_PLANE_NOT_READY: &str = "ControlPlaneNotReady";
+    // Crossplane Workspace conditions
+    pub const AVAILABLE: &str = "Available";
+    pub const DELETING: &str = "Deleting";
+    pub const UNAVAILABLE: &str = "Unavailable";
+    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+}
+
+/// Condition messages used verbatim upstream.
+pub mod messages {
+    pub const EXISTING_VPC_USED: &str = "Using existing VPC";
+    pub const VPC_CREATING: &str = "VPC is being created";
+    pub const VPC_CREATED: &str = "VPC has been successfully created";
+    pub const WAITING_FOR_CLUSTER: &str = "Waiting for owner Cluster to be created";
+    pub const WAITING_FOR_OWNER_CLUSTER: &str = "Waiting for owner cluster";
+    pub const CONTROL_PLANE_CREATING: &str = "Control plane is being created";
+    pub const CONTROL_PLANE_READY: &str = "Control plane is ready";
+    pub const CONTROL_PLANE_NOT_READY: &str = "Control plane is not ready";
+    pub const INFRASTRUCTURE_READY: &str = "Infrastructure is ready";
+}
+
+/// CAPTControlPlane `status.phase` values (see [`crate::api::ControlPlanePhase`]).
+pub mod phases {
+    pub const CREATING: &str = "Creating";
+    pub const READY: &str = "Ready";
+    pub const FAILED: &str = "Failed";
+}
+
+/// Label keys and values.
+pub mod labels {
+    /// Cluster name label set on CAPTCluster and on the kubeconfig secret.
+    pub const CLUSTER_NAME: &str = "cluster.x-k8s.io/cluster-name";
+    /// clusterctl provider label.
+    pub const PROVIDER: &str = "cluster.x-k8s.io/provider";
+    /// Contract label carried by every CRD.
+    pub const CONTRACT_V1BETA1: &str = "cluster.x-k8s.io/v1beta1";
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    pub const MANAGED_BY_VALUE: &str = "capt";
+    /// Set on Workspaces (cluster-scoped, so they cannot carry a namespaced owner reference):
+    /// namespace and name of the WorkspaceTemplateApply that created them.
+    pub const WORKSPACE_TEMPLATE_APPLY_NAMESPACE: &str =
+        "infrastructure.cluster.x-k8s.io/workspacetemplateapply-namespace";
+    pub const WORKSPACE_TEMPLATE_APPLY_NAME: &str =
+        "infrastructure.cluster.x-k8s.io/workspacetemplateapply-name";
+    /// Hash label of machine deployments.
+    pub const DEPLOYMENT_HASH: &str = "capt-deployment-hash";
+}
+
+/// Annotation keys.
+pub mod annotations {
+    /// Read from the Cluster as fallback region for the kubeconfig workspace.
+    pub const REGION: &str = "cluster.x-k8s.io/region";
+    /// CAPI pause annotation.
+    pub const PAUSED: &str = "cluster.x-k8s.io/paused";
+    /// W3C trace context on created Workspaces.
+    pub const TRACEPARENT: &str = "traceparent";
+}
+
+/// Object name suffixes (`<name><suffix>`) and fixed object names.
+pub mod suffixes {
+    /// VPC WorkspaceTemplateApply and its Workspace.
+    pub const VPC: &str = "-vpc";
+    /// EKS WorkspaceTemplateApply.
+    pub const EKS_CONTROL_PLANE_APPLY: &str = "-eks-controlplane-apply";
+    /// EKS Workspace.
+    pub const EKS_CONTROL_PLANE: &str = "-eks-controlplane";
+    /// EKS connection secret.
+    pub const EKS_CONNECTION: &str = "-eks-connection";
+    /// Kubeconfig WorkspaceTemplateApply.
+    pub const KUBECONFIG_APPLY: &str = "-kubeconfig-apply";
+    /// Kubeconfig Workspace and CAPI kubeconfig secret.
+    pub const KUBECONFIG: &str = "-kubeconfig";
+    /// Kubeconfig outputs secret written by provider-terraform.
+    pub const OUTPUTS_KUBECONFIG: &str = "-outputs-kubeconfig";
+    pub const SPOT_ROLE_CHECK: &str = "-spot-role-check";
+    pub const SPOT_ROLE_CREATE: &str = "-spot-role-create";
+    /// CA secret.
+    pub const CA: &str = "-ca";
+    /// CaptMachine WorkspaceTemplateApply.
+    pub const MACHINE: &str = "-machine";
+    /// Removed from a WorkspaceTemplateApply name to get its Workspace name.
+    pub const APPLY: &str = "-apply";
+    /// Sample VPC connection secret (`<cluster>-vpc` workspace + this).
+    pub const VPC_CONNECTION: &str = "-vpc-connection";
+}
+
+/// Names of WorkspaceTemplates capt looks up by convention.
+pub mod templates {
+    pub const SPOT_ROLE_CHECK: &str = "spot-role-check";
+    pub const SPOT_ROLE_CREATE: &str = "spot-role-create";
+    pub const EKS_KUBECONFIG: &str = "eks-kubeconfig-template";
+    /// Namespace of the kubeconfig template and the outputs-kubeconfig secret upstream.
+    pub const DEFAULT_NAMESPACE: &str = "default";
+}
+
+/// Secret types and keys.
+pub mod secrets {
+    pub const CLUSTER_SECRET_TYPE: &str = "cluster.x-k8s.io/secret";
+    pub const OPAQUE_TYPE: &str = "Opaque";
+    /// Kubeconfig key of the CAPI kubeconfig secret.
+    pub const KUBECONFIG_VALUE_KEY: &str = "value";
+    /// Key of the outputs-kubeconfig secret.
+    pub const KUBECONFIG_KEY: &str = "kubeconfig";
+    pub const TLS_CRT_KEY: &str = "tls.crt";
+    pub const CA_CRT_KEY: &str = "ca.crt";
+    pub const CLUSTER_ENDPOINT_KEY: &str = "cluster_endpoint";
+    pub const CLUSTER_NAME_KEY: &str = "cluster_name";
+    pub const CLUSTER_CA_DATA_KEY: &str = "cluster_certificate_authority_data";
+    pub const KARPENTER_IAM_ROLE_ARN_KEY: &str = "karpenter_iam_role_arn";
+    pub const KARPENTER_QUEUE_NAME_KEY: &str = "karpenter_queue_name";
+    pub const VPC_CONFIG_KEY: &str = "vpc_config";
+    /// Add-on keys of the EKS connection secret whose presence is reported in
+    /// `CAPTControlPlane.status.secretSync.keys`.
+    pub const ADDON_KEYS: [&str; 4] = [
+        CLUSTER_ENDPOINT_KEY,
+        CLUSTER_NAME_KEY,
+        KARPENTER_IAM_ROLE_ARN_KEY,
+        KARPENTER_QUEUE_NAME_KEY,
+    ];
+}
+
+/// Terraform outputs read from `Workspace.status.atProvider.outputs`.
+pub mod outputs {
+    pub const VPC_ID: &str = "vpc_id";
+    pub const CLUSTER_ENDPOINT: &str = "cluster_endpoint";
+    pub const CLUSTER_NAME: &str = "cluster_name";
+    pub const ROLE_EXISTS: &str = "role_exists";
+    pub const ROLE_ARN: &str = "role_arn";
+}
+
+/// Variables passed to WorkspaceTemplates (`${name}` placeholders).
+pub mod variables {
+    pub const WORKSPACE_NAME_PLACEHOLDER: &str = "${WORKSPACE_NAME}";
+    pub const CLUSTER_NAME: &str = "cluster_name";
+    pub const VPC_NAME: &str = "vpc_name";
+    pub const ENVIRONMENT: &str = "environment";
+    pub const ENVIRONMENT_VALUE: &str = "production";
+    pub const KUBERNETES_VERSION: &str = "kubernetes_version";
+    pub const REGION: &str = "region";
+    pub const ENDPOINT_PUBLIC_ACCESS: &str = "endpoint_public_access";
+    pub const ENDPOINT_PRIVATE_ACCESS: &str = "endpoint_private_access";
+    /// Prefix of one variable per `additionalTags` entry.
+    pub const TAGS_PREFIX: &str = "tags_";
+    pub const CLUSTER_ENDPOINT: &str = "cluster_endpoint";
+    pub const CLUSTER_CA_DATA: &str = "cluster_certificate_authority_data";
+    pub const INSTANCE_TYPE: &str = "instance_type";
+    pub const NODE_GROUP: &str = "node_group";
+    pub const LABELS: &str = "labels";
+    pub const TAGS: &str = "tags";
+}
+
+/// Event reasons (WorkspaceTemplateApply).
+pub mod events {
+    pub const CREATED_WORKSPACE: &str = "CreatedWorkspace";
+    pub const RETAINED_WORKSPACE: &str = "RetainedWorkspace";
+    pub const DELETED_WORKSPACE: &str = "DeletedWorkspace";
+    pub const WAITING_FOR_SECRETS: &str = "WaitingForSecrets";
+    pub const WAITING_FOR_WORKSPACE: &str = "WaitingForWorkspace";
+    pub const WAITING_FOR_SYNC: &str = "WaitingForSync";
+    pub const WAITING_FOR_READY: &str = "WaitingForReady";
+    pub const WORKSPACE_READY: &str = "WorkspaceReady";
+    /// Event source component of the WorkspaceTemplateApply controller.
+    pub const WORKSPACE_TEMPLATE_APPLY_COMPONENT: &str =
+        "workspacetemplateapply.infrastructure.cluster.x-k8s.io";
+}
+
+/// Field manager for server-side apply and patches.
+pub const FIELD_MANAGER: &str = "capt";
+
+/// Object names derived from a cluster / control plane / apply name.
+pub fn with_suffix(name: &str, suffix: &str) -> String {
+    format!("{name}{suffix}")
+}
+
+/// Workspace name for a WorkspaceTemplateApply: one trailing `-apply` removed.
+pub fn workspace_name_for_apply(apply_name: &str) -> &str {
+    apply_name
+        .strip_suffix(suffixes::APPLY)
+        .unwrap_or(apply_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_name_strips_one_apply_suffix() {
+        assert_eq!(
+            workspace_name_for_apply("x-eks-controlplane-apply"),
+            "x-eks-controlplane"
+        );
+        assert_eq!(workspace_name_for_apply("x-vpc"), "x-vpc");
+        assert_eq!(workspace_name_for_apply("x-apply-apply"), "x-apply");
+    }
+
+    #[test]
+    fn suffix_joins() {
+        assert_eq!(with_suffix("demo", suffixes::KUBECONFIG), "demo-kubeconfig");
+    }
+}
