@@ -1,1 +1,21 @@
-//! actors
+//! The actor runtime: routers turn watch events into wake-ups, a registry keeps one supervised
+//! actor per owned object, and each actor owns its retries, rate limit, timers and traces.
+
+pub mod backoff;
+pub mod cache;
+pub mod freshness;
+pub mod gate;
+pub mod inbox;
+pub mod key;
+pub mod object_actor;
+pub mod observer;
+pub mod reconciler;
+pub mod registry;
+pub mod router;
+pub mod runtime;
+pub mod settings;
+
+pub use key::ObjectKey;
+pub use reconciler::{Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger};
+pub use runtime::{ActorRuntime, block_on};
+pub use settings::RuntimeSettings;

@@ -1,0 +1,99 @@
+//! The router's side of an actor: a coalescing inbox that never blocks the router.
+//!
+//! The router records why the actor should run (the first trigger and the span contexts of the
+//! events) and sends at most one wake-up message while the actor has not drained the inbox, so a
+//! burst of events costs one message and one reconcile.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use opentelemetry::trace::SpanContext;
+
+use super::reconciler::Trigger;
+
+/// Span links kept per wake-up; further events are counted but not linked.
+pub const MAX_LINKS: usize = 8;
+
+#[derive(Default)]
+pub struct Inbox {
+    pending: AtomicBool,
+    /// resourceVersion of the owned object last dispatched (0 = none), to skip re-list echoes.
+    last_rv: AtomicU64,
+    state: Mutex<Pending>,
+}
+
+/// What accumulated since the actor last drained its inbox.
+#[derive(Debug, Default)]
+pub struct Pending {
+    pub trigger: Option<Trigger>,
+    pub links: Vec<SpanContext>,
+    pub events: u32,
+    pub since: Option<Instant>,
+}
+
+impl Inbox {
+    /// Record a reason to reconcile. Returns true when the caller must send a wake-up message
+    /// (the inbox was empty); false when one is already on its way.
+    pub fn push(&self, trigger: Trigger, link: Option<SpanContext>) -> bool {
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.trigger.is_none() {
+                st.trigger = Some(trigger);
+                st.since = Some(Instant::now());
+            }
+            st.events = st.events.saturating_add(1);
+            if let Some(l) = link.filter(|l| l.is_valid())
+                && st.links.len() < MAX_LINKS
+            {
+                st.links.push(l);
+            }
+        }
+        !self.pending.swap(true, Ordering::AcqRel)
+    }
+
+    /// Take everything recorded so far.
+    pub fn drain(&self) -> Pending {
+        self.pending.store(false, Ordering::Release);
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *st)
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Remember the owned object's resourceVersion; false when it was already dispatched.
+    pub fn note_version(&self, rv: u64) -> bool {
+        rv == 0 || self.last_rv.swap(rv, Ordering::AcqRel) != rv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_wakeup_per_burst_and_first_trigger_wins() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(Trigger::Event("Secret"), None));
+        for _ in 0..99 {
+            assert!(!inbox.push(Trigger::Event("Workspace"), None));
+        }
+        let p = inbox.drain();
+        assert_eq!(p.trigger, Some(Trigger::Event("Secret")));
+        assert_eq!(p.events, 100);
+        assert!(!inbox.is_pending());
+        assert!(inbox.push(Trigger::Requeue, None));
+    }
+
+    #[test]
+    fn repeated_versions_are_not_dispatched_twice() {
+        let inbox = Inbox::default();
+        assert!(inbox.note_version(5));
+        assert!(!inbox.note_version(5));
+        assert!(inbox.note_version(6));
+        assert!(inbox.note_version(0));
+        assert!(inbox.note_version(0));
+    }
+}

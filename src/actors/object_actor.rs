@@ -1,0 +1,382 @@
+//! The per-object actor: one per owned object, supervised, at most one reconcile in flight.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use futures::FutureExt;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use opentelemetry::trace::SpanContext;
+use rand::Rng;
+use tracing::{Instrument, field};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::backoff::Backoff;
+use super::inbox::Inbox;
+use super::key::ObjectKey;
+use super::observer::Outcome;
+use super::reconciler::{
+    Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger,
+};
+use super::runtime::Shared;
+use crate::actors::freshness::WriteLog;
+
+/// Wake-up: the inbox has something.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+/// Stop for good (the object is gone or the runtime shuts down).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+/// How a reconcile ended, as seen by the actor.
+enum Ended<E> {
+    Done(Result<Action, E>),
+    TimedOut,
+    Panicked,
+}
+
+pub struct ObjectActor<R: Reconciler> {
+    key: ObjectKey,
+    reconciler: Arc<R>,
+    shared: Arc<Shared>,
+    inbox: Arc<Inbox>,
+    limiter: DefaultDirectRateLimiter,
+    backoff: Backoff,
+    writes: WriteLog,
+    in_flight: bool,
+    /// Triggers that arrived while a reconcile ran.
+    dirty: bool,
+    next: Option<Trigger>,
+    links: Vec<SpanContext>,
+    woke_at: Option<Instant>,
+    fresh_wait_since: Option<Instant>,
+    /// A reconcile is already scheduled for later (rate limit or freshness wait).
+    deferred: Option<SpawnHandle>,
+    retry: Option<SpawnHandle>,
+    requeue: Option<SpawnHandle>,
+    timers: HashMap<&'static str, SpawnHandle>,
+    terminal_generation: Option<Option<i64>>,
+}
+
+impl<R: Reconciler> ObjectActor<R> {
+    pub fn new(key: ObjectKey, reconciler: Arc<R>, shared: Arc<Shared>, inbox: Arc<Inbox>) -> Self {
+        let s = &shared.settings;
+        let quota =
+            Quota::per_second(NonZeroU32::new(s.object_rate_per_sec).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(s.object_burst).unwrap_or(NonZeroU32::MIN));
+        Self {
+            key,
+            reconciler,
+            shared,
+            inbox,
+            limiter: RateLimiter::direct(quota),
+            backoff: Backoff::default(),
+            writes: WriteLog::default(),
+            in_flight: false,
+            dirty: false,
+            next: Some(Trigger::Start),
+            links: Vec::new(),
+            woke_at: Some(Instant::now()),
+            fresh_wait_since: None,
+            deferred: None,
+            retry: None,
+            requeue: None,
+            timers: HashMap::new(),
+            terminal_generation: None,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        self.reconciler.kind()
+    }
+
+    /// Add a reason to run and try to run.
+    fn enqueue(&mut self, trigger: Trigger, ctx: &mut Context<Self>) {
+        if self.next.is_none() {
+            self.next = Some(trigger);
+            self.woke_at = Some(Instant::now());
+        }
+        self.kick(ctx);
+    }
+
+    fn drain_inbox(&mut self) {
+        let p = self.inbox.drain();
+        if let Some(t) = p.trigger {
+            if self.next.is_none() {
+                self.next = Some(t);
+                self.woke_at = p.since;
+            }
+            for l in p.links {
+                if self.links.len() < super::inbox::MAX_LINKS {
+                    self.links.push(l);
+                }
+            }
+        }
+    }
+
+    fn defer(&mut self, after: Duration, ctx: &mut Context<Self>) {
+        if self.deferred.is_none() {
+            self.deferred = Some(ctx.run_later(after, |act, ctx| {
+                act.deferred = None;
+                act.kick(ctx);
+            }));
+        }
+    }
+
+    /// Start a reconcile if there is a reason to and nothing holds it back.
+    fn kick(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight {
+            self.dirty = true;
+            return;
+        }
+        if self.deferred.is_some() {
+            return;
+        }
+        self.drain_inbox();
+        let Some(trigger) = self.next.clone() else {
+            return;
+        };
+        let kind = self.kind();
+        if let Err(not_until) = self.limiter.check() {
+            self.shared.observer.rate_limited(kind);
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            self.defer(wait.max(Duration::from_millis(1)), ctx);
+            return;
+        }
+        if !self.shared.freshness.caught_up(&self.writes) {
+            let since = *self.fresh_wait_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < self.shared.settings.freshness_max_wait {
+                let poll = self.shared.settings.freshness_poll;
+                self.defer(poll, ctx);
+                return;
+            }
+            tracing::debug!(key = %self.key, "cache did not catch up with own writes in time; reconciling anyway");
+        }
+        self.fresh_wait_since = None;
+        self.writes.prune(&self.shared.freshness);
+        let Some(obj) = self.reconciler.get(&self.key) else {
+            // Gone from the cache: the router stops this actor on the delete event.
+            self.next = None;
+            self.links.clear();
+            return;
+        };
+        let generation = kube::Resource::meta(obj.as_ref()).generation;
+        if let Some(g) = self.terminal_generation {
+            if g == generation && !matches!(trigger, Trigger::Start) {
+                tracing::debug!(key = %self.key, "terminal error at this generation; waiting for a spec change");
+                self.next = None;
+                self.links.clear();
+                return;
+            }
+            self.terminal_generation = None;
+        }
+        self.next = None;
+        let links = std::mem::take(&mut self.links);
+        let mailbox_wait = self.woke_at.take().map(|t| t.elapsed()).unwrap_or_default();
+        self.in_flight = true;
+        self.dirty = false;
+        self.shared.observer.started(kind, mailbox_wait);
+
+        let span = tracing::info_span!(
+            "reconcile",
+            otel.name = field::Empty,
+            capt.kind = kind,
+            k8s.namespace.name = %self.key.namespace,
+            capt.name = %self.key.name,
+            capt.generation = generation.unwrap_or_default(),
+            capt.trigger = %trigger.label(),
+            capt.mailbox_wait_ms = mailbox_wait.as_millis() as u64,
+            capt.result = field::Empty,
+        );
+        span.record("otel.name", format!("reconcile {kind}"));
+        for l in links {
+            span.add_link(l);
+        }
+        let rctx = ReconcileCtx {
+            key: self.key.clone(),
+            trigger,
+            writes: self.writes.clone(),
+        };
+        let reconciler = self.reconciler.clone();
+        let shared = self.shared.clone();
+        let timeout = shared.settings.reconcile_timeout;
+        let started = Instant::now();
+        let fut = async move {
+            let _permit = shared.semaphore.clone().acquire_owned().await;
+            shared.observer.active(kind, 1);
+            let run = AssertUnwindSafe(reconciler.reconcile(obj, rctx)).catch_unwind();
+            let ended = match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(res)) => Ended::Done(res),
+                Ok(Err(_)) => Ended::Panicked,
+                Err(_) => Ended::TimedOut,
+            };
+            shared.observer.active(kind, -1);
+            ended
+        }
+        .instrument(span.clone());
+        ctx.spawn(fut.into_actor(self).map(move |ended, act, ctx| {
+            act.finish(ended, generation, started.elapsed(), &span, ctx);
+        }));
+    }
+
+    fn finish(
+        &mut self,
+        ended: Ended<R::Error>,
+        generation: Option<i64>,
+        elapsed: Duration,
+        span: &tracing::Span,
+        ctx: &mut Context<Self>,
+    ) {
+        self.in_flight = false;
+        let kind = self.kind();
+        let outcome = match ended {
+            Ended::Done(Ok(action)) => {
+                self.backoff.reset();
+                let requeue = action.requeue_after.is_some();
+                self.apply(action, ctx);
+                if requeue {
+                    Outcome::Requeue
+                } else {
+                    Outcome::Success
+                }
+            }
+            Ended::Done(Err(err)) => {
+                let class = err.class();
+                match class {
+                    ErrorClass::Transient => {
+                        tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed; retrying with backoff");
+                        self.schedule_retry(ctx);
+                    }
+                    ErrorClass::Terminal => {
+                        tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed terminally; waiting for a spec change");
+                        self.backoff.reset();
+                        self.terminal_generation = Some(generation);
+                    }
+                    ErrorClass::Waiting => {
+                        tracing::debug!(parent: span, key = %self.key, reason = %err, "waiting");
+                        self.backoff.reset();
+                    }
+                }
+                if class == ErrorClass::Waiting {
+                    Outcome::Success
+                } else {
+                    Outcome::Error
+                }
+            }
+            Ended::TimedOut => {
+                tracing::warn!(parent: span, key = %self.key, "reconcile exceeded its deadline");
+                self.schedule_retry(ctx);
+                Outcome::Timeout
+            }
+            Ended::Panicked => {
+                tracing::error!(parent: span, key = %self.key, "reconcile panicked; restarting the actor");
+                Outcome::Panic
+            }
+        };
+        span.record("capt.result", outcome.as_str());
+        self.shared.observer.finished(kind, outcome, elapsed);
+        if outcome == Outcome::Panic {
+            ctx.stop();
+            return;
+        }
+        if self.dirty || self.inbox.is_pending() {
+            self.kick(ctx);
+        }
+    }
+
+    fn schedule_retry(&mut self, ctx: &mut Context<Self>) {
+        let unit: f64 = rand::rng().random();
+        let delay = self.backoff.fail(&self.shared.settings.backoff, unit);
+        self.shared.observer.retried(self.kind());
+        if let Some(h) = self.retry.take() {
+            ctx.cancel_future(h);
+        }
+        self.retry = Some(ctx.run_later(delay, |act, ctx| {
+            act.retry = None;
+            act.enqueue(Trigger::Retry, ctx);
+        }));
+    }
+
+    fn apply(&mut self, action: Action, ctx: &mut Context<Self>) {
+        if let Some(h) = self.requeue.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(h) = self.retry.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(after) = action.requeue_after {
+            self.requeue = Some(ctx.run_later(after, |act, ctx| {
+                act.requeue = None;
+                act.enqueue(Trigger::Requeue, ctx);
+            }));
+        }
+        for cmd in action.timers {
+            match cmd {
+                TimerCmd::Arm { name, after } => {
+                    if let Some(h) = self.timers.remove(name) {
+                        ctx.cancel_future(h);
+                    }
+                    let h = ctx.run_later(after, move |act, ctx| {
+                        act.timers.remove(name);
+                        act.enqueue(Trigger::Timer(name), ctx);
+                    });
+                    self.timers.insert(name, h);
+                }
+                TimerCmd::Cancel(name) => {
+                    if let Some(h) = self.timers.remove(name) {
+                        ctx.cancel_future(h);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.in_flight = false;
+        self.dirty = false;
+        self.deferred = None;
+        self.retry = None;
+        self.requeue = None;
+        self.timers.clear();
+        self.links.clear();
+        self.next = Some(Trigger::Start);
+        self.woke_at = Some(Instant::now());
+    }
+}
+
+impl<R: Reconciler> Actor for ObjectActor<R> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.shared.settings.mailbox_capacity);
+        self.kick(ctx);
+    }
+}
+
+impl<R: Reconciler> Supervised for ObjectActor<R> {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        tracing::info!(key = %self.key, "actor restarting; state is rebuilt from the cache");
+        self.reset();
+    }
+}
+
+impl<R: Reconciler> Handler<Wake> for ObjectActor<R> {
+    type Result = ();
+    fn handle(&mut self, _: Wake, ctx: &mut Context<Self>) {
+        self.kick(ctx);
+    }
+}
+
+impl<R: Reconciler> Handler<Stop> for ObjectActor<R> {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,47 @@
+//! What the runtime reports about itself; the Prometheus metrics implement it, tests count with it.
+
+use std::time::Duration;
+
+/// Outcome label of one reconcile, as in controller-runtime's `result` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Success,
+    Requeue,
+    Error,
+    Timeout,
+    Panic,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Requeue => "requeue_after",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+            Self::Panic => "panic",
+        }
+    }
+}
+
+#[allow(unused_variables)]
+pub trait Observer: Send + Sync + 'static {
+    /// An actor was started (+1) or stopped (-1).
+    fn actors(&self, kind: &'static str, delta: i64) {}
+    /// A wake-up was queued for an actor (a workqueue add).
+    fn queued(&self, kind: &'static str) {}
+    /// A reconcile started after waiting `mailbox_wait` since its first trigger.
+    fn started(&self, kind: &'static str, mailbox_wait: Duration) {}
+    /// A reconcile ended.
+    fn finished(&self, kind: &'static str, outcome: Outcome, elapsed: Duration) {}
+    /// A reconcile was held back by the per-object rate limit.
+    fn rate_limited(&self, kind: &'static str) {}
+    /// A retry after failure was scheduled.
+    fn retried(&self, kind: &'static str) {}
+    /// Reconciles running now changed by `delta`.
+    fn active(&self, kind: &'static str, delta: i64) {}
+}
+
+/// Reports nothing.
+pub struct NoopObserver;
+impl Observer for NoopObserver {}

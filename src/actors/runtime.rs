@@ -1,0 +1,129 @@
+//! The actor runtime: arbiters, shared limits, the dispatcher the routers use, and shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix::{Arbiter, ArbiterHandle};
+use tokio::sync::Semaphore;
+
+use super::freshness::Freshness;
+use super::observer::{NoopObserver, Observer};
+use super::reconciler::Reconciler;
+use super::registry::{Dispatch, Registry};
+use super::settings::RuntimeSettings;
+
+/// State every actor shares.
+pub struct Shared {
+    pub settings: RuntimeSettings,
+    pub semaphore: Arc<Semaphore>,
+    pub freshness: Freshness,
+    pub observer: Arc<dyn Observer>,
+    accepting: AtomicBool,
+}
+
+impl Shared {
+    pub fn accepting(&self) -> bool {
+        self.accepting.load(Ordering::Acquire)
+    }
+}
+
+/// Registries by kind, for the routers.
+pub type Dispatcher = Arc<HashMap<&'static str, Arc<dyn Dispatch>>>;
+
+/// Owns the arbiters and the registries. Must be created inside a running actix `System`
+/// (see [`block_on`]).
+pub struct ActorRuntime {
+    shared: Arc<Shared>,
+    arbiters: Arc<Vec<ArbiterHandle>>,
+    owned: Vec<Arbiter>,
+    registries: HashMap<&'static str, Arc<dyn Dispatch>>,
+}
+
+impl ActorRuntime {
+    pub fn new(
+        settings: RuntimeSettings,
+        freshness: Freshness,
+        observer: Arc<dyn Observer>,
+    ) -> Self {
+        let n = settings.arbiters.max(1);
+        let owned: Vec<Arbiter> = (0..n).map(|_| Arbiter::new()).collect();
+        let arbiters = Arc::new(owned.iter().map(|a| a.handle()).collect());
+        let shared = Arc::new(Shared {
+            semaphore: Arc::new(Semaphore::new(settings.max_concurrent_reconciles.max(1))),
+            settings,
+            freshness,
+            observer,
+            accepting: AtomicBool::new(true),
+        });
+        Self {
+            shared,
+            arbiters,
+            owned,
+            registries: HashMap::new(),
+        }
+    }
+
+    /// A runtime with default settings and no metrics (tests).
+    pub fn with_defaults() -> Self {
+        Self::new(
+            RuntimeSettings::default(),
+            Freshness::default(),
+            Arc::new(NoopObserver),
+        )
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn freshness(&self) -> &Freshness {
+        &self.shared.freshness
+    }
+
+    /// Register a reconciler: its objects get actors once the router sees them.
+    pub fn register<R: Reconciler>(&mut self, reconciler: Arc<R>) -> Arc<Registry<R>> {
+        let reg = Arc::new(Registry::new(
+            reconciler,
+            self.shared.clone(),
+            self.arbiters.clone(),
+        ));
+        self.registries.insert(reg.kind(), reg.clone());
+        reg
+    }
+
+    pub fn dispatcher(&self) -> Dispatcher {
+        Arc::new(self.registries.clone())
+    }
+
+    /// Stop intake, stop every actor, and wait up to `deadline` for running reconciles to end.
+    /// Returns true when nothing was still running.
+    pub async fn shutdown(self, deadline: Duration) -> bool {
+        self.shared.accepting.store(false, Ordering::Release);
+        for reg in self.registries.values() {
+            for key in reg.keys() {
+                reg.stop(&key);
+            }
+        }
+        let max = self.shared.settings.max_concurrent_reconciles.max(1) as u32;
+        let drained = tokio::time::timeout(deadline, self.shared.semaphore.acquire_many(max))
+            .await
+            .is_ok();
+        for a in &self.owned {
+            a.stop();
+        }
+        drained
+    }
+}
+
+/// Run `fut` inside an actix `System` backed by a multi-thread tokio runtime.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    actix_rt::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+    .block_on(fut)
+}
