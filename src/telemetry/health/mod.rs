@@ -181,11 +181,25 @@ impl BoundServer {
                     .into_future(),
             ),
         };
-        shutdown.await;
+        let (mut probes, mut metrics) = (probes, metrics);
+        let early = tokio::select! {
+            () = shutdown => None,
+            done = &mut probes => Some(("probes", done)),
+            done = &mut metrics => Some(("metrics", done)),
+        };
         let _ = stop_tx.send(true);
-        let (probes, metrics) = tokio::join!(probes, metrics);
-        probes??;
-        metrics??;
+        match early {
+            None => {
+                let (probes, metrics) = tokio::join!(probes, metrics);
+                probes??;
+                metrics??;
+            }
+            Some((which, done)) => {
+                let other = if which == "probes" { metrics } else { probes };
+                let _ = other.await;
+                done??;
+            }
+        }
         Ok(())
     }
 }
