@@ -1,0 +1,563 @@
+//! The Workspace reconciler: finalizer, simulated apply, outputs, connection secret, faults, destroy.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::Config;
+use super::ca::{self, CaError};
+use super::faults::{self, FAULT_ANNOTATION, FaultKind};
+use super::ids;
+use super::outputs::{self, Inputs, Profile};
+use super::queue::{self, QueueConfig};
+use super::secret;
+use super::workspace::{self, Condition, FINALIZER, SecretRef, WorkspaceView, set_condition};
+
+/// A reconcile that should be retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReconcileError {
+    #[error("patching workspace {name}: {source}")]
+    Patch {
+        name: String,
+        source: Box<kube::Error>,
+    },
+    #[error("publishing connection secret {namespace}/{secret} of workspace {name}: {reason}")]
+    Publish {
+        name: String,
+        namespace: String,
+        secret: String,
+        reason: String,
+    },
+    #[error("deleting connection secret {namespace}/{secret} of workspace {name}: {source}")]
+    Unpublish {
+        name: String,
+        namespace: String,
+        secret: String,
+        source: Box<kube::Error>,
+    },
+    #[error("workspace {name}: {source}")]
+    Ca { name: String, source: CaError },
+}
+
+/// In-memory progress of one Workspace (rebuilt from its status after a restart).
+#[derive(Debug, Clone)]
+struct Track {
+    uid: String,
+    generation: i64,
+    checksum: String,
+    apply_at: Instant,
+    published: bool,
+    flap: Option<(Instant, bool)>,
+    destroy_at: Option<Instant>,
+    ca_b64: Option<String>,
+}
+
+struct Ctx {
+    client: kube::Client,
+    api: Api<DynamicObject>,
+    store: Store<DynamicObject>,
+    ar: ApiResource,
+    config: Config,
+    tracks: Mutex<HashMap<String, Track>>,
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn is_status(err: &kube::Error, code: u16) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == code)
+}
+
+impl Ctx {
+    fn tracks(&self) -> MutexGuard<'_, HashMap<String, Track>> {
+        self.tracks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn apply_delay(&self, ws: &WorkspaceView) -> Duration {
+        let seed = ids::hash(
+            self.config.seed,
+            &["apply", &ws.name, &ws.generation.to_string()],
+        );
+        self.config.delay.sample(seed)
+    }
+
+    fn destroy_delay(&self, ws: &WorkspaceView) -> Duration {
+        if ws.orphan {
+            return Duration::ZERO;
+        }
+        let seed = ids::hash(self.config.seed, &["destroy", &ws.name]);
+        self.config.destroy_delay.sample(seed)
+    }
+
+    fn flap_period(&self, ws: &WorkspaceView, toggles: u64) -> Duration {
+        let seed = ids::hash(self.config.seed, &["flap", &ws.name, &toggles.to_string()]);
+        self.config
+            .flap_period
+            .sample(seed)
+            .max(Duration::from_millis(10))
+    }
+
+    async fn reconcile(self: Arc<Self>, name: String) -> Result<Option<Duration>, ReconcileError> {
+        let key = ObjectRef::new_with(&name, self.ar.clone());
+        let Some(obj) = self.store.get(&key) else {
+            self.tracks().remove(&name);
+            return Ok(None);
+        };
+        let ws = match WorkspaceView::from_object(&obj) {
+            Ok(ws) => ws,
+            Err(err) => {
+                tracing::warn!(workspace = %name, error = %err, "skipping unreadable workspace");
+                return Ok(None);
+            }
+        };
+        if ws.deleting {
+            return self.reconcile_delete(ws).await;
+        }
+        let ws = if ws.has_finalizer() {
+            ws
+        } else {
+            match self.add_finalizer(&ws).await? {
+                Some(ws) => ws,
+                None => return Ok(None),
+            }
+        };
+        self.reconcile_apply(ws).await
+    }
+
+    async fn patch_meta(
+        &self,
+        ws: &WorkspaceView,
+        finalizers: Vec<String>,
+    ) -> Result<Option<DynamicObject>, ReconcileError> {
+        let mut meta = json!({ "finalizers": finalizers });
+        if let Some(rv) = &ws.resource_version {
+            meta["resourceVersion"] = json!(rv);
+        }
+        let patch = json!({ "metadata": meta });
+        match self
+            .api
+            .patch(&ws.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(obj) => Ok(Some(obj)),
+            Err(e) if is_status(&e, 404) => Ok(None),
+            Err(source) => Err(ReconcileError::Patch {
+                name: ws.name.clone(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    async fn add_finalizer(
+        &self,
+        ws: &WorkspaceView,
+    ) -> Result<Option<WorkspaceView>, ReconcileError> {
+        let mut finalizers = ws.finalizers.clone();
+        finalizers.push(FINALIZER.to_string());
+        let Some(obj) = self.patch_meta(ws, finalizers).await? else {
+            return Ok(None);
+        };
+        Ok(WorkspaceView::from_object(&obj).ok())
+    }
+
+    /// Writes conditions (and optionally atProvider) when they differ from what the Workspace shows.
+    async fn write_status(
+        &self,
+        ws: &WorkspaceView,
+        conditions: &[Condition],
+        at_provider: Option<(&str, &serde_json::Map<String, Value>)>,
+    ) -> Result<(), ReconcileError> {
+        let conditions_changed = conditions != ws.conditions.as_slice();
+        let at_changed = at_provider.is_some_and(|(checksum, outs)| {
+            ws.at_provider.checksum.as_deref() != Some(checksum)
+                || ws.at_provider.outputs.as_ref() != Some(outs)
+        });
+        if !conditions_changed && !at_changed {
+            return Ok(());
+        }
+        let mut status = json!({ "conditions": conditions });
+        if let Some((checksum, outs)) = at_provider {
+            let mut patch_outs = outs.clone();
+            if let Some(old) = &ws.at_provider.outputs {
+                for k in old.keys() {
+                    patch_outs.entry(k.clone()).or_insert(Value::Null);
+                }
+            }
+            status["atProvider"] = json!({ "checksum": checksum, "outputs": patch_outs });
+        }
+        let patch = json!({ "status": status });
+        match self
+            .api
+            .patch_status(&ws.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(source) => Err(ReconcileError::Patch {
+                name: ws.name.clone(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// Starts or resumes the apply cycle of the Workspace's current spec; returns when it completes.
+    fn apply_at(&self, ws: &WorkspaceView, now: Instant) -> (Instant, bool) {
+        let mut tracks = self.tracks();
+        let current = tracks.get(&ws.name).is_some_and(|t| {
+            t.uid == ws.uid && t.generation == ws.generation && t.checksum == ws.checksum
+        });
+        if !current {
+            let applied_before = ws.at_provider.checksum.as_deref() == Some(ws.checksum.as_str())
+                && ws
+                    .condition("Ready")
+                    .is_some_and(|c| c.observed_generation == Some(ws.generation));
+            let apply_at = if applied_before {
+                now
+            } else {
+                now + self.apply_delay(ws)
+            };
+            let ca_b64 = tracks
+                .get(&ws.name)
+                .filter(|t| t.uid == ws.uid)
+                .and_then(|t| t.ca_b64.clone());
+            tracks.insert(
+                ws.name.clone(),
+                Track {
+                    uid: ws.uid.clone(),
+                    generation: ws.generation,
+                    checksum: ws.checksum.clone(),
+                    apply_at,
+                    published: false,
+                    flap: None,
+                    destroy_at: None,
+                    ca_b64,
+                },
+            );
+        }
+        tracks
+            .get(&ws.name)
+            .map_or((now, false), |t| (t.apply_at, t.published))
+    }
+
+    fn ca_for(&self, ws: &WorkspaceView) -> Result<String, ReconcileError> {
+        if let Some(Value::String(s)) = ws
+            .at_provider
+            .outputs
+            .as_ref()
+            .and_then(|o| o.get("cluster_certificate_authority_data"))
+            && !s.is_empty()
+        {
+            return Ok(s.clone());
+        }
+        if let Some(ca) = self.tracks().get(&ws.name).and_then(|t| t.ca_b64.clone()) {
+            return Ok(ca);
+        }
+        let ca = ca::generate_b64().map_err(|source| ReconcileError::Ca {
+            name: ws.name.clone(),
+            source,
+        })?;
+        if let Some(t) = self.tracks().get_mut(&ws.name) {
+            t.ca_b64 = Some(ca.clone());
+        }
+        Ok(ca)
+    }
+
+    async fn reconcile_apply(&self, ws: WorkspaceView) -> Result<Option<Duration>, ReconcileError> {
+        let now = Instant::now();
+        let ts = now_rfc3339();
+        let gen_ = ws.generation;
+        let fault = faults::resolve(
+            &ws.name,
+            ws.annotations.get(FAULT_ANNOTATION).map(String::as_str),
+            &self.config.faults,
+        );
+        let profile = outputs::detect(&ws);
+        let (apply_at, published) = self.apply_at(&ws, now);
+        let mut conds = ws.conditions.clone();
+        if now < apply_at {
+            set_condition(
+                &mut conds,
+                Condition::new("Ready", false, "Creating", "", gen_),
+                &ts,
+            );
+            self.write_status(&ws, &conds, None).await?;
+            return Ok(Some(apply_at - now));
+        }
+        if fault == Some(FaultKind::ApplyError) {
+            let message = apply_error_message(profile, &ws, self.config.seed);
+            set_condition(
+                &mut conds,
+                Condition::new("Synced", false, "ReconcileError", &message, gen_),
+                &ts,
+            );
+            set_condition(
+                &mut conds,
+                Condition::new("Ready", false, "Creating", "", gen_),
+                &ts,
+            );
+            self.write_status(&ws, &conds, None).await?;
+            tracing::debug!(workspace = %ws.name, "apply failed (injected)");
+            return Ok(None);
+        }
+        let ca_b64 = if outputs::needs_ca(profile, &ws) {
+            self.ca_for(&ws)?
+        } else {
+            String::new()
+        };
+        let inputs = Inputs {
+            seed: self.config.seed,
+            account_id: &self.config.account_id,
+            spot_role_exists: self.config.spot_role_exists,
+            fault,
+            ca_b64: &ca_b64,
+        };
+        let outs = outputs::compute(profile, &ws, &inputs);
+        if let Some(target) = ws.secret_ref.clone().filter(|r| !r.name.is_empty())
+            && !published
+        {
+            {
+                if let Err(reason) = self.publish(&ws, &target, &outs, fault).await {
+                    let message = format!("cannot publish connection details: {reason}");
+                    set_condition(
+                        &mut conds,
+                        Condition::new("Synced", false, "ReconcileError", &message, gen_),
+                        &ts,
+                    );
+                    set_condition(
+                        &mut conds,
+                        Condition::new("Ready", false, "Creating", "", gen_),
+                        &ts,
+                    );
+                    self.write_status(&ws, &conds, None).await?;
+                    return Err(ReconcileError::Publish {
+                        name: ws.name.clone(),
+                        namespace: target.namespace,
+                        secret: target.name,
+                        reason,
+                    });
+                }
+                if let Some(t) = self.tracks().get_mut(&ws.name) {
+                    t.published = true;
+                }
+            }
+        }
+        let (ready, next) = if fault == Some(FaultKind::Flap) {
+            self.flap_state(&ws, now)
+        } else {
+            (true, None)
+        };
+        set_condition(
+            &mut conds,
+            Condition::new("Synced", true, "ReconcileSuccess", "", gen_),
+            &ts,
+        );
+        let ready_cond = if ready {
+            Condition::new("Ready", true, "Available", "", gen_)
+        } else {
+            Condition::new("Ready", false, "Unavailable", "", gen_)
+        };
+        set_condition(&mut conds, ready_cond, &ts);
+        let status_outs = outputs::status_outputs(&outs);
+        self.write_status(&ws, &conds, Some((&ws.checksum, &status_outs)))
+            .await?;
+        if ready && ws.condition("Ready").is_none_or(|c| c.status != "True") {
+            tracing::info!(workspace = %ws.name, profile = ?profile, "workspace applied");
+        }
+        Ok(next.map(|at| at.saturating_duration_since(Instant::now())))
+    }
+
+    /// Flap schedule: up for a period, down for a period, and so on. Returns (ready, next toggle).
+    fn flap_state(&self, ws: &WorkspaceView, now: Instant) -> (bool, Option<Instant>) {
+        let mut tracks = self.tracks();
+        let Some(t) = tracks.get_mut(&ws.name) else {
+            return (true, None);
+        };
+        let (mut next, mut down) = t.flap.unwrap_or((now + self.flap_period(ws, 0), false));
+        let mut toggles = 0u64;
+        while now >= next {
+            down = !down;
+            toggles += 1;
+            next += self.flap_period(ws, toggles);
+        }
+        t.flap = Some((next, down));
+        (!down, Some(next))
+    }
+
+    async fn publish(
+        &self,
+        ws: &WorkspaceView,
+        target: &SecretRef,
+        outs: &outputs::Outputs,
+        fault: Option<FaultKind>,
+    ) -> Result<(), String> {
+        if target.namespace.is_empty() {
+            return Err("connection secret reference has no namespace".to_string());
+        }
+        let data = outputs::secret_data(outs, fault);
+        secret::publish(&self.client, ws, target, data)
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) => format!("cannot apply connection secret: {}", s.message),
+                other => format!("cannot apply connection secret: {other}"),
+            })
+    }
+
+    async fn reconcile_delete(
+        &self,
+        ws: WorkspaceView,
+    ) -> Result<Option<Duration>, ReconcileError> {
+        if !ws.has_finalizer() {
+            self.tracks().remove(&ws.name);
+            return Ok(None);
+        }
+        let now = Instant::now();
+        let destroy_at = {
+            let delay = self.destroy_delay(&ws);
+            let mut tracks = self.tracks();
+            let t = tracks.entry(ws.name.clone()).or_insert_with(|| Track {
+                uid: ws.uid.clone(),
+                generation: ws.generation,
+                checksum: ws.checksum.clone(),
+                apply_at: now,
+                published: false,
+                flap: None,
+                destroy_at: None,
+                ca_b64: None,
+            });
+            *t.destroy_at.get_or_insert(now + delay)
+        };
+        let mut conds = ws.conditions.clone();
+        set_condition(
+            &mut conds,
+            Condition::new("Ready", false, "Deleting", "", ws.generation),
+            &now_rfc3339(),
+        );
+        self.write_status(&ws, &conds, None).await?;
+        if now < destroy_at {
+            return Ok(Some(destroy_at - now));
+        }
+        if let Some(target) = ws
+            .secret_ref
+            .clone()
+            .filter(|r| !r.name.is_empty() && !r.namespace.is_empty())
+        {
+            secret::unpublish(&self.client, &target)
+                .await
+                .map_err(|source| ReconcileError::Unpublish {
+                    name: ws.name.clone(),
+                    namespace: target.namespace.clone(),
+                    secret: target.name.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+        let remaining: Vec<String> = ws
+            .finalizers
+            .iter()
+            .filter(|f| *f != FINALIZER)
+            .cloned()
+            .collect();
+        self.patch_meta(&ws, remaining).await?;
+        self.tracks().remove(&ws.name);
+        tracing::info!(workspace = %ws.name, orphan = ws.orphan, "workspace destroyed");
+        Ok(None)
+    }
+}
+
+fn apply_error_message(profile: Profile, ws: &WorkspaceView, seed: u64) -> String {
+    let h = ids::hex(seed, &["request", &ws.name, &ws.generation.to_string()], 32);
+    let request_id = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
+    match profile {
+        Profile::Eks => {
+            let name = ws.var("cluster_name").unwrap_or(&ws.name);
+            let version = ws
+                .var("kubernetes_version")
+                .unwrap_or(outputs::DEFAULT_KUBERNETES_VERSION);
+            format!(
+                "apply failed: Error: creating EKS Cluster ({name}): operation error EKS: CreateCluster, https response error StatusCode: 400, RequestID: {request_id}, InvalidParameterException: unsupported Kubernetes version {version}"
+            )
+        }
+        Profile::Vpc => format!(
+            "apply failed: Error: creating EC2 VPC: operation error EC2: CreateVpc, https response error StatusCode: 400, RequestID: {request_id}, api error VpcLimitExceeded: The maximum number of VPCs has been reached."
+        ),
+        Profile::SpotRoleCreate => format!(
+            "apply failed: Error: creating IAM Service Linked Role (spot.amazonaws.com): operation error IAM: CreateServiceLinkedRole, https response error StatusCode: 400, RequestID: {request_id}, InvalidInput: Service role name AWSServiceRoleForEC2Spot has been taken in this account, please try a different suffix."
+        ),
+        _ => format!(
+            "apply failed: Error: operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: {request_id}, api error ExpiredToken: The security token included in the request is expired"
+        ),
+    }
+}
+
+fn slim(obj: &mut DynamicObject) {
+    obj.metadata.managed_fields = None;
+    if let Some(a) = obj.metadata.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Runs the Workspace controller until the future is dropped.
+pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
+    let ar = workspace::api_resource();
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let writer = reflector::store::Writer::new(ar.clone());
+    let store = writer.as_reader();
+    let (handle, rx) = queue::channel::<String>();
+    let qcfg = QueueConfig {
+        concurrency: config.concurrency.max(1),
+        ..QueueConfig::default()
+    };
+    let ctx = Arc::new(Ctx {
+        client,
+        api: api.clone(),
+        store,
+        ar,
+        config,
+        tracks: Mutex::new(HashMap::new()),
+    });
+    let watch = async move {
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim)
+            .reflect(writer)
+            .touched_objects();
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(obj) => {
+                    if let Some(name) = obj.metadata.name {
+                        handle.enqueue(name);
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "workspace watch error"),
+            }
+        }
+    };
+    let work = queue::run(rx, qcfg, move |name: String| {
+        let ctx = ctx.clone();
+        async move { ctx.reconcile(name).await }
+    });
+    tracing::info!("tfsim started");
+    tokio::select! {
+        _ = watch => anyhow::bail!("workspace watch ended"),
+        _ = work => anyhow::bail!("work queue ended"),
+    }
+}
