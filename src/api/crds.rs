@@ -3,7 +3,11 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::{CAPTCluster, CAPTControlPlane, WorkspaceTemplate, WorkspaceTemplateApply};
+use super::{
+    CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, CaptMachine,
+    CaptMachineDeployment, CaptMachineSet, CaptMachineTemplate, WorkspaceTemplate,
+    WorkspaceTemplateApply,
+};
 
 /// Serialising a CRD failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +23,13 @@ pub enum CrdError {
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let mut all = vec![
         CAPTCluster::crd(),
+        CAPTClusterTemplate::crd(),
         CAPTControlPlane::crd(),
+        CaptControlPlaneTemplate::crd(),
+        CaptMachine::crd(),
+        CaptMachineDeployment::crd(),
+        CaptMachineSet::crd(),
+        CaptMachineTemplate::crd(),
         WorkspaceTemplate::crd(),
         WorkspaceTemplateApply::crd(),
     ];

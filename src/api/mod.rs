@@ -9,7 +9,13 @@
 //! External views (not in [`crds()`]): Crossplane [`Workspace`] / [`DesiredWorkspace`] and CAPI [`Cluster`].
 
 pub mod captcluster;
+pub mod captclustertemplate;
 pub mod captcontrolplane;
+pub mod captcontrolplanetemplate;
+pub mod captmachine;
+pub mod captmachinedeployment;
+pub mod captmachineset;
+pub mod captmachinetemplate;
 pub mod cluster;
 pub mod common;
 mod crds;
@@ -22,7 +28,13 @@ pub mod workspacetemplate;
 pub mod workspacetemplateapply;
 
 pub use captcluster::*;
+pub use captclustertemplate::*;
 pub use captcontrolplane::*;
+pub use captcontrolplanetemplate::*;
+pub use captmachine::*;
+pub use captmachinedeployment::*;
+pub use captmachineset::*;
+pub use captmachinetemplate::*;
 pub use cluster::*;
 pub use common::*;
 pub use crds::{CrdError, crd_file_name, crds, crds_yaml};
