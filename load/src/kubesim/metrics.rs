@@ -92,9 +92,11 @@ impl Counters {
     }
 }
 
+type CounterMap = BTreeMap<(String, String, u16), u64>;
+
 #[derive(Clone, Default)]
 pub(crate) struct Metrics {
-    inner: Arc<Mutex<BTreeMap<(String, String, u16), u64>>>,
+    inner: Arc<Mutex<CounterMap>>,
 }
 
 impl Metrics {

@@ -6,6 +6,8 @@
 //! scale subresources, finalizers, ownerReference garbage collection, patches, server-side
 //! printing, fault injection and request counters. See `load/README.md`.
 
+#![allow(clippy::result_large_err, clippy::collapsible_if)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -537,10 +537,8 @@ impl Inner {
                     new["status"]["conditions"] = c.clone();
                 }
             }
-            Special::Namespace => {
-                if new.get("spec").is_none() {
-                    new["spec"] = old.get("spec").cloned().unwrap_or(json!({}));
-                }
+            Special::Namespace if new.get("spec").is_none() => {
+                new["spec"] = old.get("spec").cloned().unwrap_or(json!({}));
             }
             _ => {}
         }

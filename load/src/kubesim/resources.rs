@@ -115,6 +115,7 @@ impl ResourceDef {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn builtin(
     group: &str,
     version: &str,

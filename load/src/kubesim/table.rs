@@ -32,7 +32,7 @@ pub fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
                 cur = arr.iter().find(|e| {
                     json_path(e, k.trim()).is_some_and(|x| match x {
                         Value::String(s) => s == v,
-                        other => other.to_string() == v,
+                        other => serde_json::from_str::<Value>(v).ok().as_ref() == Some(other),
                     })
                 })?;
             } else if inner == "*" {
@@ -105,7 +105,9 @@ fn col(name: &str, type_: &str, format: &str, description: &str, priority: i64) 
     json!({"name": name, "type": type_, "format": format, "description": description, "priority": priority})
 }
 
-fn builtin_columns(def: &ResourceDef) -> Vec<(Value, fn(&Value) -> Value)> {
+type CellFn = fn(&Value) -> Value;
+
+fn builtin_columns(def: &ResourceDef) -> Vec<(Value, CellFn)> {
     fn name(o: &Value) -> Value {
         o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)
     }
@@ -147,7 +149,7 @@ fn builtin_columns(def: &ResourceDef) -> Vec<(Value, fn(&Value) -> Value)> {
         "CreationTimestamp is a timestamp representing the server time when this object was created.",
         0,
     );
-    let mut out: Vec<(Value, fn(&Value) -> Value)> = vec![(name_col, name)];
+    let mut out: Vec<(Value, CellFn)> = vec![(name_col, name)];
     match (def.special, def.key.plural.as_str()) {
         (Special::Secret, _) => {
             out.push((
