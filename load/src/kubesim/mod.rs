@@ -170,8 +170,9 @@ impl Handle {
         )
     }
 
-    /// A kube client for this server. Must be called inside a tokio runtime.
-    pub fn client(&self) -> kube::Client {
+    /// A kube client configuration for this server (kube-rs retries 429/503/504 by default;
+    /// set `default_retry = false` to see those faults directly).
+    pub fn client_config(&self) -> kube::Config {
         let uri: axum::http::Uri = self
             .url()
             .parse()
@@ -179,7 +180,13 @@ impl Handle {
         let mut config = kube::Config::new(uri);
         config.default_namespace = "default".to_string();
         config.read_timeout = Some(Duration::from_secs(330));
-        kube::Client::try_from(config).expect("a plain-http kube client always builds")
+        config
+    }
+
+    /// A kube client for this server. Must be called inside a tokio runtime.
+    pub fn client(&self) -> kube::Client {
+        kube::Client::try_from(self.client_config())
+            .expect("a plain-http kube client always builds")
     }
 
     /// Installs (creates or replaces) every CustomResourceDefinition in a multi-document YAML.
