@@ -231,3 +231,49 @@ fn concat(mut parts: Vec<Bytes>) -> Bytes {
     }
     Bytes::from(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubesim::resources::ResKey;
+    use futures::StreamExt;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn slow_watcher_is_dropped_without_blocking_writes() {
+        let store = Store::new(100_000, 0);
+        let (ns_def, cm_def) = {
+            let g = store.lock();
+            (
+                g.def(&ResKey::new("", "namespaces")).unwrap(),
+                g.def(&ResKey::new("", "configmaps")).unwrap(),
+            )
+        };
+        store
+            .lock()
+            .create(&ns_def, "v1", "", json!({"metadata": {"name": "default"}}), false)
+            .unwrap();
+        let params = WatchParams {
+            ns: None,
+            resource_version: Some(store.lock().rv.to_string()),
+            send_initial_events: false,
+            bookmarks: false,
+            timeout: Duration::from_secs(30),
+            filter: Filter::default(),
+            version: "v1".into(),
+        };
+        let s = start(&store, &cm_def, params, WatchFaults::default()).unwrap();
+        assert_eq!(store.lock().watcher_count(), 1);
+        for i in 0..WATCH_BUFFER + 10 {
+            let body = json!({"metadata": {"name": format!("c{i}")}});
+            store.lock().create(&cm_def, "v1", "default", body, false).unwrap();
+        }
+        assert_eq!(store.lock().watcher_count(), 0, "the slow watcher was dropped");
+        let chunks: Vec<_> = s.collect().await;
+        let lines: usize = chunks
+            .iter()
+            .map(|c| c.as_ref().map(|b| b.iter().filter(|x| **x == b'\n').count()).unwrap_or(0))
+            .sum();
+        assert_eq!(lines, WATCH_BUFFER, "buffered events are delivered, then the stream ends");
+    }
+}
