@@ -251,7 +251,13 @@ mod tests {
         };
         store
             .lock()
-            .create(&ns_def, "v1", "", json!({"metadata": {"name": "default"}}), false)
+            .create(
+                &ns_def,
+                "v1",
+                "",
+                json!({"metadata": {"name": "default"}}),
+                false,
+            )
             .unwrap();
         let params = WatchParams {
             ns: None,
@@ -266,14 +272,28 @@ mod tests {
         assert_eq!(store.lock().watcher_count(), 1);
         for i in 0..WATCH_BUFFER + 10 {
             let body = json!({"metadata": {"name": format!("c{i}")}});
-            store.lock().create(&cm_def, "v1", "default", body, false).unwrap();
+            store
+                .lock()
+                .create(&cm_def, "v1", "default", body, false)
+                .unwrap();
         }
-        assert_eq!(store.lock().watcher_count(), 0, "the slow watcher was dropped");
+        assert_eq!(
+            store.lock().watcher_count(),
+            0,
+            "the slow watcher was dropped"
+        );
         let chunks: Vec<_> = s.collect().await;
         let lines: usize = chunks
             .iter()
-            .map(|c| c.as_ref().map(|b| b.iter().filter(|x| **x == b'\n').count()).unwrap_or(0))
+            .map(|c| {
+                c.as_ref()
+                    .map(|b| b.iter().filter(|x| **x == b'\n').count())
+                    .unwrap_or(0)
+            })
             .sum();
-        assert_eq!(lines, WATCH_BUFFER, "buffered events are delivered, then the stream ends");
+        assert_eq!(
+            lines, WATCH_BUFFER,
+            "buffered events are delivered, then the stream ends"
+        );
     }
 }
