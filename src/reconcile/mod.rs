@@ -1,1 +1,6 @@
 //! reconcile
+
+pub mod endpoint;
+pub mod kubeconfig;
+pub mod render;
+pub mod secrets;
