@@ -6,6 +6,7 @@
 //! - [`health::serve`] runs `/healthz`, `/readyz` and `/metrics`.
 //! - [`redact::Redacted`] keeps secret values out of logs, spans and Events.
 
+pub mod args;
 pub mod health;
 pub mod logging;
 pub mod metrics;
@@ -13,6 +14,7 @@ pub mod options;
 pub mod otel;
 pub mod redact;
 
+pub use args::{LogArgs, ServeArgs};
 pub use health::{Readiness, ServeOptions};
 pub use logging::{TelemetryGuard, init};
 pub use metrics::Metrics;
