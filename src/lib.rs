@@ -3,6 +3,10 @@
 
 pub mod actors;
 pub mod api;
+pub mod cli;
 pub mod client;
+pub mod controllers;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod reconcile;
 pub mod telemetry;

@@ -7,6 +7,7 @@ pub mod freshness;
 pub mod gate;
 pub mod inbox;
 pub mod key;
+pub mod leader;
 pub mod object_actor;
 pub mod observer;
 pub mod reconciler;

@@ -93,6 +93,13 @@ impl ActorRuntime {
         reg
     }
 
+    /// Actors alive per registered kind.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        let mut v: Vec<_> = self.registries.iter().map(|(k, r)| (*k, r.len())).collect();
+        v.sort_unstable();
+        v
+    }
+
     pub fn dispatcher(&self) -> Dispatcher {
         Arc::new(self.registries.clone())
     }

@@ -1,6 +1,12 @@
-//! reconcile
+//! Pure decisions: (object, what the caches hold, the clock) → [`plan::Plan`] of writes, Events,
+//! timers and the next wake-up. No IO here; `crate::controllers` gathers inputs and executes plans.
 
+pub mod children;
 pub mod endpoint;
+pub mod infra;
 pub mod kubeconfig;
+pub mod ownership;
+pub mod plan;
 pub mod render;
 pub mod secrets;
+pub mod wta;

@@ -1,0 +1,297 @@
+//! `capt run`: the controller process.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::actors::leader::{LeaderElector, LeaseSettings};
+use crate::actors::{RuntimeSettings, block_on};
+use crate::client::ClientLimits;
+use crate::controllers::manager::{self, Controllers, ManagerConfig};
+use crate::telemetry::health::parse_bind_address;
+use crate::telemetry::{LogFormat, Metrics, Readiness, ServeOptions, TelemetryOptions};
+
+/// Upstream's leader-election IDs (per enabled controller set), kept so an upstream and a capt
+/// manager never lead at the same time during a migration.
+pub fn default_leader_election_id(c: Controllers) -> &'static str {
+    match (c.infrastructure, c.control_plane) {
+        (true, false) => "6e3301c94e4de897ec67fa9735a848d5.capt.ai",
+        (false, true) => "f6ddf68f34963ade25bce356fc63d572.capt.ai",
+        _ => "01dc68759cdf086bbc8bf72701e60af7.capt.ai",
+    }
+}
+
+/// A controller group that `--enable-controller` can select.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ControllerGroup {
+    /// CAPTCluster, CAPTClusterTemplate, WorkspaceTemplate, WorkspaceTemplateApply.
+    Infrastructure,
+    /// CAPTControlPlane, CaptControlPlaneTemplate.
+    ControlPlane,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum StreamingLists {
+    /// Use streaming lists when the API server reports Kubernetes 1.34 or later (or is the in-memory server).
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Watch and reconcile only this namespace (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Address of the metrics endpoint (`:8443`, `127.0.0.1:8443`; `0` disables it).
+    #[arg(long, default_value = ":8443")]
+    pub metrics_bind_address: String,
+    /// Serve metrics over TLS with TokenReview/SubjectAccessReview authorization. Set to false for
+    /// plain HTTP without authorization (local runs).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics_secure: bool,
+    /// Directory with tls.crt and tls.key for the metrics endpoint (default: a self-signed certificate).
+    #[arg(long)]
+    pub metrics_cert_dir: Option<std::path::PathBuf>,
+    /// Address of /healthz and /readyz.
+    #[arg(long, default_value = ":8081")]
+    pub health_probe_bind_address: String,
+    /// Elect a leader through a Lease so only one replica runs the controllers.
+    #[arg(long, default_value_t = false)]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease (default: $POD_NAMESPACE, else capt-system).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "capt-system")]
+    pub leader_election_namespace: String,
+    /// Name of the leader-election Lease (default: upstream's ID for the enabled controllers).
+    #[arg(long)]
+    pub leader_election_id: Option<String>,
+    /// Run only these controller groups (repeatable; default: all).
+    #[arg(long, value_enum)]
+    pub enable_controller: Vec<ControllerGroup>,
+    /// Reconciles running at once across all objects.
+    #[arg(long, default_value_t = 64)]
+    pub max_concurrent_reconciles: usize,
+    /// Client-side limit of API requests per second (0: unlimited).
+    #[arg(long, default_value_t = 200)]
+    pub kube_api_qps: u32,
+    /// Client-side burst of API requests.
+    #[arg(long, default_value_t = 400)]
+    pub kube_api_burst: u32,
+    /// Sustained reconciles per second for one object.
+    #[arg(long, default_value_t = 1)]
+    pub object_rate: u32,
+    /// Burst of reconciles for one object.
+    #[arg(long, default_value_t = 5)]
+    pub object_burst: u32,
+    /// Deadline of one reconcile, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub reconcile_timeout_secs: u64,
+    /// How long in-flight reconciles may take to finish on SIGTERM, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+    /// List with streaming lists (watch + initial events) instead of paged lists.
+    #[arg(long, value_enum, default_value_t = StreamingLists::Auto)]
+    pub streaming_lists: StreamingLists,
+    /// Console log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl RunArgs {
+    pub fn runtime_settings(&self) -> RuntimeSettings {
+        RuntimeSettings {
+            object_rate_per_sec: self.object_rate,
+            object_burst: self.object_burst,
+            reconcile_timeout: Duration::from_secs(self.reconcile_timeout_secs),
+            max_concurrent_reconciles: self.max_concurrent_reconciles,
+            ..RuntimeSettings::default()
+        }
+    }
+
+    pub fn controllers(&self) -> Controllers {
+        if self.enable_controller.is_empty() {
+            return Controllers::default();
+        }
+        Controllers {
+            infrastructure: self
+                .enable_controller
+                .contains(&ControllerGroup::Infrastructure),
+            control_plane: self
+                .enable_controller
+                .contains(&ControllerGroup::ControlPlane),
+        }
+    }
+
+    pub fn limits(&self) -> ClientLimits {
+        ClientLimits {
+            qps: self.kube_api_qps,
+            burst: self.kube_api_burst,
+        }
+    }
+}
+
+async fn kube_config(path: Option<&std::path::Path>) -> anyhow::Result<kube::Config> {
+    Ok(match path {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p)?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    })
+}
+
+/// Whether the server offers streaming lists (WatchList is on by default from Kubernetes 1.34).
+pub async fn server_streams(client: &kube::Client) -> bool {
+    match client.apiserver_version().await {
+        Ok(v) => {
+            v.git_version.contains("kubesim")
+                || (v.major == "1"
+                    && v.minor
+                        .trim_end_matches('+')
+                        .parse::<u32>()
+                        .is_ok_and(|m| m >= 34))
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    block_on(run_async(args))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_async(args: RunArgs) -> anyhow::Result<()> {
+    let guard = crate::telemetry::init(&TelemetryOptions {
+        log_format: args.log_format,
+        ..Default::default()
+    })?;
+    let metrics = Metrics::new();
+    let config = kube_config(args.kubeconfig.as_deref()).await?;
+    let client = crate::client::build(config, args.limits(), std::sync::Arc::new(metrics.clone()))?;
+    let readiness = Readiness::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve_opts = ServeOptions {
+        probe_addr: parse_bind_address(&args.health_probe_bind_address)?,
+        metrics_addr: parse_bind_address(&args.metrics_bind_address)?,
+        secure: args.metrics_secure,
+        cert_dir: args.metrics_cert_dir.clone(),
+    };
+    let server = crate::telemetry::health::bind(
+        &serve_opts,
+        metrics.clone(),
+        readiness.clone(),
+        Some(client.clone()),
+    )
+    .await?;
+    let mut rx = stop_rx.clone();
+    let server_task = tokio::spawn(server.run(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+
+    let elector = args.leader_elect.then(|| {
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("capt-{}", std::process::id()));
+        let id = args
+            .leader_election_id
+            .clone()
+            .unwrap_or_else(|| default_leader_election_id(args.controllers()).into());
+        LeaderElector::new(
+            client.clone(),
+            LeaseSettings::new(&args.leader_election_namespace, &id, &identity),
+        )
+    });
+    if let Some(e) = &elector {
+        tracing::info!(identity = e.identity(), "waiting for leadership");
+        readiness.set_leader_known(true);
+        tokio::select! {
+            _ = e.acquire() => {}
+            _ = shutdown_signal() => {
+                let _ = stop_tx.send(true);
+                let _ = server_task.await;
+                guard.shutdown_async().await?;
+                return Ok(());
+            }
+        }
+        tracing::info!("leading");
+    }
+    metrics.set_leader(true);
+    readiness.set_leader_known(true);
+
+    let streaming = match args.streaming_lists {
+        StreamingLists::On => true,
+        StreamingLists::Off => false,
+        StreamingLists::Auto => server_streams(&client).await,
+    };
+    let running = manager::start(
+        client.clone(),
+        metrics.clone(),
+        ManagerConfig {
+            namespace: args.namespace.clone(),
+            runtime: args.runtime_settings(),
+            streaming_lists: streaming,
+            controllers: args.controllers(),
+        },
+    );
+    let gate = running.gate.clone();
+    let r2 = readiness.clone();
+    tokio::spawn(async move {
+        gate.wait().await;
+        r2.set_caches_synced(true);
+        tracing::info!("caches synced");
+    });
+    let lost = async {
+        match &elector {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut exit_err = None;
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = lost => {
+            tracing::error!("leadership lost; stopping");
+            exit_err = Some(anyhow::anyhow!("leader election lost"));
+        }
+    }
+    readiness.set_caches_synced(false);
+    let drained = running
+        .shutdown(Duration::from_secs(args.shutdown_timeout_secs))
+        .await;
+    if !drained {
+        tracing::warn!("some reconciles were still running at the shutdown deadline");
+    }
+    if let Some(e) = &elector {
+        e.release().await;
+    }
+    metrics.set_leader(false);
+    let _ = stop_tx.send(true);
+    let _ = server_task.await;
+    guard.shutdown_async().await?;
+    exit_err.map_or(Ok(()), Err)
+}

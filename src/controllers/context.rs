@@ -1,0 +1,28 @@
+//! What every controller shares: the client, the caches, the writers and the metrics.
+
+use std::sync::Arc;
+
+use crate::actors::freshness::Freshness;
+use crate::client::events::EventRecorder;
+use crate::client::status::StatusWriter;
+use crate::telemetry::Metrics;
+
+/// The current time as an API timestamp.
+pub fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+use super::waiters::Waiters;
+use super::world::World;
+
+pub struct Ctx {
+    pub client: kube::Client,
+    pub world: World,
+    pub status: StatusWriter,
+    pub events: EventRecorder,
+    pub metrics: Metrics,
+    pub freshness: Freshness,
+    pub waiters: Waiters,
+}
+
+pub type SharedCtx = Arc<Ctx>;

@@ -1,0 +1,250 @@
+//! Executes a [`Plan`]: writes to the reconciled object and its children, Events, then status.
+
+use std::fmt::Debug;
+
+use base64::Engine;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::object::HasStatus;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::context::Ctx;
+use super::error::{ControllerError, status_code};
+use crate::actors::freshness::WriteLog;
+use crate::api::names::FIELD_MANAGER;
+use crate::client::events::object_reference;
+use crate::reconcile::plan::{Child, Op, Plan, SecretWrite};
+
+fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    }
+}
+
+fn dyn_api(ctx: &Ctx, ar: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, ar),
+        None => Api::all_with(ctx.client.clone(), ar),
+    }
+}
+
+fn pp() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+fn finalizer_patch<K: Resource>(obj: &K, add: Option<&str>, remove: Option<&str>) -> Value {
+    let mut f: Vec<String> = obj.meta().finalizers.clone().unwrap_or_default();
+    if let Some(a) = add
+        && !f.iter().any(|x| x == a)
+    {
+        f.push(a.to_string());
+    }
+    if let Some(r) = remove {
+        f.retain(|x| x != r);
+    }
+    // The resourceVersion makes the patch conditional: a concurrent finalizer change is a 409.
+    json!({"metadata": {"finalizers": f, "resourceVersion": obj.meta().resource_version}})
+}
+
+fn record(writes: &WriteLog, kind: &'static str, obj: &DynamicObject) {
+    writes.record(kind, obj.metadata.resource_version.as_deref());
+}
+
+async fn create_child(ctx: &Ctx, c: &Child, writes: &WriteLog) -> Result<(), ControllerError> {
+    let ar = resource(c.api_version, c.kind, c.plural);
+    let api = dyn_api(ctx, &ar, c.namespace.as_deref());
+    let obj: DynamicObject =
+        serde_json::from_value(c.body.clone()).map_err(|source| ControllerError::Encode {
+            what: c.kind,
+            source,
+        })?;
+    match api
+        .create(
+            &PostParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..Default::default()
+            },
+            &obj,
+        )
+        .await
+    {
+        Ok(o) => {
+            record(writes, c.kind, &o);
+            Ok(())
+        }
+        // The cache had not seen it yet: the next reconcile will.
+        Err(e) if status_code(&e) == Some(409) => Ok(()),
+        Err(e) => Err(ControllerError::api(
+            format!("create {} {}", c.kind, c.name),
+            e,
+        )),
+    }
+}
+
+async fn patch_child(ctx: &Ctx, c: &Child, writes: &WriteLog) -> Result<(), ControllerError> {
+    let ar = resource(c.api_version, c.kind, c.plural);
+    let api = dyn_api(ctx, &ar, c.namespace.as_deref());
+    let o = api
+        .patch(&c.name, &pp(), &Patch::Merge(&c.body))
+        .await
+        .map_err(|e| ControllerError::api(format!("patch {} {}", c.kind, c.name), e))?;
+    record(writes, c.kind, &o);
+    Ok(())
+}
+
+async fn write_secret(
+    ctx: &Ctx,
+    s: &SecretWrite,
+    writes: &WriteLog,
+) -> Result<(), ControllerError> {
+    let ar = resource("v1", "Secret", "secrets");
+    let api = dyn_api(ctx, &ar, Some(&s.namespace));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let data: serde_json::Map<String, Value> = s
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(b64.encode(v))))
+        .collect();
+    let meta = json!({
+        "name": s.name,
+        "namespace": s.namespace,
+        "labels": s.labels,
+        "annotations": s.annotations,
+        "ownerReferences": [s.owner],
+    });
+    let res = if s.exists {
+        api.patch(
+            &s.name,
+            &pp(),
+            &Patch::Merge(&json!({"metadata": meta, "data": data})),
+        )
+        .await
+    } else {
+        let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": s.type_, "data": data});
+        let obj: DynamicObject =
+            serde_json::from_value(body).map_err(|source| ControllerError::Encode {
+                what: "Secret",
+                source,
+            })?;
+        api.create(&PostParams::default(), &obj).await
+    };
+    match res {
+        Ok(o) => {
+            record(writes, "Secret", &o);
+            Ok(())
+        }
+        Err(e) if !s.exists && status_code(&e) == Some(409) => Ok(()),
+        Err(e) => Err(ControllerError::api(
+            format!("write secret {}/{}", s.namespace, s.name),
+            e,
+        )),
+    }
+}
+
+/// Apply `plan` for `obj` (of kind `kind`). Status is written last, and only when it differs.
+pub async fn execute<K>(
+    ctx: &Ctx,
+    kind: &'static str,
+    obj: &K,
+    plan: Plan<K::Status>,
+    writes: &WriteLog,
+) -> Result<(), ControllerError>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + HasStatus
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    K::Status: Serialize,
+{
+    let ar = ApiResource::erase::<K>(&());
+    let own = dyn_api(ctx, &ar, obj.meta().namespace.as_deref());
+    let name = obj.name_any();
+    let mut removed_finalizer = false;
+    for op in &plan.ops {
+        match op {
+            Op::AddFinalizer(f) | Op::RemoveFinalizer(f) => {
+                let add = matches!(op, Op::AddFinalizer(_));
+                let patch = if add {
+                    finalizer_patch(obj, Some(f), None)
+                } else {
+                    finalizer_patch(obj, None, Some(f))
+                };
+                removed_finalizer |= !add;
+                match own.patch(&name, &pp(), &Patch::Merge(&patch)).await {
+                    Ok(o) => record(writes, kind, &o),
+                    Err(e) if !add && status_code(&e) == Some(404) => {}
+                    Err(e) => {
+                        return Err(ControllerError::api(
+                            format!("update finalizers of {kind} {name}"),
+                            e,
+                        ));
+                    }
+                }
+            }
+            Op::Patch(p) => {
+                let o = own
+                    .patch(&name, &pp(), &Patch::Merge(p))
+                    .await
+                    .map_err(|e| ControllerError::api(format!("patch {kind} {name}"), e))?;
+                record(writes, kind, &o);
+            }
+            Op::Create(c) => create_child(ctx, c, writes).await?,
+            Op::PatchChild(c) => patch_child(ctx, c, writes).await?,
+            Op::Delete {
+                api_version,
+                kind: ckind,
+                plural,
+                namespace,
+                name: cname,
+            } => {
+                let ar = resource(api_version, ckind, plural);
+                let api = dyn_api(ctx, &ar, namespace.as_deref());
+                match api.delete(cname, &DeleteParams::background()).await {
+                    Ok(_) => {}
+                    Err(e) if status_code(&e) == Some(404) => {}
+                    Err(e) => {
+                        return Err(ControllerError::api(format!("delete {ckind} {cname}"), e));
+                    }
+                }
+            }
+            Op::WriteSecret(s) => write_secret(ctx, s, writes).await?,
+        }
+    }
+    if !plan.events.is_empty() {
+        let r = object_reference(obj);
+        for ev in &plan.events {
+            ctx.events.publish(&r, ev).await;
+        }
+    }
+    if let Some(desired) = &plan.status
+        && !removed_finalizer
+    {
+        let api: Api<K> = Api::namespaced(
+            ctx.client.clone(),
+            obj.meta().namespace.as_deref().unwrap_or_default(),
+        );
+        ctx.status
+            .write(&api, kind, obj, obj.status(), desired, writes)
+            .await
+            .map_err(|e| ControllerError::api(format!("write status of {kind} {name}"), e))?;
+    }
+    match plan.blocked {
+        Some(b) => Err(b.into()),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,268 @@
+//! Assembles the controller: caches for every watched kind, the actor runtime with one registry per
+//! reconciled kind, and one router per watched kind. Must be started inside an actix `System`
+//! (see [`crate::actors::block_on`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::{Client, Resource};
+use tokio::task::JoinHandle;
+
+use super::context::{Ctx, SharedCtx};
+use super::generic::Controller;
+use super::routes::{self, CAPT_CLUSTER, CAPT_CONTROL_PLANE, WORKSPACE_TEMPLATE, WTA};
+use super::waiters::Waiters;
+use super::world::World;
+use super::wta::Wta;
+use crate::actors::cache::{self, EventStream};
+use crate::actors::freshness::Freshness;
+use crate::actors::gate::SyncGate;
+use crate::actors::router::{self, OwnersFn, Route, RouterCtx};
+use crate::actors::{ActorRuntime, RuntimeSettings};
+use crate::api::{
+    CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, Cluster,
+    Workspace, WorkspaceTemplate, WorkspaceTemplateApply,
+};
+use crate::client::events::EventRecorder;
+use crate::client::status::StatusWriter;
+use crate::telemetry::Metrics;
+
+/// Which controller groups run (upstream's `--enable-controller`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Controllers {
+    pub infrastructure: bool,
+    pub control_plane: bool,
+}
+
+impl Default for Controllers {
+    fn default() -> Self {
+        Self {
+            infrastructure: true,
+            control_plane: true,
+        }
+    }
+}
+
+/// Settings of one controller instance.
+#[derive(Clone, Debug, Default)]
+pub struct ManagerConfig {
+    /// Watch one namespace only (`None`: all namespaces).
+    pub namespace: Option<String>,
+    pub runtime: RuntimeSettings,
+    /// Use streaming lists (watch with initial events) instead of paged lists.
+    pub streaming_lists: bool,
+    pub controllers: Controllers,
+}
+
+/// A running controller.
+pub struct Running {
+    pub ctx: SharedCtx,
+    pub gate: SyncGate,
+    runtime: ActorRuntime,
+    routers: Vec<JoinHandle<()>>,
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+struct Streams {
+    captclusters: EventStream<CAPTCluster>,
+    controlplanes: EventStream<CAPTControlPlane>,
+    applies: EventStream<WorkspaceTemplateApply>,
+    templates: EventStream<WorkspaceTemplate>,
+    workspaces: EventStream<Workspace>,
+    clusters: EventStream<Cluster>,
+    secrets: EventStream<PartialObjectMeta<Secret>>,
+    cp_templates: EventStream<CaptControlPlaneTemplate>,
+    cluster_templates: EventStream<CAPTClusterTemplate>,
+}
+
+fn caches(client: &Client, cfg: &ManagerConfig) -> (World, Streams) {
+    let ns = cfg.namespace.as_deref();
+    let wc = cache::config(cfg.streaming_lists);
+    let (captclusters, s1) = cache::watch(api::<CAPTCluster>(client, ns), wc.clone());
+    let (controlplanes, s2) = cache::watch(api::<CAPTControlPlane>(client, ns), wc.clone());
+    let (applies, s3) = cache::watch(api::<WorkspaceTemplateApply>(client, ns), wc.clone());
+    let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), wc.clone());
+    let (workspaces, s5) = cache::watch(Api::<Workspace>::all(client.clone()), wc.clone());
+    let (clusters, s6) = cache::watch(api::<Cluster>(client, ns), wc.clone());
+    let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), wc.clone());
+    let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), wc.clone());
+    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc);
+    let world = World {
+        captclusters,
+        controlplanes,
+        applies,
+        templates,
+        workspaces,
+        clusters,
+        secrets,
+        cp_templates,
+        cluster_templates,
+    };
+    let streams = Streams {
+        captclusters: s1,
+        controlplanes: s2,
+        applies: s3,
+        templates: s4,
+        workspaces: s5,
+        clusters: s6,
+        secrets: s7,
+        cp_templates: s8,
+        cluster_templates: s9,
+    };
+    (world, streams)
+}
+
+fn spawn<K>(
+    kind: &'static str,
+    stream: EventStream<K>,
+    route: Route<K>,
+    rctx: &RouterCtx,
+) -> JoinHandle<()>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    tokio::spawn(router::run(kind, stream, route, rctx.clone()))
+}
+
+fn owners<K: 'static>(
+    f: impl Fn(&K) -> Vec<crate::actors::ObjectKey> + Send + Sync + 'static,
+) -> OwnersFn<K> {
+    Arc::new(f)
+}
+
+/// Start caches, actors and routers.
+pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
+    let (world, streams) = caches(&client, &cfg);
+    let freshness = Freshness::default();
+    let ctx: SharedCtx = Arc::new(Ctx {
+        client: client.clone(),
+        world: world.clone(),
+        status: StatusWriter::new(Arc::new(metrics.clone())),
+        events: EventRecorder::new(client.clone(), "capt", 25, 300, Arc::new(metrics.clone())),
+        metrics: metrics.clone(),
+        freshness: freshness.clone(),
+        waiters: Waiters::default(),
+    });
+    let mut runtime = ActorRuntime::new(
+        cfg.runtime.clone(),
+        freshness.clone(),
+        Arc::new(metrics.clone()),
+    );
+    if cfg.controllers.infrastructure {
+        runtime.register(Controller::<Wta>::new(ctx.clone()));
+    }
+    super::register_reconcilers(&mut runtime, &ctx, cfg.controllers);
+    let kinds = [
+        CAPT_CLUSTER,
+        CAPT_CONTROL_PLANE,
+        WTA,
+        WORKSPACE_TEMPLATE,
+        "Workspace",
+        "Cluster",
+        "Secret",
+        "CaptControlPlaneTemplate",
+        "CAPTClusterTemplate",
+    ];
+    let gate = SyncGate::new(kinds);
+    let rctx = RouterCtx {
+        dispatcher: runtime.dispatcher(),
+        freshness,
+        gate: gate.clone(),
+    };
+    let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let routers = vec![
+        spawn(
+            CAPT_CLUSTER,
+            streams.captclusters,
+            Route::Own(world.captclusters.clone()),
+            &rctx,
+        ),
+        spawn(
+            CAPT_CONTROL_PLANE,
+            streams.controlplanes,
+            Route::OwnAndOwners(
+                world.controlplanes.clone(),
+                owners(routes::control_plane_owners),
+            ),
+            &rctx,
+        ),
+        spawn(
+            WTA,
+            streams.applies,
+            Route::OwnAndOwners(world.applies.clone(), owners(routes::apply_owners)),
+            &rctx,
+        ),
+        spawn(
+            WORKSPACE_TEMPLATE,
+            streams.templates,
+            Route::OwnAndOwners(
+                world.templates.clone(),
+                owners(move |t| routes::template_owners(&c1, t)),
+            ),
+            &rctx,
+        ),
+        spawn(
+            "Workspace",
+            streams.workspaces,
+            Route::Owners(owners(move |w| routes::workspace_owners(&c2, w))),
+            &rctx,
+        ),
+        spawn(
+            "Cluster",
+            streams.clusters,
+            Route::Owners(owners(routes::cluster_owners)),
+            &rctx,
+        ),
+        spawn(
+            "Secret",
+            streams.secrets,
+            Route::Owners(owners(move |s| routes::secret_owners(&c3, s))),
+            &rctx,
+        ),
+        spawn(
+            "CaptControlPlaneTemplate",
+            streams.cp_templates,
+            Route::Own(world.cp_templates.clone()),
+            &rctx,
+        ),
+        spawn(
+            "CAPTClusterTemplate",
+            streams.cluster_templates,
+            Route::Own(world.cluster_templates.clone()),
+            &rctx,
+        ),
+    ];
+    Running {
+        ctx,
+        gate,
+        runtime,
+        routers,
+    }
+}
+
+impl Running {
+    /// Stop the routers, stop all actors and wait up to `deadline` for running reconciles.
+    pub async fn shutdown(self, deadline: Duration) -> bool {
+        for r in &self.routers {
+            r.abort();
+        }
+        self.runtime.shutdown(deadline).await
+    }
+
+    /// Actors alive per kind.
+    pub fn actor_counts(&self) -> Vec<(&'static str, usize)> {
+        self.runtime.counts()
+    }
+}

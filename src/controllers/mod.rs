@@ -1,0 +1,25 @@
+//! The actor edges of the CAPT kinds: gather inputs from the caches, call the pure decisions in
+//! `crate::reconcile`, execute the plans. One generic plumbing ([`generic::Controller`]) for all kinds.
+
+pub mod context;
+pub mod error;
+pub mod exec;
+pub mod generic;
+pub mod infra;
+pub mod manager;
+pub mod observe;
+pub mod routes;
+pub mod waiters;
+pub mod world;
+pub mod wta;
+
+/// Register the reconcilers of the CAPT kinds besides WorkspaceTemplateApply.
+pub fn register_reconcilers(
+    runtime: &mut crate::actors::ActorRuntime,
+    ctx: &context::SharedCtx,
+    enabled: manager::Controllers,
+) {
+    if enabled.infrastructure {
+        runtime.register(generic::Controller::<infra::Infra>::new(ctx.clone()));
+    }
+}

@@ -1,0 +1,144 @@
+//! Which actors an event of each watched kind concerns.
+
+use kube::{Resource, ResourceExt};
+
+use super::context::SharedCtx;
+use crate::actors::ObjectKey;
+use crate::api::names::{labels, suffixes};
+use crate::api::{CAPTControlPlane, Cluster, Workspace, WorkspaceTemplate, WorkspaceTemplateApply};
+use crate::reconcile::ownership::{
+    OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION, controller_of, parse_owner_id,
+};
+
+pub const CAPT_CLUSTER: &str = "CAPTCluster";
+pub const CAPT_CONTROL_PLANE: &str = "CAPTControlPlane";
+pub const WTA: &str = "WorkspaceTemplateApply";
+pub const WORKSPACE_TEMPLATE: &str = "WorkspaceTemplate";
+
+/// The actor kind names capt runs, as `&'static str`.
+fn actor_kind(kind: &str) -> Option<&'static str> {
+    [CAPT_CLUSTER, CAPT_CONTROL_PLANE, WTA, WORKSPACE_TEMPLATE]
+        .into_iter()
+        .find(|k| *k == kind)
+}
+
+fn key_from_id(id: &str) -> Option<ObjectKey> {
+    let (kind, ns, name) = parse_owner_id(id)?;
+    Some(ObjectKey::new(actor_kind(kind)?, ns, name))
+}
+
+/// Controller owner in the same namespace, if it is a kind with actors.
+fn controller_owner<K: Resource>(obj: &K) -> Option<ObjectKey> {
+    let (_, kind, name) = controller_of(obj.meta())?;
+    Some(ObjectKey::new(
+        actor_kind(kind)?,
+        &obj.namespace().unwrap_or_default(),
+        name,
+    ))
+}
+
+/// A WorkspaceTemplateApply concerns the CAPTCluster or CAPTControlPlane that owns it.
+pub fn apply_owners(wta: &WorkspaceTemplateApply) -> Vec<ObjectKey> {
+    controller_owner(wta).into_iter().collect()
+}
+
+/// A Workspace concerns its apply, the apply's owner, and whoever waits for it.
+pub fn workspace_owners(ctx: &SharedCtx, ws: &Workspace) -> Vec<ObjectKey> {
+    let a = ws.annotations();
+    let mut out: Vec<ObjectKey> = [OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION]
+        .iter()
+        .filter_map(|k| a.get(*k).and_then(|id| key_from_id(id)))
+        .collect();
+    out.extend(ctx.waiters.take("Workspace", "", &ws.name_any()));
+    out
+}
+
+/// A Secret concerns its controller owner, the control plane whose connection secret it is, and
+/// whoever waits for it.
+pub fn secret_owners<K: Resource>(ctx: &SharedCtx, s: &K) -> Vec<ObjectKey> {
+    let ns = s.namespace().unwrap_or_default();
+    let name = s.name_any();
+    let mut out: Vec<ObjectKey> = controller_owner(s).into_iter().collect();
+    if let Some(cp) = name.strip_suffix(suffixes::EKS_CONNECTION) {
+        out.push(ObjectKey::new(CAPT_CONTROL_PLANE, &ns, cp));
+    }
+    out.extend(ctx.waiters.take("Secret", &ns, &name));
+    out
+}
+
+/// A CAPI Cluster concerns its infrastructure cluster and control plane.
+pub fn cluster_owners(c: &Cluster) -> Vec<ObjectKey> {
+    let ns = c.namespace().unwrap_or_default();
+    let mut out = Vec::new();
+    for (r, kind) in [
+        (&c.spec.infrastructure_ref, CAPT_CLUSTER),
+        (&c.spec.control_plane_ref, CAPT_CONTROL_PLANE),
+    ] {
+        if let Some(r) = r
+            && r.kind.as_deref() == Some(kind)
+            && let Some(name) = r.name.as_deref()
+        {
+            out.push(ObjectKey::new(
+                kind,
+                r.namespace.as_deref().unwrap_or(&ns),
+                name,
+            ));
+        }
+    }
+    out
+}
+
+/// A control plane concerns the CAPTCluster of the same Cluster (which waits for it on deletion).
+pub fn control_plane_owners(cp: &CAPTControlPlane) -> Vec<ObjectKey> {
+    let ns = cp.namespace().unwrap_or_default();
+    let cluster = cp
+        .labels()
+        .get(labels::CLUSTER_NAME)
+        .cloned()
+        .unwrap_or_else(|| cp.name_any());
+    vec![ObjectKey::new(CAPT_CLUSTER, &ns, &cluster)]
+}
+
+/// A WorkspaceTemplate concerns whoever waits for it.
+pub fn template_owners(ctx: &SharedCtx, t: &WorkspaceTemplate) -> Vec<ObjectKey> {
+    ctx.waiters.take(
+        "WorkspaceTemplate",
+        &t.namespace().unwrap_or_default(),
+        &t.name_any(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ObjectReference;
+
+    #[test]
+    fn clusters_map_to_their_referenced_objects() {
+        let mut c = Cluster::new("demo", Default::default());
+        c.metadata.namespace = Some("ns".into());
+        c.spec.infrastructure_ref = Some(ObjectReference {
+            kind: Some("CAPTCluster".into()),
+            name: Some("demo".into()),
+            ..Default::default()
+        });
+        c.spec.control_plane_ref = Some(ObjectReference {
+            kind: Some("KubeadmControlPlane".into()),
+            name: Some("other".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            cluster_owners(&c),
+            vec![ObjectKey::new(CAPT_CLUSTER, "ns", "demo")]
+        );
+    }
+
+    #[test]
+    fn owner_ids_map_to_actor_kinds_only() {
+        assert_eq!(
+            key_from_id("CAPTControlPlane/ns/x"),
+            Some(ObjectKey::new(CAPT_CONTROL_PLANE, "ns", "x"))
+        );
+        assert_eq!(key_from_id("Deployment/ns/x"), None);
+    }
+}

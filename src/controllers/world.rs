@@ -1,0 +1,42 @@
+//! What the caches hold: one reflector store per watched kind. Secrets are cached metadata-only;
+//! the few secrets whose content matters are fetched when needed.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::api::{
+    CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, Cluster,
+    Workspace, WorkspaceTemplate, WorkspaceTemplateApply,
+};
+
+#[derive(Clone)]
+pub struct World {
+    pub captclusters: Store<CAPTCluster>,
+    pub controlplanes: Store<CAPTControlPlane>,
+    pub applies: Store<WorkspaceTemplateApply>,
+    pub templates: Store<WorkspaceTemplate>,
+    pub workspaces: Store<Workspace>,
+    pub clusters: Store<Cluster>,
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub cp_templates: Store<CaptControlPlaneTemplate>,
+    pub cluster_templates: Store<CAPTClusterTemplate>,
+}
+
+/// Namespaced lookup in a store.
+pub fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.get(&ObjectRef::new(name).within(namespace))
+}
+
+/// Cluster-scoped lookup in a store.
+pub fn get_cluster<K>(store: &Store<K>, name: &str) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.get(&ObjectRef::new(name))
+}

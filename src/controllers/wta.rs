@@ -1,0 +1,80 @@
+//! WorkspaceTemplateApply at the actor edge: gather from the caches, decide, execute.
+
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+
+use super::context::{SharedCtx, now};
+use super::error::ControllerError;
+use super::generic::Decide;
+use super::world::{get, get_cluster};
+use crate::actors::ReconcileCtx;
+use crate::api::{WorkspaceTemplateApply, WorkspaceTemplateApplyStatus};
+use crate::reconcile::ownership::{controller_of, owner_id};
+use crate::reconcile::plan::Plan;
+use crate::reconcile::wta::{WtaWorld, decide};
+use crate::telemetry::current_traceparent;
+
+pub struct Wta;
+
+impl Decide for Wta {
+    type K = WorkspaceTemplateApply;
+    type Status = WorkspaceTemplateApplyStatus;
+    const KIND: &'static str = "WorkspaceTemplateApply";
+
+    fn store(ctx: &SharedCtx) -> &Store<WorkspaceTemplateApply> {
+        &ctx.world.applies
+    }
+
+    async fn plan(
+        ctx: &SharedCtx,
+        wta: &WorkspaceTemplateApply,
+        rctx: &ReconcileCtx,
+    ) -> Result<Plan<WorkspaceTemplateApplyStatus>, ControllerError> {
+        let w = &ctx.world;
+        let ns = wta.namespace().unwrap_or_default();
+        let tref = &wta.spec.template_ref;
+        let template = get(&w.templates, tref.namespace_or(&ns), &tref.name);
+        let mut missing_secrets = Vec::new();
+        for s in &wta.spec.wait_for_secrets {
+            let sns = if s.namespace.is_empty() {
+                ns.as_str()
+            } else {
+                s.namespace.as_str()
+            };
+            if get(&w.secrets, sns, &s.name).is_none() {
+                ctx.waiters.wait_for("Secret", sns, &s.name, &rctx.key);
+                missing_secrets.push(format!("{sns}/{}", s.name));
+            }
+        }
+        let mut unready_workspaces = Vec::new();
+        for r in &wta.spec.wait_for_workspaces {
+            match get_cluster(&w.workspaces, &r.name) {
+                Some(ws) if ws.is_ready() => {}
+                found => {
+                    ctx.waiters.wait_for("Workspace", "", &r.name, &rctx.key);
+                    unready_workspaces.push((r.name.clone(), found.is_some()));
+                }
+            }
+        }
+        if template.is_none() {
+            ctx.waiters.wait_for(
+                "WorkspaceTemplate",
+                tref.namespace_or(&ns),
+                &tref.name,
+                &rctx.key,
+            );
+        }
+        let root_owner = controller_of(wta.meta()).map(|(_, kind, name)| owner_id(kind, &ns, name));
+        let lookup = |name: &str| get_cluster(&w.workspaces, name);
+        let world = WtaWorld {
+            template: template.as_deref(),
+            workspace: &lookup,
+            missing_secrets,
+            unready_workspaces,
+            root_owner,
+            traceparent: current_traceparent(),
+            now: now(),
+        };
+        Ok(decide(wta, &world))
+    }
+}
