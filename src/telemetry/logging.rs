@@ -66,7 +66,9 @@ impl TelemetryGuard {
 
     /// Flushes pending spans and shuts the provider down on a separate thread, waiting at most
     /// [`SHUTDOWN_TIMEOUT`]. Safe to call from async code (it blocks the caller only for the
-    /// bounded wait); prefer [`TelemetryGuard::shutdown_async`] there.
+    /// bounded wait), but on a current-thread runtime the exporter cannot make progress while
+    /// the caller blocks, so the wait runs to its end: prefer [`TelemetryGuard::shutdown_async`]
+    /// inside a runtime.
     pub fn shutdown(mut self) -> Result<(), TelemetryError> {
         match self.provider.take() {
             Some(provider) => shutdown_on_thread(provider, self.timeout),
@@ -125,7 +127,7 @@ fn shutdown_on_thread(
     }
 }
 
-/// Console filter: `explicit`, else `RUST_LOG`, else `info`.
+/// Console filter: `explicit`, else `RUST_LOG`, else [`DEFAULT_LOG_FILTER`].
 pub fn console_filter(
     explicit: Option<&str>,
 ) -> Result<tracing_subscriber::EnvFilter, TelemetryError> {

@@ -15,7 +15,7 @@ pub const LOG_FILTER_ENV: &str = "RUST_LOG";
 /// Environment variable holding the filter applied to spans exported over OTLP.
 pub const OTEL_FILTER_ENV: &str = "OTEL_LOG_LEVEL";
 /// Console filter used when neither the options nor `RUST_LOG` name one.
-pub const DEFAULT_LOG_FILTER: &str = "info";
+pub const DEFAULT_LOG_FILTER: &str = "info,opentelemetry=warn";
 /// OTLP filter used when neither the options nor `OTEL_LOG_LEVEL` name one.
 pub const DEFAULT_OTEL_FILTER: &str = "capt=debug,info";
 /// `service.name` unless `OTEL_SERVICE_NAME` says otherwise.
