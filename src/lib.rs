@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod baseline;
 pub mod cli;
 pub mod client;
 pub mod controllers;

@@ -6,8 +6,9 @@ use clap::{Args, ValueEnum};
 
 use crate::actors::leader::{LeaderElector, LeaseSettings};
 use crate::actors::{RuntimeSettings, block_on};
+use crate::baseline::{RuntimeKind, Started};
 use crate::client::ClientLimits;
-use crate::controllers::manager::{self, Controllers, ManagerConfig};
+use crate::controllers::manager::{Controllers, ManagerConfig};
 use crate::telemetry::health::parse_bind_address;
 use crate::telemetry::{LogFormat, Metrics, Readiness, ServeOptions, TelemetryOptions};
 
@@ -99,6 +100,9 @@ pub struct RunArgs {
     /// Console log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// What schedules the reconcilers: per-object actors, or kube-runtime controllers (baseline).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Actors)]
+    pub runtime: RuntimeKind,
 }
 
 impl RunArgs {
@@ -248,7 +252,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         StreamingLists::Off => false,
         StreamingLists::Auto => server_streams(&client).await,
     };
-    let running = manager::start(
+    let running = Started::start(
+        args.runtime,
         client.clone(),
         metrics.clone(),
         ManagerConfig {
@@ -258,7 +263,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             controllers: args.controllers(),
         },
     );
-    let gate = running.gate.clone();
+    let gate = running.gate();
     let r2 = readiness.clone();
     tokio::spawn(async move {
         gate.wait().await;

@@ -1,0 +1,74 @@
+//! The same caches as the actor runtime (one reflector per watched kind, stripped objects,
+//! metadata-only Secrets), with their event streams handed to the kube-runtime controllers.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::{Client, Resource};
+
+use crate::actors::cache::{self, EventStream};
+use crate::api::{
+    CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, Cluster,
+    Workspace, WorkspaceTemplate, WorkspaceTemplateApply,
+};
+use crate::controllers::world::World;
+
+pub struct Streams {
+    pub captclusters: EventStream<CAPTCluster>,
+    pub controlplanes: EventStream<CAPTControlPlane>,
+    pub applies: EventStream<WorkspaceTemplateApply>,
+    pub templates: EventStream<WorkspaceTemplate>,
+    pub workspaces: EventStream<Workspace>,
+    pub clusters: EventStream<Cluster>,
+    pub secrets: EventStream<PartialObjectMeta<Secret>>,
+    pub cp_templates: EventStream<CaptControlPlaneTemplate>,
+    pub cluster_templates: EventStream<CAPTClusterTemplate>,
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Stores for the reconcilers and the streams that fill them (each stream must be polled).
+pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (World, Streams) {
+    let ns = namespace;
+    let wc = cache::config(streaming);
+    let (captclusters, s1) = cache::watch(api::<CAPTCluster>(client, ns), wc.clone());
+    let (controlplanes, s2) = cache::watch(api::<CAPTControlPlane>(client, ns), wc.clone());
+    let (applies, s3) = cache::watch(api::<WorkspaceTemplateApply>(client, ns), wc.clone());
+    let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), wc.clone());
+    let (workspaces, s5) = cache::watch(Api::<Workspace>::all(client.clone()), wc.clone());
+    let (clusters, s6) = cache::watch(api::<Cluster>(client, ns), wc.clone());
+    let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), wc.clone());
+    let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), wc.clone());
+    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc);
+    let world = World {
+        captclusters,
+        controlplanes,
+        applies,
+        templates,
+        workspaces,
+        clusters,
+        secrets,
+        cp_templates,
+        cluster_templates,
+    };
+    let streams = Streams {
+        captclusters: s1,
+        controlplanes: s2,
+        applies: s3,
+        templates: s4,
+        workspaces: s5,
+        clusters: s6,
+        secrets: s7,
+        cp_templates: s8,
+        cluster_templates: s9,
+    };
+    (world, streams)
+}
