@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -257,6 +258,12 @@ pub struct SecretSyncStatus {
     /// Which add-on keys are present in the connection secret.
     #[serde(default)]
     pub keys: AddonKeys,
+    /// resourceVersion of the connection secret the last validation ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_secret_version: Option<String>,
+    /// When the state last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
 }
 
 /// Presence of the add-on keys of the EKS connection secret.

@@ -2,6 +2,7 @@
 //! `crate::reconcile`, execute the plans. One generic plumbing ([`generic::Controller`]) for all kinds.
 
 pub mod context;
+pub mod controlplane;
 pub mod error;
 pub mod exec;
 pub mod generic;
@@ -21,5 +22,10 @@ pub fn register_reconcilers(
 ) {
     if enabled.infrastructure {
         runtime.register(generic::Controller::<infra::Infra>::new(ctx.clone()));
+    }
+    if enabled.control_plane {
+        runtime.register(generic::Controller::<controlplane::ControlPlane>::new(
+            ctx.clone(),
+        ));
     }
 }

@@ -2,11 +2,13 @@
 //! timers and the next wake-up. No IO here; `crate::controllers` gathers inputs and executes plans.
 
 pub mod children;
+pub mod controlplane;
 pub mod endpoint;
 pub mod infra;
 pub mod kubeconfig;
 pub mod ownership;
 pub mod plan;
 pub mod render;
+pub mod secret_sync;
 pub mod secrets;
 pub mod wta;

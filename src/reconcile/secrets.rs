@@ -374,6 +374,7 @@ impl Transition {
             reason: Some(self.reason.to_string()),
             message: Some(self.message.clone()),
             keys,
+            ..Default::default()
         }
     }
 }

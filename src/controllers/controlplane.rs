@@ -1,0 +1,182 @@
+//! CAPTControlPlane at the actor edge: caches, plus a read of the connection secret's data when
+//! the sync needs it (Secrets are cached metadata-only).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+
+use super::context::{SharedCtx, now};
+use super::error::ControllerError;
+use super::generic::Decide;
+use super::world::{get, get_cluster};
+use crate::actors::ReconcileCtx;
+use crate::api::names::{suffixes, templates, with_suffix};
+use crate::api::{CAPTControlPlane, CAPTControlPlaneStatus, SecretSyncState};
+use crate::reconcile::children::owner_cluster;
+use crate::reconcile::controlplane::{CpWorld, apply_name, decide};
+use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
+use crate::reconcile::plan::Plan;
+use crate::reconcile::secret_sync::{ConnectionSecret, OwnedSecret};
+
+pub struct ControlPlane;
+
+fn owned(ctx: &SharedCtx, ns: &str, name: &str) -> Option<OwnedSecret> {
+    get(&ctx.world.secrets, ns, name).map(|s| OwnedSecret {
+        data_hash: s.annotations().get(DATA_HASH_ANNOTATION).cloned(),
+    })
+}
+
+async fn fetch_secret(
+    ctx: &SharedCtx,
+    ns: &str,
+    name: &str,
+) -> Result<Option<ConnectionSecret>, ControllerError> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let s = api
+        .get_opt(name)
+        .await
+        .map_err(|e| ControllerError::api(format!("read secret {ns}/{name}"), e))?;
+    Ok(s.map(|s| ConnectionSecret {
+        resource_version: s.resource_version().unwrap_or_default(),
+        data: s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect::<BTreeMap<_, _>>(),
+    }))
+}
+
+impl Decide for ControlPlane {
+    type K = CAPTControlPlane;
+    type Status = CAPTControlPlaneStatus;
+    const KIND: &'static str = "CAPTControlPlane";
+
+    fn store(ctx: &SharedCtx) -> &Store<CAPTControlPlane> {
+        &ctx.world.controlplanes
+    }
+
+    async fn plan(
+        ctx: &SharedCtx,
+        cp: &CAPTControlPlane,
+        rctx: &ReconcileCtx,
+    ) -> Result<Plan<CAPTControlPlaneStatus>, ControllerError> {
+        let w = &ctx.world;
+        let ns = cp.namespace().unwrap_or_default();
+        let name = cp.name_any();
+        let cluster = owner_cluster(cp.meta()).and_then(|n| get(&w.clusters, &ns, n));
+        let cluster_name = cluster
+            .as_ref()
+            .map(|c| c.name_any())
+            .unwrap_or_else(|| name.clone());
+        let tref = &cp.spec.workspace_template_ref;
+        let template_exists = get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
+        if !template_exists {
+            ctx.waiters.wait_for(
+                "WorkspaceTemplate",
+                tref.namespace_or(&ns),
+                &tref.name,
+                &rctx.key,
+            );
+        }
+        let eks_apply = get(&w.applies, &ns, &apply_name(cp));
+        let ws_of = |a: &Option<std::sync::Arc<crate::api::WorkspaceTemplateApply>>| {
+            a.as_ref()
+                .and_then(|a| a.status.as_ref()?.workspace_name.clone())
+                .and_then(|n| get_cluster(&w.workspaces, &n))
+        };
+        let eks_workspace = ws_of(&eks_apply);
+        // The VPC of the same Cluster: its CAPTCluster's apply, when there is one.
+        let vpc_workspace = cluster
+            .as_ref()
+            .and_then(|c| c.spec.infrastructure_ref.as_ref()?.name.clone())
+            .and_then(|infra| get(&w.captclusters, &ns, &infra))
+            .and_then(|cc| {
+                let apply = get(&w.applies, &ns, &crate::reconcile::infra::apply_name(&cc))?;
+                Some(
+                    apply
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.workspace_name.clone())
+                        .unwrap_or_else(|| {
+                            crate::api::names::workspace_name_for_apply(&apply.name_any())
+                                .to_string()
+                        }),
+                )
+            });
+        let spot_check_apply = get(
+            &w.applies,
+            &ns,
+            &with_suffix(&name, suffixes::SPOT_ROLE_CHECK),
+        );
+        let spot_check_workspace = ws_of(&spot_check_apply);
+        let spot_create_apply = get(
+            &w.applies,
+            &ns,
+            &with_suffix(&name, suffixes::SPOT_ROLE_CREATE),
+        );
+
+        // The connection secret's data is read only when the sync needs it.
+        let conn_name = with_suffix(&name, suffixes::EKS_CONNECTION);
+        let conn_meta = get(&w.secrets, &ns, &conn_name);
+        let kubeconfig_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::KUBECONFIG));
+        let ca_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::CA));
+        let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
+        // Settled: the sync already ran on this version of the secret and its outputs exist.
+        let settled = conn_meta.as_ref().is_some_and(|m| {
+            sync.is_some_and(|s| {
+                s.observed_secret_version.as_deref() == m.resource_version().as_deref()
+                    && match s.state {
+                        SecretSyncState::Failed => true,
+                        SecretSyncState::Ready => {
+                            kubeconfig_secret.is_some() && ca_secret.is_some()
+                        }
+                        _ => false,
+                    }
+            })
+        });
+        let started = Instant::now();
+        let connection = match &conn_meta {
+            Some(_) if !settled => fetch_secret(ctx, &ns, &conn_name).await?,
+            _ => None,
+        };
+        let world = CpWorld {
+            cluster: cluster.as_deref(),
+            template_exists,
+            eks_apply: eks_apply.as_deref(),
+            eks_workspace: eks_workspace.as_deref(),
+            vpc_workspace,
+            spot_check_template: get(&w.templates, &ns, templates::SPOT_ROLE_CHECK).is_some(),
+            spot_create_template: get(&w.templates, &ns, templates::SPOT_ROLE_CREATE).is_some(),
+            spot_check_apply: spot_check_apply.as_deref(),
+            spot_check_workspace: spot_check_workspace.as_deref(),
+            spot_create_apply: spot_create_apply.as_deref(),
+            connection: connection.as_ref(),
+            connection_unchanged: settled,
+            kubeconfig_secret,
+            ca_secret,
+            now: now(),
+        };
+        let plan = decide(cp, &world);
+        let before = sync.map(|s| (s.state, s.reason.clone()));
+        if let Some(after) = plan.status.as_ref().and_then(|s| s.secret_sync.as_ref())
+            && before != Some((after.state, after.reason.clone()))
+        {
+            let result = match after.state {
+                SecretSyncState::Ready => "success",
+                SecretSyncState::Failed => "error",
+                _ => "pending",
+            };
+            ctx.metrics.secret_sync(
+                result,
+                after.reason.as_deref().unwrap_or_default(),
+                started.elapsed(),
+            );
+        }
+        Ok(plan)
+    }
+}

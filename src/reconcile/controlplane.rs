@@ -1,0 +1,585 @@
+//! CAPTControlPlane decisions: owner wait and pause, template check, the non-blocking EC2 Spot
+//! service-linked-role flow (B-17), the EKS WorkspaceTemplateApply kept in step with the spec
+//! (B-8), status from the EKS Workspace (endpoint host without scheme, B-2; `initialized` never
+//! goes back, B-5), the 30-minute timeout, secret sync, and deletion.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::SignedDuration;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, owner_cluster};
+use super::endpoint::discover;
+use super::ownership::controller_ref;
+use super::plan::{Blocked, Op, Plan, deadline_timer};
+use super::secret_sync::{ConnectionSecret, OwnedSecret, SyncWorld, sync};
+use crate::actors::TimerCmd;
+use crate::api::names::{
+    conditions as ct, finalizers, messages, outputs, reasons, suffixes, templates, variables,
+    with_suffix,
+};
+use crate::api::{
+    ApiEndpoint, CAPTControlPlane, CAPTControlPlaneStatus, Cluster, Condition, ControlPlanePhase,
+    NamespacedName, SecretSyncState, TemplateRef, Workspace, WorkspaceRef, WorkspaceStatusMirror,
+    WorkspaceTemplateApply, set_condition,
+};
+
+pub const CONTROL_PLANE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const CONTROL_PLANE_TIMER: &str = "control-plane-timeout";
+/// Condition type of the secret sync.
+pub const SECRETS_READY: &str = "SecretsReady";
+
+/// Terraform error texts that retrying the same spec will not fix.
+const NON_RETRYABLE: [&str; 8] = [
+    "InvalidParameterException",
+    "InvalidParameterValue",
+    "ValidationError",
+    "UnsupportedAvailabilityZoneException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "ResourceLimitExceeded",
+    "InvalidRequestException",
+];
+
+pub fn non_retryable(message: &str) -> bool {
+    NON_RETRYABLE.iter().any(|p| message.contains(p))
+}
+
+pub struct CpWorld<'a> {
+    pub cluster: Option<&'a Cluster>,
+    pub template_exists: bool,
+    pub eks_apply: Option<&'a WorkspaceTemplateApply>,
+    pub eks_workspace: Option<&'a Workspace>,
+    /// Name of the VPC Workspace of the same Cluster, when its apply exists.
+    pub vpc_workspace: Option<String>,
+    pub spot_check_template: bool,
+    pub spot_create_template: bool,
+    pub spot_check_apply: Option<&'a WorkspaceTemplateApply>,
+    pub spot_check_workspace: Option<&'a Workspace>,
+    pub spot_create_apply: Option<&'a WorkspaceTemplateApply>,
+    pub connection: Option<&'a ConnectionSecret>,
+    /// The connection secret exists and is the version the sync already settled on (not re-read).
+    pub connection_unchanged: bool,
+    pub kubeconfig_secret: Option<OwnedSecret>,
+    pub ca_secret: Option<OwnedSecret>,
+    pub now: Time,
+}
+
+/// Name of the EKS apply: `spec.workspaceTemplateApplyName` or `<name>-eks-controlplane-apply`.
+pub fn apply_name(cp: &CAPTControlPlane) -> String {
+    cp.spec
+        .workspace_template_apply_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| with_suffix(&cp.name_any(), suffixes::EKS_CONTROL_PLANE_APPLY))
+}
+
+/// Variables of the EKS apply (upstream names).
+pub fn eks_intent(cp: &CAPTControlPlane, vpc_workspace: Option<String>) -> ApplyIntent {
+    let ns = cp.namespace().unwrap_or_default();
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert(variables::CLUSTER_NAME.to_string(), cp.name_any());
+    vars.insert(
+        variables::KUBERNETES_VERSION.to_string(),
+        cp.spec.version.clone(),
+    );
+    if let Some(cfg) = &cp.spec.control_plane_config {
+        vars.insert(variables::REGION.to_string(), cfg.region.clone());
+        if let Some(a) = &cfg.endpoint_access {
+            vars.insert(
+                variables::ENDPOINT_PUBLIC_ACCESS.to_string(),
+                a.public.to_string(),
+            );
+            vars.insert(
+                variables::ENDPOINT_PRIVATE_ACCESS.to_string(),
+                a.private.to_string(),
+            );
+        }
+    }
+    for (k, v) in &cp.spec.additional_tags {
+        vars.insert(format!("{}{k}", variables::TAGS_PREFIX), v.clone());
+    }
+    ApplyIntent {
+        template_ref: cp.spec.workspace_template_ref.clone(),
+        variables: vars,
+        write_connection_secret_to_ref: Some(NamespacedName::new(
+            ns.clone(),
+            with_suffix(&cp.name_any(), suffixes::EKS_CONNECTION),
+        )),
+        wait_for_workspaces: vpc_workspace
+            .map(|name| {
+                vec![WorkspaceRef {
+                    name,
+                    namespace: Some(ns),
+                }]
+            })
+            .unwrap_or_default(),
+        retain_workspace_on_delete: false,
+    }
+}
+
+fn cond(type_: &str, ok: bool, reason: &str, msg: impl Into<String>, g: Option<i64>) -> Condition {
+    Condition::new(type_, ok, reason, msg).with_observed_generation(g)
+}
+
+fn set_phase(
+    st: &mut CAPTControlPlaneStatus,
+    phase: ControlPlanePhase,
+    ready_reason: &str,
+    msg: &str,
+    g: Option<i64>,
+    now: &Time,
+) {
+    st.phase = Some(phase);
+    let ready = phase == ControlPlanePhase::Ready;
+    set_condition(
+        &mut st.conditions,
+        cond(ct::READY, ready, ready_reason, msg, g),
+        now.clone(),
+    );
+    set_condition(
+        &mut st.conditions,
+        cond(
+            ct::CREATING,
+            phase == ControlPlanePhase::Creating,
+            if phase == ControlPlanePhase::Creating {
+                reasons::CREATING
+            } else {
+                ready_reason
+            },
+            msg,
+            g,
+        ),
+        now.clone(),
+    );
+    let failed = phase == ControlPlanePhase::Failed;
+    set_condition(
+        &mut st.conditions,
+        cond(
+            ct::FAILED,
+            failed,
+            if failed { ready_reason } else { reasons::READY },
+            if failed { msg } else { "" },
+            g,
+        ),
+        now.clone(),
+    );
+}
+
+fn spot_flow(
+    cp: &CAPTControlPlane,
+    cluster_name: &str,
+    w: &CpWorld,
+    plan: &mut Plan<CAPTControlPlaneStatus>,
+) {
+    let ns = cp.namespace().unwrap_or_default();
+    if !w.spot_check_template {
+        return;
+    }
+    let check = ApplyIntent {
+        template_ref: TemplateRef::new(templates::SPOT_ROLE_CHECK, Some(ns.clone())),
+        ..Default::default()
+    };
+    let check_name = with_suffix(&cp.name_any(), suffixes::SPOT_ROLE_CHECK);
+    if let Some(op) = ensure_apply(cp, cluster_name, &check_name, w.spot_check_apply, &check) {
+        plan.op(op);
+    }
+    let Some(ws) = w.spot_check_workspace.filter(|ws| ws.is_ready()) else {
+        return;
+    };
+    if ws.output(outputs::ROLE_EXISTS) == Some(&json!(true)) || !w.spot_create_template {
+        return;
+    }
+    // The role is account-wide: never destroy it with one cluster (B-17).
+    let create = ApplyIntent {
+        template_ref: TemplateRef::new(templates::SPOT_ROLE_CREATE, Some(ns)),
+        retain_workspace_on_delete: true,
+        ..Default::default()
+    };
+    let create_name = with_suffix(&cp.name_any(), suffixes::SPOT_ROLE_CREATE);
+    if let Some(op) = ensure_apply(cp, cluster_name, &create_name, w.spot_create_apply, &create) {
+        plan.op(op);
+    }
+}
+
+fn deletion(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
+    let mut plan = Plan::default();
+    if !has_finalizer(cp.meta(), finalizers::CAPT_CONTROL_PLANE) {
+        return plan;
+    }
+    let ns = cp.namespace().unwrap_or_default();
+    if let Some(a) = w
+        .spot_check_apply
+        .filter(|a| a.meta().deletion_timestamp.is_none())
+    {
+        plan.op(delete_apply(&ns, &a.name_any()));
+    }
+    match w.eks_apply {
+        Some(a) => {
+            if a.meta().deletion_timestamp.is_none() {
+                plan.op(delete_apply(&ns, &a.name_any()));
+                plan.normal(
+                    "DeletingControlPlane",
+                    "Deleting the EKS control plane workspace",
+                );
+            }
+            plan.block(Blocked::waiting(
+                "WaitingForWorkspaceDeletion",
+                "waiting for the EKS workspace to be destroyed",
+            ));
+        }
+        None => {
+            plan.op(Op::RemoveFinalizer(finalizers::CAPT_CONTROL_PLANE));
+        }
+    }
+    plan
+}
+
+pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
+    if cp.meta().deletion_timestamp.is_some() {
+        return deletion(cp, w);
+    }
+    let mut plan = Plan::default();
+    let g = cp.meta().generation;
+    let now = w.now.clone();
+    let ns = cp.namespace().unwrap_or_default();
+    if !has_finalizer(cp.meta(), finalizers::CAPT_CONTROL_PLANE) {
+        plan.op(Op::AddFinalizer(finalizers::CAPT_CONTROL_PLANE));
+    }
+    let observed = cp.status.clone().unwrap_or_default();
+    let mut st = observed.clone();
+    st.observed_generation = g;
+    st.external_managed_control_plane = true;
+
+    let Some(cluster) = w.cluster.filter(|_| owner_cluster(cp.meta()).is_some()) else {
+        set_condition(
+            &mut st.conditions,
+            cond(
+                ct::READY,
+                false,
+                reasons::CREATING,
+                messages::WAITING_FOR_OWNER_CLUSTER,
+                g,
+            ),
+            now,
+        );
+        plan.status = Some(st);
+        plan.block(Blocked::waiting(
+            reasons::CREATING,
+            "waiting for Cluster API to set the owner Cluster",
+        ));
+        return plan;
+    };
+    if cluster.is_paused()
+        || cp
+            .annotations()
+            .contains_key(crate::api::names::annotations::PAUSED)
+    {
+        plan.block(Blocked::waiting("Paused", "reconciliation is paused"));
+        return plan;
+    }
+    let cluster_name = cluster.name_any();
+    if let Err(e) = cp.spec.validate() {
+        let msg = e.to_string();
+        set_phase(
+            &mut st,
+            ControlPlanePhase::Failed,
+            "InvalidSpec",
+            &msg,
+            g,
+            &now,
+        );
+        st.failure_reason = Some("InvalidSpec".into());
+        st.failure_message = Some(msg.clone());
+        if st != observed {
+            plan.warning("InvalidSpec", msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::terminal("InvalidSpec", msg));
+        return plan;
+    }
+    if !w.template_exists {
+        let r = &cp.spec.workspace_template_ref;
+        let msg = format!(
+            "Failed to get WorkspaceTemplate {}/{}: not found",
+            r.namespace_or(&ns),
+            r.name
+        );
+        set_phase(
+            &mut st,
+            ControlPlanePhase::Failed,
+            reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
+            &msg,
+            g,
+            &now,
+        );
+        st.ready = false;
+        if st != observed {
+            plan.warning(reasons::WORKSPACE_TEMPLATE_NOT_FOUND, msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::waiting(reasons::WORKSPACE_TEMPLATE_NOT_FOUND, msg));
+        return plan;
+    }
+    spot_flow(cp, &cluster_name, w, &mut plan);
+
+    let apply = apply_name(cp);
+    let intent = eks_intent(cp, w.vpc_workspace.clone());
+    if let Some(op) = ensure_apply(cp, &cluster_name, &apply, w.eks_apply, &intent) {
+        plan.op(op);
+    }
+    if cp.spec.workspace_template_apply_name.as_deref() != Some(apply.as_str()) {
+        plan.op(Op::Patch(
+            json!({"spec": {"workspaceTemplateApplyName": apply}}),
+        ));
+    }
+
+    // Mirror of the EKS Workspace (CAAPH templates read atProvider.outputs).
+    let ws = w.eks_workspace;
+    st.workspace_status = Some(match ws {
+        Some(ws) => WorkspaceStatusMirror {
+            ready: ws.is_ready(),
+            state: ws.ready_condition().map(|c| c.reason.clone()),
+            at_provider: ws.at_provider().cloned(),
+        },
+        None => WorkspaceStatusMirror::default(),
+    });
+    let apply_status = w
+        .eks_apply
+        .and_then(|a| a.status.clone())
+        .unwrap_or_default();
+    let wts = st
+        .workspace_template_status
+        .get_or_insert_with(Default::default);
+    wts.last_applied_revision = apply_status
+        .last_applied_time
+        .as_ref()
+        .map(|t| t.0.to_string());
+
+    let ws_ready = ws.is_some_and(|ws| ws.is_ready() && ws.is_synced());
+    let outputs_endpoint = ws.and_then(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT));
+    let secret_endpoint = w
+        .connection
+        .and_then(|c| c.data.get(crate::api::names::secrets::CLUSTER_ENDPOINT_KEY))
+        .map(Vec::as_slice);
+    let endpoint: Option<ApiEndpoint> = if ws_ready {
+        match discover(outputs_endpoint, secret_endpoint) {
+            Ok(found) => found.map(|(e, _)| e),
+            Err(e) => {
+                plan.warning(
+                    reasons::ENDPOINT_ERROR,
+                    format!("control plane endpoint is not usable: {e}"),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let terraform_error = ws.and_then(|ws| {
+        let c = ws
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == ct::SYNCED && !c.is_true())?;
+        c.message.clone()
+    });
+    let applied_version = w
+        .eks_apply
+        .and_then(|a| a.spec.variables.get(variables::KUBERNETES_VERSION))
+        .is_some_and(|v| *v == cp.spec.version);
+    let ws_current = ws.is_some_and(|ws| {
+        ws.ready_condition()
+            .and_then(|c| c.observed_generation)
+            .is_none_or(|og| Some(og) == ws.meta().generation)
+    });
+
+    let mut blocked = None;
+    let created = cp
+        .meta()
+        .creation_timestamp
+        .clone()
+        .map(|t| t.0)
+        .unwrap_or(now.0);
+    let deadline = created + SignedDuration::try_from(CONTROL_PLANE_TIMEOUT).unwrap_or_default();
+    match (&endpoint, &terraform_error) {
+        (Some(ep), _) => {
+            let hp = format!("{}:{}", ep.host, ep.port);
+            if !observed.ready {
+                plan.normal(reasons::READY, format!("Control plane is ready at {hp}"));
+            }
+            st.ready = true;
+            st.initialized = true;
+            st.endpoint = Some(hp);
+            st.failure_reason = None;
+            st.failure_message = None;
+            let wts = st
+                .workspace_template_status
+                .get_or_insert_with(Default::default);
+            wts.ready = true;
+            wts.last_failure_message = None;
+            set_phase(
+                &mut st,
+                ControlPlanePhase::Ready,
+                reasons::READY,
+                messages::CONTROL_PLANE_READY,
+                g,
+                &now,
+            );
+            if applied_version && ws_current {
+                st.version = Some(cp.spec.version.clone());
+            }
+            if st.version.as_deref() != Some(cp.spec.version.as_str()) {
+                let from = st.version.clone().unwrap_or_else(|| "unknown".into());
+                set_condition(
+                    &mut st.conditions,
+                    cond(
+                        ct::CREATING,
+                        true,
+                        "Upgrading",
+                        format!("Upgrading from {from} to {}", cp.spec.version),
+                        g,
+                    ),
+                    now.clone(),
+                );
+            }
+            let unset = cp
+                .spec
+                .control_plane_endpoint
+                .as_ref()
+                .is_none_or(ApiEndpoint::is_zero);
+            if unset {
+                plan.op(Op::Patch(
+                    json!({"spec": {"controlPlaneEndpoint": {"host": ep.host, "port": ep.port}}}),
+                ));
+            }
+            plan.timer(TimerCmd::Cancel(CONTROL_PLANE_TIMER));
+        }
+        (None, Some(msg)) if non_retryable(msg) => {
+            st.ready = false;
+            let wts = st
+                .workspace_template_status
+                .get_or_insert_with(Default::default);
+            wts.ready = false;
+            wts.last_failure_message = Some(msg.clone());
+            set_phase(
+                &mut st,
+                ControlPlanePhase::Failed,
+                reasons::WORKSPACE_ERROR,
+                msg,
+                g,
+                &now,
+            );
+            st.failure_reason = Some(reasons::WORKSPACE_ERROR.into());
+            st.failure_message = Some(msg.clone());
+            if observed.failure_message.as_deref() != Some(msg.as_str()) {
+                plan.warning(reasons::WORKSPACE_ERROR, msg.clone());
+            }
+            blocked = Some(Blocked::terminal(reasons::WORKSPACE_ERROR, msg.clone()));
+        }
+        (None, other) => {
+            st.ready = false;
+            let msg = match other {
+                Some(m) => format!("{}: {m}", messages::CONTROL_PLANE_CREATING),
+                None if ws_ready => "Control plane is up; waiting for its endpoint".to_string(),
+                None => messages::CONTROL_PLANE_CREATING.to_string(),
+            };
+            let wts = st
+                .workspace_template_status
+                .get_or_insert_with(Default::default);
+            wts.ready = false;
+            if now.0 >= deadline && !st.initialized {
+                let m = format!(
+                    "Control plane not ready within {} minutes",
+                    CONTROL_PLANE_TIMEOUT.as_secs() / 60
+                );
+                set_phase(
+                    &mut st,
+                    ControlPlanePhase::Failed,
+                    reasons::CONTROL_PLANE_TIMEOUT,
+                    &m,
+                    g,
+                    &now,
+                );
+                st.failure_reason = Some(reasons::CONTROL_PLANE_TIMEOUT.into());
+                st.failure_message = Some(m.clone());
+                if observed.failure_reason.as_deref() != Some(reasons::CONTROL_PLANE_TIMEOUT) {
+                    plan.warning(reasons::CONTROL_PLANE_TIMEOUT, m);
+                }
+            } else {
+                set_phase(
+                    &mut st,
+                    ControlPlanePhase::Creating,
+                    reasons::CREATING,
+                    &msg,
+                    g,
+                    &now,
+                );
+                if !st.initialized {
+                    plan.timer(deadline_timer(CONTROL_PLANE_TIMER, now.0, deadline));
+                }
+            }
+        }
+    }
+    set_condition(
+        &mut st.conditions,
+        cond(
+            ct::INITIALIZED,
+            st.initialized,
+            if st.initialized {
+                reasons::READY
+            } else {
+                reasons::CREATING
+            },
+            "",
+            g,
+        ),
+        now.clone(),
+    );
+
+    // Secret sync: never blocks the status above.
+    let sw = SyncWorld {
+        workspace_ready: ws_ready,
+        outputs_endpoint,
+        connection: w.connection,
+        connection_unchanged: w.connection_unchanged,
+        kubeconfig_secret: w.kubeconfig_secret.as_ref(),
+        ca_secret: w.ca_secret.as_ref(),
+        namespace: &ns,
+        cluster_name: &cluster_name,
+        owner: controller_ref(cp),
+        now: now.clone(),
+    };
+    let out = sync(observed.secret_sync.as_ref(), &sw, &mut plan);
+    st.secrets_ready = out.status.state == SecretSyncState::Ready && out.kubeconfig_exists;
+    let (ok, reason) = match out.status.state {
+        SecretSyncState::Ready if st.secrets_ready => (true, "Ready".to_string()),
+        SecretSyncState::Ready => (false, "WritingSecrets".to_string()),
+        _ => (
+            false,
+            out.status
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("{:?}", out.status.state)),
+        ),
+    };
+    let message = if ok {
+        String::new()
+    } else {
+        out.status.message.clone().unwrap_or_default()
+    };
+    set_condition(
+        &mut st.conditions,
+        cond(SECRETS_READY, ok, &reason, message, g),
+        now,
+    );
+    st.secret_sync = Some(out.status);
+    plan.status = Some(st);
+    if let Some(b) = blocked {
+        plan.block(b);
+    }
+    plan
+}

@@ -1,0 +1,216 @@
+//! The control plane's secret sync step, pure: run the connection-secret state machine to a fixed
+//! point for what the caches and the fetched secret show, and plan the `<cluster>-kubeconfig` and
+//! `<cluster>-ca` secrets. A failure here never blocks the rest of the control plane status.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::Value;
+
+use super::ownership::DATA_HASH_ANNOTATION;
+use super::plan::{Op, Plan, SecretWrite, deadline_timer};
+use super::render::spec_hash;
+use super::secrets::{
+    SECRET_TIMEOUT, SyncInput, ValidatedSecret, ca_secret_data, initial, kubeconfig_secret_data,
+    next_state, validate_connection_secret,
+};
+use crate::actors::TimerCmd;
+use crate::api::names::{labels, secrets as keys};
+use crate::api::{AddonKeys, SecretSyncState, SecretSyncStatus};
+
+pub const SECRET_TIMER: &str = "secret-timeout";
+
+/// The connection secret as fetched (data decoded from base64).
+pub struct ConnectionSecret {
+    pub resource_version: String,
+    pub data: BTreeMap<String, Vec<u8>>,
+}
+
+/// A secret capt owns, as the metadata cache shows it.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedSecret {
+    pub data_hash: Option<String>,
+}
+
+pub struct SyncWorld<'a> {
+    /// The EKS Workspace is Ready: only then is a missing connection secret worth timing.
+    pub workspace_ready: bool,
+    pub outputs_endpoint: Option<&'a str>,
+    /// `None`: the connection secret does not exist.
+    pub connection: Option<&'a ConnectionSecret>,
+    /// The connection secret exists and is the version already settled on: keep the state.
+    pub connection_unchanged: bool,
+    pub kubeconfig_secret: Option<&'a OwnedSecret>,
+    pub ca_secret: Option<&'a OwnedSecret>,
+    pub namespace: &'a str,
+    pub cluster_name: &'a str,
+    /// Controller ownerReference to the control plane.
+    pub owner: Value,
+    pub now: Time,
+}
+
+/// Result of the secret sync step.
+pub struct SyncOutcome {
+    pub status: SecretSyncStatus,
+    pub validated: Option<ValidatedSecret>,
+    /// The kubeconfig secret exists (B-9: secrets are ready only then).
+    pub kubeconfig_exists: bool,
+}
+
+fn hash_of(data: &BTreeMap<String, Vec<u8>>) -> String {
+    let v: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, b)| {
+            (
+                k.clone(),
+                Value::String(String::from_utf8_lossy(b).into_owned()),
+            )
+        })
+        .collect();
+    spec_hash(&Value::Object(v))
+}
+
+fn secret_write(
+    w: &SyncWorld,
+    name: String,
+    type_: &'static str,
+    data: BTreeMap<String, Vec<u8>>,
+    existing: Option<&OwnedSecret>,
+) -> Option<Op> {
+    let hash = hash_of(&data);
+    if existing.and_then(|s| s.data_hash.as_deref()) == Some(hash.as_str()) {
+        return None;
+    }
+    Some(Op::WriteSecret(SecretWrite {
+        namespace: w.namespace.to_string(),
+        name,
+        type_,
+        labels: [(labels::CLUSTER_NAME.to_string(), w.cluster_name.to_string())].into(),
+        annotations: [(DATA_HASH_ANNOTATION.to_string(), hash)].into(),
+        owner: w.owner.clone(),
+        data,
+        exists: existing.is_some(),
+    }))
+}
+
+/// Run the sync for `observed` and plan the owned secrets into `plan`.
+pub fn sync<S>(
+    observed: Option<&SecretSyncStatus>,
+    w: &SyncWorld,
+    plan: &mut Plan<S>,
+) -> SyncOutcome {
+    let mut status = observed.cloned().unwrap_or_else(|| {
+        let mut s = initial().to_status(AddonKeys::default());
+        s.last_transition_time = None;
+        s
+    });
+    if w.connection_unchanged {
+        return SyncOutcome {
+            status,
+            validated: None,
+            kubeconfig_exists: w.kubeconfig_secret.is_some(),
+        };
+    }
+    if !w.workspace_ready && w.connection.is_none() {
+        // Nothing to wait for yet: the secret is written after the control plane is up.
+        status.last_transition_time = None;
+        return SyncOutcome {
+            status,
+            validated: None,
+            kubeconfig_exists: w.kubeconfig_secret.is_some(),
+        };
+    }
+    let since = status
+        .last_transition_time
+        .clone()
+        .unwrap_or_else(|| w.now.clone());
+    status.last_transition_time = Some(since.clone());
+    let mut validated = None;
+    for _ in 0..4 {
+        let result;
+        let last_validated = status.observed_secret_version.clone();
+        let input = match (status.state, w.connection) {
+            (_, None) => SyncInput::SecretAbsent {
+                waiting_since: since.0,
+                now: w.now.0,
+            },
+            (SecretSyncState::ValidatingSecret, Some(c)) => {
+                result = validate_connection_secret(&c.data, w.outputs_endpoint);
+                status.observed_secret_version = Some(c.resource_version.clone());
+                status.keys = AddonKeys::from_keys(c.data.keys().map(String::as_str));
+                match &result {
+                    Ok(_) => SyncInput::ValidationSucceeded,
+                    Err(e) => SyncInput::ValidationFailed(e),
+                }
+            }
+            (_, Some(c)) => SyncInput::SecretPresent {
+                resource_version: &c.resource_version,
+                last_validated_version: last_validated.as_deref(),
+            },
+        };
+        let Some(t) = next_state(status.state, &input) else {
+            break;
+        };
+        tracing::info!(state = ?t.state, reason = t.reason, "secret sync transition");
+        if let Some(ev) = &t.event {
+            if ev.warning {
+                plan.warning(ev.reason, ev.message.clone());
+            } else {
+                plan.normal(ev.reason, ev.message.clone());
+            }
+        }
+        let keys = status.keys;
+        let seen = status.observed_secret_version.clone();
+        status = t.to_status(keys);
+        status.observed_secret_version = seen;
+        status.last_transition_time = Some(w.now.clone());
+        if let (SecretSyncState::Ready, SyncInput::ValidationSucceeded) = (t.state, &input) {
+            validated = match w.connection {
+                Some(c) => validate_connection_secret(&c.data, w.outputs_endpoint).ok(),
+                None => None,
+            };
+        }
+    }
+    if status.state == SecretSyncState::Ready && validated.is_none() {
+        // Steady state: re-derive the secret contents (cheap, no IO) to keep the owned secrets right.
+        validated = w
+            .connection
+            .and_then(|c| validate_connection_secret(&c.data, w.outputs_endpoint).ok());
+    }
+    if status.state == SecretSyncState::WaitingForSecret && w.connection.is_none() {
+        let deadline = status
+            .last_transition_time
+            .clone()
+            .unwrap_or_else(|| w.now.clone())
+            .0
+            + SECRET_TIMEOUT;
+        plan.timer(deadline_timer(SECRET_TIMER, w.now.0, deadline));
+    } else {
+        plan.timer(TimerCmd::Cancel(SECRET_TIMER));
+    }
+    if let Some(v) = &validated {
+        let kc = format!(
+            "{}{}",
+            w.cluster_name,
+            crate::api::names::suffixes::KUBECONFIG
+        );
+        let ca = format!("{}{}", w.cluster_name, crate::api::names::suffixes::CA);
+        if let Some(op) = secret_write(
+            w,
+            kc,
+            keys::CLUSTER_SECRET_TYPE,
+            kubeconfig_secret_data(v),
+            w.kubeconfig_secret,
+        ) {
+            plan.op(op);
+        }
+        if let Some(op) = secret_write(w, ca, keys::OPAQUE_TYPE, ca_secret_data(v), w.ca_secret) {
+            plan.op(op);
+        }
+    }
+    SyncOutcome {
+        status,
+        validated,
+        kubeconfig_exists: w.kubeconfig_secret.is_some(),
+    }
+}

@@ -1,0 +1,149 @@
+//! An in-process world for end-to-end tests: the in-memory API server with the CRDs, the
+//! provider-terraform and Cluster API simulators, and the controller.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use capt::controllers::manager::{self, ManagerConfig, Running};
+use capt::telemetry::Metrics;
+use capt_load::{capisim, kubesim, tfsim};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::{Client, ResourceExt};
+
+pub const TEMPLATES: [&str; 5] = [
+    include_str!("../../samples/workspacetemplates/vpc-template.yaml"),
+    include_str!("../../samples/workspacetemplates/eks-controlplane-template.yaml"),
+    include_str!("../../samples/workspacetemplates/spot-role-check.yaml"),
+    include_str!("../../samples/workspacetemplates/spot-role-create.yaml"),
+    include_str!("../../samples/workspacetemplates/eks-kubeconfig-template.yaml"),
+];
+
+pub struct World {
+    pub server: kubesim::Handle,
+    pub client: Client,
+    pub running: Option<Running>,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub fn fast_tfsim() -> tfsim::Config {
+    tfsim::Config {
+        delay: tfsim::Delay::Uniform(Duration::from_millis(50), Duration::from_millis(150)),
+        destroy_delay: tfsim::Delay::Fixed(Duration::from_millis(50)),
+        ..Default::default()
+    }
+}
+
+impl World {
+    /// Start everything; must run inside `capt::actors::block_on`.
+    pub async fn start(tf: tfsim::Config) -> World {
+        let server = kubesim::start(kubesim::Config::default())
+            .await
+            .expect("kubesim");
+        server
+            .install_crds_yaml(&capt::api::crds_yaml())
+            .expect("capt crds");
+        server
+            .install_crds_yaml(tfsim::WORKSPACE_CRD_YAML)
+            .expect("workspace crd");
+        server
+            .install_crds_yaml(capisim::CLUSTER_CRD_YAML)
+            .expect("cluster crd");
+        let client = server.client();
+        let mut tasks = Vec::new();
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = tfsim::run(c, tf).await;
+        }));
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = capisim::run(c, capisim::Config::default()).await;
+        }));
+        let running = manager::start(client.clone(), Metrics::new(), ManagerConfig::default());
+        tokio::time::timeout(Duration::from_secs(20), running.gate.wait())
+            .await
+            .expect("caches sync");
+        World {
+            server,
+            client,
+            running: Some(running),
+            tasks,
+        }
+    }
+
+    /// Create every object of a multi-document YAML.
+    pub async fn apply(&self, yaml: &str) {
+        let discovery = Discovery::new(self.client.clone())
+            .run()
+            .await
+            .expect("discovery");
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let v: serde_json::Value = serde::Deserialize::deserialize(doc).expect("yaml");
+            if v.is_null() {
+                continue;
+            }
+            let obj: DynamicObject = serde_json::from_value(v).expect("object");
+            let tm = obj.types.clone().expect("types");
+            let gvk = kube::core::GroupVersionKind::try_from(&tm).expect("gvk");
+            let (ar, caps) = discovery
+                .resolve_gvk(&gvk)
+                .unwrap_or_else(|| panic!("{gvk:?} not served"));
+            let api = dyn_api(
+                &self.client,
+                &ar,
+                caps.scope == Scope::Namespaced,
+                obj.namespace().as_deref(),
+            );
+            api.create(&PostParams::default(), &obj)
+                .await
+                .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()));
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(5)).await;
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+pub fn dyn_api(
+    client: &Client,
+    ar: &ApiResource,
+    namespaced: bool,
+    ns: Option<&str>,
+) -> Api<DynamicObject> {
+    if namespaced {
+        Api::namespaced_with(client.clone(), ns.unwrap_or("default"), ar)
+    } else {
+        Api::all_with(client.clone(), ar)
+    }
+}
+
+/// A Cluster + CAPTCluster + CAPTControlPlane named `name` in `default`.
+pub fn cluster_yaml(name: &str, version: &str) -> String {
+    include_str!("../../samples/cluster/demo-cluster.yaml")
+        .replace("demo-cluster", name)
+        .replace("\"1.31\"", &format!("\"{version}\""))
+}
+
+/// Poll `f` until it returns Some, up to `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
