@@ -119,6 +119,15 @@ impl Decide for ControlPlane {
             &ns,
             &with_suffix(&name, suffixes::SPOT_ROLE_CREATE),
         );
+        let kubeconfig_template_ns = [ns.as_str(), templates::DEFAULT_NAMESPACE]
+            .into_iter()
+            .find(|tns| get(&w.templates, tns, templates::EKS_KUBECONFIG).is_some())
+            .map(str::to_string);
+        let kubeconfig_apply = get(
+            &w.applies,
+            &ns,
+            &with_suffix(&name, suffixes::KUBECONFIG_APPLY),
+        );
 
         // The connection secret's data is read only when the sync needs it.
         let conn_name = with_suffix(&name, suffixes::EKS_CONNECTION);
@@ -155,6 +164,8 @@ impl Decide for ControlPlane {
             spot_check_apply: spot_check_apply.as_deref(),
             spot_check_workspace: spot_check_workspace.as_deref(),
             spot_create_apply: spot_create_apply.as_deref(),
+            kubeconfig_template_ns,
+            kubeconfig_apply: kubeconfig_apply.as_deref(),
             connection: connection.as_ref(),
             connection_unchanged: settled,
             kubeconfig_secret,

@@ -59,6 +59,9 @@ pub struct CpWorld<'a> {
     pub spot_check_apply: Option<&'a WorkspaceTemplateApply>,
     pub spot_check_workspace: Option<&'a Workspace>,
     pub spot_create_apply: Option<&'a WorkspaceTemplateApply>,
+    /// Namespace of the `eks-kubeconfig-template`, when one exists (the control plane's, else `default`).
+    pub kubeconfig_template_ns: Option<String>,
+    pub kubeconfig_apply: Option<&'a WorkspaceTemplateApply>,
     pub connection: Option<&'a ConnectionSecret>,
     /// The connection secret exists and is the version the sync already settled on (not re-read).
     pub connection_unchanged: bool,
@@ -230,11 +233,88 @@ fn deletion(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> 
                 "waiting for the EKS workspace to be destroyed",
             ));
         }
-        None => {
-            plan.op(Op::RemoveFinalizer(finalizers::CAPT_CONTROL_PLANE));
-        }
+        None => match w.kubeconfig_apply {
+            Some(a) => {
+                if a.meta().deletion_timestamp.is_none() {
+                    plan.op(delete_apply(&ns, &a.name_any()));
+                }
+                plan.block(Blocked::waiting(
+                    "WaitingForWorkspaceDeletion",
+                    "waiting for the kubeconfig workspace to be deleted",
+                ));
+            }
+            None => {
+                plan.op(Op::RemoveFinalizer(finalizers::CAPT_CONTROL_PLANE));
+            }
+        },
     }
     plan
+}
+
+/// The upstream kubeconfig apply (`<cp>-kubeconfig-apply`), created when its template exists and the
+/// control plane is up; its outputs secret lands in the control plane's namespace (B-12).
+fn kubeconfig_apply(
+    cp: &CAPTControlPlane,
+    cluster_name: &str,
+    w: &CpWorld,
+    endpoint: &str,
+    plan: &mut Plan<CAPTControlPlaneStatus>,
+) {
+    let (Some(tns), Some(conn)) = (&w.kubeconfig_template_ns, w.connection) else {
+        return;
+    };
+    let Some(ca) = conn
+        .data
+        .get(crate::api::names::secrets::CLUSTER_CA_DATA_KEY)
+    else {
+        return;
+    };
+    let ns = cp.namespace().unwrap_or_default();
+    let region = cp.spec.region().map(str::to_string).or_else(|| {
+        w.cluster
+            .and_then(|c| c.region_annotation())
+            .map(str::to_string)
+    });
+    let Some(region) = region else { return };
+    let eks_ws = w
+        .eks_apply
+        .and_then(|a| a.status.as_ref()?.workspace_name.clone());
+    let intent = ApplyIntent {
+        template_ref: TemplateRef::new(templates::EKS_KUBECONFIG, Some(tns.clone())),
+        variables: [
+            (
+                variables::CLUSTER_NAME.to_string(),
+                cluster_name.to_string(),
+            ),
+            (variables::REGION.to_string(), region),
+            (
+                variables::CLUSTER_ENDPOINT.to_string(),
+                endpoint.to_string(),
+            ),
+            (
+                variables::CLUSTER_CA_DATA.to_string(),
+                String::from_utf8_lossy(ca).into_owned(),
+            ),
+        ]
+        .into(),
+        write_connection_secret_to_ref: Some(NamespacedName::new(
+            ns.clone(),
+            with_suffix(cluster_name, suffixes::OUTPUTS_KUBECONFIG),
+        )),
+        wait_for_workspaces: eks_ws
+            .map(|name| {
+                vec![WorkspaceRef {
+                    name,
+                    namespace: Some(ns),
+                }]
+            })
+            .unwrap_or_default(),
+        retain_workspace_on_delete: false,
+    };
+    let name = with_suffix(&cp.name_any(), suffixes::KUBECONFIG_APPLY);
+    if let Some(op) = ensure_apply(cp, cluster_name, &name, w.kubeconfig_apply, &intent) {
+        plan.op(op);
+    }
 }
 
 pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
@@ -457,6 +537,8 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
                 ));
             }
             plan.timer(TimerCmd::Cancel(CONTROL_PLANE_TIMER));
+            let url = super::endpoint::endpoint_url(ep);
+            kubeconfig_apply(cp, &cluster_name, w, &url, &mut plan);
         }
         (None, Some(msg)) if non_retryable(msg) => {
             st.ready = false;
