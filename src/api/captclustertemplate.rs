@@ -18,6 +18,7 @@ use super::validation::ValidationError;
     singular = "captclustertemplate",
     category = "cluster-api",
     namespaced,
+    status = "CAPTClusterTemplateStatus",
     derive = "PartialEq",
     derive = "Default",
     doc = "CAPTClusterTemplate is the CAPTCluster template used by ClusterClass.",
@@ -34,6 +35,9 @@ pub struct CAPTClusterTemplateResource {
     pub metadata: Option<TemplateMeta>,
     pub spec: CAPTClusterSpec,
 }
+
+/// Status of a CAPTClusterTemplate: whether what it references exists.
+pub type CAPTClusterTemplateStatus = super::common::TemplateStatus;
 
 impl CAPTClusterTemplateSpec {
     pub fn validate(&self) -> Result<(), ValidationError> {

@@ -36,9 +36,8 @@ pub struct CaptControlPlaneTemplateResource {
     pub spec: CAPTControlPlaneSpec,
 }
 
-/// Status of a CaptControlPlaneTemplate (no fields).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct CaptControlPlaneTemplateStatus {}
+/// Status of a CaptControlPlaneTemplate: whether what it references exists.
+pub type CaptControlPlaneTemplateStatus = super::common::TemplateStatus;
 
 impl CaptControlPlaneTemplateSpec {
     pub fn validate(&self) -> Result<(), ValidationError> {

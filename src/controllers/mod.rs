@@ -10,6 +10,7 @@ pub mod infra;
 pub mod manager;
 pub mod observe;
 pub mod routes;
+pub mod templates;
 pub mod waiters;
 pub mod world;
 pub mod wta;
@@ -22,6 +23,12 @@ pub fn register_reconcilers(
 ) {
     if enabled.infrastructure {
         runtime.register(generic::Controller::<infra::Infra>::new(ctx.clone()));
+        runtime.register(generic::Controller::<templates::WorkspaceTemplates>::new(
+            ctx.clone(),
+        ));
+        runtime.register(generic::Controller::<templates::ClusterTemplates>::new(
+            ctx.clone(),
+        ));
     }
     if enabled.control_plane {
         runtime.register(generic::Controller::<controlplane::ControlPlane>::new(

@@ -37,9 +37,18 @@ fn controller_owner<K: Resource>(obj: &K) -> Option<ObjectKey> {
     ))
 }
 
-/// A WorkspaceTemplateApply concerns the CAPTCluster or CAPTControlPlane that owns it.
+/// A WorkspaceTemplateApply concerns the CAPTCluster or CAPTControlPlane that owns it, and the
+/// WorkspaceTemplate it uses (whose deletion waits for its users).
 pub fn apply_owners(wta: &WorkspaceTemplateApply) -> Vec<ObjectKey> {
-    controller_owner(wta).into_iter().collect()
+    let ns = wta.namespace().unwrap_or_default();
+    let t = &wta.spec.template_ref;
+    let mut out: Vec<ObjectKey> = controller_owner(wta).into_iter().collect();
+    out.push(ObjectKey::new(
+        WORKSPACE_TEMPLATE,
+        t.namespace_or(&ns),
+        &t.name,
+    ));
+    out
 }
 
 /// A Workspace concerns its apply, the apply's owner, and whoever waits for it.

@@ -11,4 +11,5 @@ pub mod plan;
 pub mod render;
 pub mod secret_sync;
 pub mod secrets;
+pub mod templates;
 pub mod wta;

@@ -1,0 +1,124 @@
+//! WorkspaceTemplate, CaptControlPlaneTemplate and CAPTClusterTemplate at the actor edge.
+
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+
+use super::context::{SharedCtx, now};
+use super::error::ControllerError;
+use super::generic::Decide;
+use super::world::get;
+use crate::actors::ReconcileCtx;
+use crate::api::{
+    CAPTClusterTemplate, CaptControlPlaneTemplate, TemplateRef, TemplateStatus, WorkspaceTemplate,
+    WorkspaceTemplateStatus,
+};
+use crate::reconcile::plan::Plan;
+use crate::reconcile::templates::{decide_template, decide_workspace_template};
+
+pub struct WorkspaceTemplates;
+
+impl Decide for WorkspaceTemplates {
+    type K = WorkspaceTemplate;
+    type Status = WorkspaceTemplateStatus;
+    const KIND: &'static str = "WorkspaceTemplate";
+
+    fn store(ctx: &SharedCtx) -> &Store<WorkspaceTemplate> {
+        &ctx.world.templates
+    }
+
+    async fn plan(
+        ctx: &SharedCtx,
+        t: &WorkspaceTemplate,
+        _: &ReconcileCtx,
+    ) -> Result<Plan<WorkspaceTemplateStatus>, ControllerError> {
+        let (ns, name) = (t.namespace().unwrap_or_default(), t.name_any());
+        let mut users: Vec<String> = ctx
+            .world
+            .applies
+            .state()
+            .iter()
+            .filter(|a| a.meta().deletion_timestamp.is_none())
+            .filter(|a| {
+                let ans = a.namespace().unwrap_or_default();
+                a.spec.template_ref.name == name && a.spec.template_ref.namespace_or(&ans) == ns
+            })
+            .map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()))
+            .collect();
+        users.sort();
+        Ok(decide_workspace_template(t, &users, &now()))
+    }
+}
+
+fn check(ctx: &SharedCtx, own_ns: &str, r: &TemplateRef, rctx: &ReconcileCtx) -> (String, bool) {
+    let ns = r.namespace_or(own_ns);
+    let found = get(&ctx.world.templates, ns, &r.name).is_some();
+    if !found {
+        ctx.waiters
+            .wait_for("WorkspaceTemplate", ns, &r.name, &rctx.key);
+    }
+    (format!("{ns}/{}", r.name), found)
+}
+
+pub struct ControlPlaneTemplates;
+
+impl Decide for ControlPlaneTemplates {
+    type K = CaptControlPlaneTemplate;
+    type Status = TemplateStatus;
+    const KIND: &'static str = "CaptControlPlaneTemplate";
+
+    fn store(ctx: &SharedCtx) -> &Store<CaptControlPlaneTemplate> {
+        &ctx.world.cp_templates
+    }
+
+    async fn plan(
+        ctx: &SharedCtx,
+        t: &CaptControlPlaneTemplate,
+        rctx: &ReconcileCtx,
+    ) -> Result<Plan<TemplateStatus>, ControllerError> {
+        let (name, found) = check(
+            ctx,
+            &t.namespace().unwrap_or_default(),
+            &t.spec.template.spec.workspace_template_ref,
+            rctx,
+        );
+        let invalid = t.spec.validate().err().map(|e| e.to_string());
+        Ok(decide_template(
+            t.status.as_ref(),
+            t.meta().generation,
+            invalid,
+            (&name, found),
+            &now(),
+        ))
+    }
+}
+
+pub struct ClusterTemplates;
+
+impl Decide for ClusterTemplates {
+    type K = CAPTClusterTemplate;
+    type Status = TemplateStatus;
+    const KIND: &'static str = "CAPTClusterTemplate";
+
+    fn store(ctx: &SharedCtx) -> &Store<CAPTClusterTemplate> {
+        &ctx.world.cluster_templates
+    }
+
+    async fn plan(
+        ctx: &SharedCtx,
+        t: &CAPTClusterTemplate,
+        rctx: &ReconcileCtx,
+    ) -> Result<Plan<TemplateStatus>, ControllerError> {
+        let invalid = t.spec.validate().err().map(|e| e.to_string());
+        let (name, found) = match &t.spec.template.spec.vpc_template_ref {
+            Some(r) => check(ctx, &t.namespace().unwrap_or_default(), r, rctx),
+            None => (String::new(), true),
+        };
+        Ok(decide_template(
+            t.status.as_ref(),
+            t.meta().generation,
+            invalid,
+            (&name, found),
+            &now(),
+        ))
+    }
+}
