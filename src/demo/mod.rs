@@ -1,8 +1,125 @@
-//! `capt demo` (placeholder until the demo lands).
+//! `capt demo`: the whole flow on one machine with no cluster.
+//!
+//! Starts the in-memory API server (`kubesim`) with the capt, Workspace and Cluster CRDs, the
+//! provider-terraform simulator (`tfsim`), the Cluster API stand-in (`capisim`) and the controller,
+//! creates the sample WorkspaceTemplates and N clusters, draws their progress, and prints a table
+//! with time to Ready, API calls per cluster, reconciles and peak memory.
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {}
+mod args;
+mod error;
+mod monitor;
+mod objects;
+mod progress;
+mod session;
+mod stack;
+mod stats;
+mod summary;
+mod view;
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the demo is not implemented yet")
+pub use args::{DEFAULT_TF_DELAY, DemoArgs};
+pub use error::DemoError;
+pub use objects::{NAMESPACE, cluster_names};
+pub use summary::{ClusterReport, DemoSummary, Ending};
+pub use view::{ClusterView, ConditionLine, Phase, Stage, kubeconfig_server};
+
+use crate::telemetry::TelemetryOptions;
+use crate::telemetry::options::LOG_FILTER_ENV;
+
+/// Console log filter unless `RUST_LOG` says otherwise: warnings only (errors only from the
+/// simulators, whose write conflicts are routine), so the progress bar stays readable.
+pub const DEFAULT_LOG_FILTER: &str = "warn,capt_load=error";
+
+/// Runs the demo without printing anything but the progress bar (when `progress`), and returns
+/// what it measured. Telemetry is left to the caller. Must not be called inside a Tokio runtime.
+pub fn run_with(args: DemoArgs) -> Result<DemoSummary, DemoError> {
+    crate::actors::block_on(async move {
+        let mut ignore = |_: &DemoSummary| {};
+        session::run(
+            &args,
+            session::Hooks {
+                progress: !args.quiet,
+                on_summary: &mut ignore,
+                ctrl_c: false,
+            },
+        )
+        .await
+    })
+}
+
+fn print_summary(s: &DemoSummary, keep_running: bool) {
+    println!();
+    print!("{}", s.table());
+    println!();
+    print!("{}", s.totals());
+    if !s.all_ready() {
+        println!();
+        println!("Not Ready:");
+        print!("{}", s.stuck_report());
+    }
+    println!();
+    println!("API server:  {}", s.api_url);
+    println!(
+        "Metrics:     {}   (probes: {})",
+        s.metrics_url, s.health_url
+    );
+    println!(
+        "Look around: kubectl --kubeconfig {} get captclusters,captcontrolplanes",
+        s.kubeconfig_path.display()
+    );
+    if keep_running {
+        println!("Serving until Ctrl-C.");
+    } else {
+        println!("(the API server stops with the demo; run with --keep-running to keep it up)");
+    }
+}
+
+/// `capt demo`: runs the demo, prints the summary, and fails unless every cluster became Ready.
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    crate::actors::block_on(async move {
+        let env_filter = std::env::var(LOG_FILTER_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let guard = crate::telemetry::init(&TelemetryOptions {
+            log_filter: env_filter.is_none().then(|| DEFAULT_LOG_FILTER.to_string()),
+            ..TelemetryOptions::default()
+        })?;
+        if guard.otel_enabled() {
+            eprintln!("Exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT).");
+        }
+        eprintln!(
+            "capt demo: {} clusters, terraform delay {}, timeout {}s",
+            args.clusters,
+            args.tf_delay,
+            args.timeout.as_secs_f64()
+        );
+        let keep_running = args.keep_running;
+        let mut print = |s: &DemoSummary| print_summary(s, keep_running);
+        let result = session::run(
+            &args,
+            session::Hooks {
+                progress: !args.quiet,
+                on_summary: &mut print,
+                ctrl_c: true,
+            },
+        )
+        .await;
+        if let Err(e) = guard.shutdown_async().await {
+            eprintln!("warning: flushing traces: {e}");
+        }
+        let summary = result?;
+        if summary.all_ready() {
+            return Ok(());
+        }
+        let stuck: Vec<&str> = summary.stuck().map(|c| c.name.as_str()).collect();
+        anyhow::bail!(
+            "{} of {} clusters did not become Ready ({}): {}",
+            stuck.len(),
+            summary.clusters.len(),
+            match summary.ending {
+                Ending::Interrupted => "interrupted",
+                _ => "timed out",
+            },
+            stuck.join(", ")
+        )
+    })
 }
