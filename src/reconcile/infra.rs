@@ -417,3 +417,7 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
     plan.status = Some(st);
     plan
 }
+
+#[cfg(test)]
+#[path = "infra_tests.rs"]
+mod tests;
