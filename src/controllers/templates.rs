@@ -31,6 +31,11 @@ impl Decide for WorkspaceTemplates {
         t: &WorkspaceTemplate,
         _: &ReconcileCtx,
     ) -> Result<Plan<WorkspaceTemplateStatus>, ControllerError> {
+        // Users matter only for a deletion; a live template is not scanned for (every apply event
+        // wakes its template).
+        if t.meta().deletion_timestamp.is_none() {
+            return Ok(decide_workspace_template(t, &[], &now()));
+        }
         let (ns, name) = (t.namespace().unwrap_or_default(), t.name_any());
         let mut users: Vec<String> = ctx
             .world

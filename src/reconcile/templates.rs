@@ -22,7 +22,8 @@ pub const IN_USE: &str = "InUse";
 /// Condition type on the template kinds.
 pub const VALID: &str = "Valid";
 
-/// `users`: `namespace/name` of live applies referencing the template.
+/// `users`: `namespace/name` of live applies referencing the template (looked up only while the
+/// template is being deleted; `InUse` is reported then).
 pub fn decide_workspace_template(
     t: &WorkspaceTemplate,
     users: &[String],
@@ -49,18 +50,20 @@ pub fn decide_workspace_template(
         .find(|c| c.type_ == IN_USE && c.status == status)
         .and_then(|c| c.last_transition_time.clone());
     st.conditions.retain(|c| c.type_ != IN_USE);
-    st.conditions.push(CrossplaneCondition {
-        type_: IN_USE.into(),
-        status: status.into(),
-        reason: if in_use {
-            "InUse".into()
-        } else {
-            "Unused".into()
-        },
-        message: (!message.is_empty()).then(|| message.clone()),
-        last_transition_time: Some(keep.unwrap_or_else(|| now.clone())),
-        observed_generation: t.meta().generation,
-    });
+    if t.meta().deletion_timestamp.is_some() {
+        st.conditions.push(CrossplaneCondition {
+            type_: IN_USE.into(),
+            status: status.into(),
+            reason: if in_use {
+                "InUse".into()
+            } else {
+                "Unused".into()
+            },
+            message: (!message.is_empty()).then(|| message.clone()),
+            last_transition_time: Some(keep.unwrap_or_else(|| now.clone())),
+            observed_generation: t.meta().generation,
+        });
+    }
     if t.meta().deletion_timestamp.is_some() {
         if !has {
             return plan;
