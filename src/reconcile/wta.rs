@@ -470,3 +470,7 @@ pub fn decide(
     plan.status = Some(st);
     plan
 }
+
+#[cfg(test)]
+#[path = "wta_tests.rs"]
+mod tests;

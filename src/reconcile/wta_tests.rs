@@ -1,0 +1,614 @@
+//! Table tests of the WorkspaceTemplateApply decision.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::actors::ErrorClass;
+
+#[path = "decision_test_support.rs"]
+mod support;
+use support::*;
+
+const APPLY: &str = "alpha-eks-controlplane-apply";
+const WS: &str = "alpha-eks-controlplane";
+const ME: &str = "WorkspaceTemplateApply/default/alpha-eks-controlplane-apply";
+
+fn template() -> WorkspaceTemplate {
+    from(json!({
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+        "kind": "WorkspaceTemplate",
+        "metadata": {"name": "eks", "namespace": NS},
+        "spec": {"template": {"spec": {
+            "providerConfigRef": {"name": "aws"},
+            "writeConnectionSecretToRef": {"name": "${WORKSPACE_NAME}-template-secret", "namespace": NS},
+            "forProvider": {
+                "source": "Inline",
+                "module": "resource \"x\" \"${WORKSPACE_NAME}\" { name = \"${cluster_name}\" tags = var.tags }",
+                "vars": [
+                    {"key": "cluster_name", "value": "${cluster_name}"},
+                    {"key": "version", "value": "${kubernetes_version}"},
+                    {"key": "note", "value": "${note}"},
+                ],
+            },
+        }}},
+    }))
+}
+
+fn wta_json() -> Value {
+    json!({
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+        "kind": "WorkspaceTemplateApply",
+        "metadata": {
+            "name": APPLY,
+            "namespace": NS,
+            "uid": "uid-wta",
+            "generation": 1,
+            "finalizers": [finalizers::WORKSPACE_TEMPLATE_APPLY],
+        },
+        "spec": {
+            "templateRef": {"name": "eks", "namespace": NS},
+            "variables": {"cluster_name": "alpha", "kubernetes_version": "1.31", "note": "plain"},
+            "writeConnectionSecretToRef": {"name": "alpha-eks-connection", "namespace": NS},
+        },
+    })
+}
+
+fn wta(edit: impl FnOnce(&mut Value)) -> WorkspaceTemplateApply {
+    let mut v = wta_json();
+    edit(&mut v);
+    from(v)
+}
+
+/// Caches for one decision.
+struct W {
+    template: Option<WorkspaceTemplate>,
+    workspaces: HashMap<String, Arc<Workspace>>,
+    missing_secrets: Vec<String>,
+    unready_workspaces: Vec<(String, bool)>,
+    now: Time,
+}
+
+impl Default for W {
+    fn default() -> Self {
+        W {
+            template: Some(template()),
+            workspaces: HashMap::new(),
+            missing_secrets: Vec::new(),
+            unready_workspaces: Vec::new(),
+            now: at(0),
+        }
+    }
+}
+
+impl W {
+    fn with_ws(mut self, ws: Workspace) -> Self {
+        self.workspaces.insert(ws.name_any(), Arc::new(ws));
+        self
+    }
+
+    fn run(&self, wta: &WorkspaceTemplateApply) -> Plan<WorkspaceTemplateApplyStatus> {
+        let lookup = |n: &str| self.workspaces.get(n).cloned();
+        let world = WtaWorld {
+            template: self.template.as_ref(),
+            workspace: &lookup,
+            missing_secrets: self.missing_secrets.clone(),
+            unready_workspaces: self.unready_workspaces.clone(),
+            root_owner: Some("CAPTControlPlane/default/alpha".into()),
+            traceparent: Some("00-0123456789abcdef0123456789abcdef-0123456789abcdef-01".into()),
+            now: self.now.clone(),
+        };
+        let plan = decide(wta, &world);
+        assert_no_cluster_writes(&plan);
+        plan
+    }
+}
+
+fn owned_by(owner: &str) -> Value {
+    json!({"annotations": {OWNER_ANNOTATION: owner}})
+}
+
+/// The Workspace a previous decision created for `wta`, with `status`.
+fn created_workspace(wta: &WorkspaceTemplateApply, w: &W, name: &str, status: Value) -> Workspace {
+    let plan = w.run(wta);
+    let c = created(&plan, "Workspace");
+    assert_eq!(c.len(), 1, "{:?}", plan.ops);
+    let mut body = c[0].body.clone();
+    body["metadata"]["name"] = json!(name);
+    body["status"] = status;
+    from(body)
+}
+
+fn st(plan: &Plan<WorkspaceTemplateApplyStatus>) -> &WorkspaceTemplateApplyStatus {
+    plan.status.as_ref().expect("status")
+}
+
+fn rendered_cond(s: &WorkspaceTemplateApplyStatus) -> (&str, &str) {
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == RENDERED)
+        .expect("Rendered condition");
+    (c.status.as_str(), c.reason.as_str())
+}
+
+#[test]
+fn finalizer_is_added_first() {
+    let plan = W::default().run(&wta(|v| {
+        v["metadata"].as_object_mut().unwrap().remove("finalizers");
+    }));
+    assert_eq!(
+        plan.ops.first(),
+        Some(&Op::AddFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY))
+    );
+    assert_eq!(created(&plan, "Workspace").len(), 1);
+}
+
+#[test]
+fn renders_and_creates_the_workspace() {
+    let plan = W::default().run(&wta(|_| {}));
+    let c = created(&plan, "Workspace");
+    assert_eq!(c.len(), 1);
+    let child = c[0];
+    assert_eq!(child.name, WS, "name without -apply");
+    assert_eq!(child.namespace, None, "Workspaces are cluster-scoped");
+    let body = &child.body;
+    assert_eq!(body["metadata"]["name"], WS);
+    let ann = &body["metadata"]["annotations"];
+    assert_eq!(ann[OWNER_ANNOTATION], ME);
+    assert_eq!(ann[ROOT_OWNER_ANNOTATION], "CAPTControlPlane/default/alpha");
+    assert!(
+        ann[SPEC_HASH_ANNOTATION]
+            .as_str()
+            .is_some_and(|h| !h.is_empty())
+    );
+    assert!(ann["traceparent"].as_str().is_some());
+    let labels = &body["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "capt");
+    assert_eq!(
+        labels["infrastructure.cluster.x-k8s.io/workspacetemplateapply-name"],
+        APPLY
+    );
+    let spec = &body["spec"];
+    assert_eq!(
+        spec["forProvider"]["module"],
+        "resource \"x\" \"alpha-eks-controlplane\" { name = \"alpha\" tags = var.tags }"
+    );
+    assert_eq!(
+        spec["forProvider"]["vars"],
+        json!([
+            {"key": "cluster_name", "value": "alpha"},
+            {"key": "version", "value": "1.31"},
+            {"key": "note", "value": "plain"},
+        ])
+    );
+    assert_eq!(
+        spec["writeConnectionSecretToRef"],
+        json!({"name": "alpha-eks-connection", "namespace": NS}),
+        "the apply's connection secret replaces the template's"
+    );
+    assert_eq!(spec["providerConfigRef"]["name"], "aws");
+
+    let s = st(&plan);
+    assert!(s.applied);
+    assert_eq!(s.workspace_name.as_deref(), Some(WS));
+    assert_eq!(s.last_applied_time, Some(at(0)));
+    assert_eq!(rendered_cond(s), ("True", reasons::APPLIED));
+    assert_eq!(normals(&plan), vec![events::CREATED_WORKSPACE]);
+    assert!(plan.blocked.is_none());
+}
+
+#[test]
+fn template_connection_secret_is_kept_without_an_override() {
+    let plan = W::default().run(&wta(|v| {
+        v["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("writeConnectionSecretToRef");
+    }));
+    assert_eq!(
+        created(&plan, "Workspace")[0].body["spec"]["writeConnectionSecretToRef"],
+        json!({"name": "alpha-eks-controlplane-template-secret", "namespace": NS})
+    );
+}
+
+#[test]
+fn variable_values_are_inserted_as_text_not_json() {
+    // B-10: quotes, backslashes, newlines and placeholders in values neither corrupt the spec nor expand.
+    let tricky = "a \"quoted\" \\ value\nwith ${cluster_name} and }";
+    let plan = W::default().run(&wta(|v| v["spec"]["variables"]["note"] = json!(tricky)));
+    let spec = &created(&plan, "Workspace")[0].body["spec"];
+    assert_eq!(spec["forProvider"]["vars"][2]["value"], tricky);
+    assert_eq!(spec["forProvider"]["vars"][0]["value"], "alpha");
+}
+
+#[test]
+fn blocked_before_apply_table() {
+    // (case, apply edit, world edit, class, reason, message, warning)
+    type Edit = fn(&mut Value);
+    type WEdit = fn(&mut W);
+    let table: [(&str, Edit, WEdit, ErrorClass, &str, &str, bool); 6] = [
+        (
+            "invalid spec",
+            |v| v["spec"]["templateRef"]["name"] = json!(""),
+            |_| {},
+            ErrorClass::Terminal,
+            reasons::INVALID_SPEC,
+            "",
+            true,
+        ),
+        (
+            "template missing",
+            |_| {},
+            |w| w.template = None,
+            ErrorClass::Waiting,
+            reasons::TEMPLATE_NOT_FOUND,
+            "WorkspaceTemplate default/eks not found",
+            true,
+        ),
+        (
+            "template missing, namespace from the apply (B-11)",
+            |v| {
+                v["metadata"]["namespace"] = json!("team-a");
+                v["spec"]["templateRef"] = json!({"name": "eks"});
+            },
+            |w| w.template = None,
+            ErrorClass::Waiting,
+            reasons::TEMPLATE_NOT_FOUND,
+            "WorkspaceTemplate team-a/eks not found",
+            true,
+        ),
+        (
+            "secrets missing",
+            |_| {},
+            |w| w.missing_secrets = vec!["default/a".into(), "other/b".into()],
+            ErrorClass::Waiting,
+            reasons::WAITING_FOR_SECRETS,
+            "Waiting for secrets: default/a, other/b",
+            false,
+        ),
+        (
+            "workspaces not ready",
+            |_| {},
+            |w| w.unready_workspaces = vec![("vpc".into(), true), ("gone".into(), false)],
+            ErrorClass::Waiting,
+            reasons::WAITING_FOR_WORKSPACES,
+            "Waiting for workspace vpc to be ready, gone",
+            false,
+        ),
+        (
+            "unusable variable name",
+            |v| v["spec"]["variables"]["bad}name"] = json!("x"),
+            |_| {},
+            ErrorClass::Terminal,
+            reasons::RENDER_FAILED,
+            "",
+            true,
+        ),
+    ];
+    for (case, edit, wedit, class, reason, message, warn) in table {
+        let mut w = W::default();
+        wedit(&mut w);
+        let a = wta(edit);
+        let plan = w.run(&a);
+        assert!(created(&plan, "Workspace").is_empty(), "{case}");
+        assert!(plan.ops.is_empty(), "{case}: {:?}", plan.ops);
+        let b = plan.blocked.as_ref().expect(case);
+        assert_eq!((b.class, b.reason), (class, reason), "{case}");
+        if !message.is_empty() {
+            assert_eq!(b.message, message, "{case}");
+        }
+        let s = st(&plan).clone();
+        assert!(!s.applied, "{case}");
+        assert_eq!(rendered_cond(&s), ("False", reason), "{case}");
+        let (expected_w, expected_n) = if warn {
+            (vec![reason], vec![])
+        } else {
+            (vec![], vec![reason])
+        };
+        assert_eq!(
+            (warnings(&plan), normals(&plan)),
+            (expected_w, expected_n),
+            "{case}"
+        );
+
+        // Recorded already: the event is not repeated.
+        let mut again = a.clone();
+        again.status = Some(s);
+        assert!(w.run(&again).events.is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn waits_apply_only_before_the_first_apply() {
+    let w = W {
+        missing_secrets: vec!["default/a".into()],
+        unready_workspaces: vec![("vpc".into(), false)],
+        ..W::default()
+    };
+    let applied = wta(|v| v["status"] = json!({"applied": true, "workspaceName": WS}));
+    let existing = created_workspace(&applied, &W::default(), WS, json!({}));
+    let w = w.with_ws(existing);
+    let plan = w.run(&applied);
+    assert!(plan.blocked.is_none(), "{:?}", plan.blocked);
+}
+
+#[test]
+fn mirrors_workspace_conditions_and_announces_readiness_once() {
+    let a = wta(|_| {});
+    let base = W::default();
+    let conds = json!([
+        xp_cond("Synced", true, "ReconcileSuccess", None),
+        xp_cond("Ready", true, "Available", None),
+    ]);
+    let ws = created_workspace(&a, &base, WS, json!({"conditions": conds}));
+    let w = base.with_ws(ws);
+    let applied = wta(|v| {
+        v["status"] =
+            json!({"applied": true, "workspaceName": WS, "lastAppliedTime": at(0).0.to_string()})
+    });
+    let plan = w.run(&applied);
+    assert!(plan.ops.is_empty(), "in step: {:?}", plan.ops);
+    let s = st(&plan).clone();
+    let types: Vec<(&str, &str)> = s
+        .conditions
+        .iter()
+        .map(|c| (c.type_.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(
+        types,
+        vec![("Synced", "True"), ("Ready", "True"), (RENDERED, "True")]
+    );
+    assert!(s.synced_and_ready());
+    assert_eq!(normals(&plan), vec![events::WORKSPACE_READY]);
+    assert_eq!(s.last_applied_time, Some(at(0)), "not re-applied");
+
+    let mut again = applied.clone();
+    again.status = Some(s);
+    assert!(w.run(&again).events.is_empty(), "announced once");
+}
+
+#[test]
+fn spec_change_patches_the_workspace() {
+    // B-8: a changed variable reaches the Workspace.
+    let before = wta(|_| {});
+    let base = W::default();
+    let ws = created_workspace(
+        &before,
+        &base,
+        WS,
+        json!({"conditions": [xp_cond("Ready", true, "Available", None), xp_cond("Synced", true, "ReconcileSuccess", None)]}),
+    );
+    let w = W {
+        now: at(600),
+        ..W::default()
+    }
+    .with_ws(ws);
+    let bumped = wta(|v| {
+        v["spec"]["variables"]["kubernetes_version"] = json!("1.32");
+        v["status"] =
+            json!({"applied": true, "workspaceName": WS, "lastAppliedTime": at(0).0.to_string()});
+    });
+    let plan = w.run(&bumped);
+    assert!(created(&plan, "Workspace").is_empty());
+    let p = patched(&plan, "Workspace");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].name, WS);
+    let body = &p[0].body;
+    assert_eq!(body["spec"]["forProvider"]["vars"][1]["value"], "1.32");
+    assert!(
+        body["spec"]["forProvider"]
+            .as_object()
+            .is_some_and(|fp| fp.contains_key("varFiles")),
+        "the whole spec is replaced"
+    );
+    assert_ne!(
+        body["metadata"]["annotations"][SPEC_HASH_ANNOTATION],
+        Value::Null
+    );
+    assert_eq!(normals(&plan), vec![reasons::UPDATED_WORKSPACE]);
+    let s = st(&plan);
+    assert_eq!(s.last_applied_time, Some(at(600)));
+    assert!(!s.synced_and_ready(), "an updated Workspace reports afresh");
+}
+
+#[test]
+fn workspace_deleted_from_outside_is_recreated() {
+    // B-8: no error forever, a new Workspace.
+    let applied = wta(|v| {
+        v["status"] =
+            json!({"applied": true, "workspaceName": WS, "lastAppliedTime": at(0).0.to_string()})
+    });
+    let w = W {
+        now: at(900),
+        missing_secrets: vec!["default/a".into()],
+        ..W::default()
+    };
+    let plan = w.run(&applied);
+    let c = created(&plan, "Workspace");
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].name, WS);
+    assert_eq!(normals(&plan), vec![reasons::RECREATED_WORKSPACE]);
+    assert_eq!(st(&plan).last_applied_time, Some(at(900)));
+}
+
+#[test]
+fn workspace_names_taken_by_other_applies() {
+    // G-18: Workspaces are cluster-scoped; another namespace's apply may own the name.
+    let other = "WorkspaceTemplateApply/team-b/alpha-eks-controlplane-apply";
+    let alt = format!(
+        "{WS}-{}",
+        &crate::reconcile::render::spec_hash(&json!(NS))[..8]
+    );
+    let a = wta(|_| {});
+
+    // Base name foreign: the alternate name is used.
+    let w = W::default().with_ws(workspace_meta(WS, owned_by(other), json!({})));
+    let plan = w.run(&a);
+    let c = created(&plan, "Workspace");
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].name, alt);
+    assert_eq!(st(&plan).workspace_name.as_deref(), Some(alt.as_str()));
+
+    // Both foreign: conflict, nothing adopted or written.
+    let w = W::default()
+        .with_ws(workspace_meta(WS, owned_by(other), json!({})))
+        .with_ws(workspace_meta(
+            &alt,
+            owned_by("WorkspaceTemplateApply/x/y"),
+            json!({}),
+        ));
+    let plan = w.run(&a);
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+    let b = plan.blocked.as_ref().expect("conflict");
+    assert_eq!(
+        (b.class, b.reason),
+        (ErrorClass::Waiting, reasons::NAME_CONFLICT)
+    );
+    assert_eq!(rendered_cond(st(&plan)), ("False", reasons::NAME_CONFLICT));
+    assert_eq!(warnings(&plan), vec![reasons::NAME_CONFLICT]);
+
+    // A recorded name that another apply took since: conflict, not adopted.
+    let recorded = wta(|v| v["status"] = json!({"applied": true, "workspaceName": WS}));
+    let w = W::default().with_ws(workspace_meta(WS, owned_by(other), json!({})));
+    let plan = w.run(&recorded);
+    assert!(plan.ops.is_empty());
+    assert_eq!(
+        plan.blocked.as_ref().map(|b| b.reason),
+        Some(reasons::NAME_CONFLICT)
+    );
+}
+
+#[test]
+fn an_unlabelled_workspace_of_the_same_name_is_taken_over() {
+    let w = W::default().with_ws(workspace(WS, json!({})));
+    let plan = w.run(&wta(|_| {}));
+    assert!(created(&plan, "Workspace").is_empty());
+    let p = patched(&plan, "Workspace");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].body["metadata"]["annotations"][OWNER_ANNOTATION], ME);
+}
+
+#[test]
+fn deletion_deletes_or_retains_the_workspace() {
+    let deleting = |retain: bool, finalizer: bool| {
+        wta(|v| {
+            v["metadata"]["deletionTimestamp"] = json!(at(0).0.to_string());
+            v["spec"]["retainWorkspaceOnDelete"] = json!(retain);
+            v["status"] = json!({"applied": true, "workspaceName": WS});
+            if !finalizer {
+                v["metadata"].as_object_mut().unwrap().remove("finalizers");
+            }
+        })
+    };
+    let ours = || workspace_meta(WS, owned_by(ME), json!({}));
+    let ours_deleting = || {
+        let mut m = owned_by(ME);
+        m["deletionTimestamp"] = json!(at(0).0.to_string());
+        m["finalizers"] = json!(["finalizer.managedresource.crossplane.io"]);
+        workspace_meta(WS, m, json!({}))
+    };
+    let foreign = || workspace_meta(WS, owned_by("WorkspaceTemplateApply/x/y"), json!({}));
+    let delete_ws = Op::Delete {
+        api_version: groups::TERRAFORM_API_VERSION,
+        kind: "Workspace",
+        plural: "workspaces",
+        namespace: None,
+        name: WS.into(),
+    };
+    let remove = Op::RemoveFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY);
+    // (case, retain, finalizer, workspace, ops, blocked, events)
+    let table: Vec<(
+        &str,
+        bool,
+        bool,
+        Option<Workspace>,
+        Vec<Op>,
+        Option<&str>,
+        Vec<&str>,
+    )> = vec![
+        (
+            "no finalizer",
+            false,
+            false,
+            Some(ours()),
+            vec![],
+            None,
+            vec![],
+        ),
+        (
+            "retain",
+            true,
+            true,
+            Some(ours()),
+            vec![remove.clone()],
+            None,
+            vec![events::RETAINED_WORKSPACE],
+        ),
+        (
+            "delete",
+            false,
+            true,
+            Some(ours()),
+            vec![delete_ws],
+            Some(reasons::DELETING),
+            vec![events::DELETED_WORKSPACE],
+        ),
+        (
+            "workspace being destroyed",
+            false,
+            true,
+            Some(ours_deleting()),
+            vec![],
+            Some(reasons::DELETING),
+            vec![],
+        ),
+        (
+            "workspace gone",
+            false,
+            true,
+            None,
+            vec![remove.clone()],
+            None,
+            vec![],
+        ),
+        (
+            "another apply's workspace is left alone",
+            false,
+            true,
+            Some(foreign()),
+            vec![remove],
+            None,
+            vec![],
+        ),
+    ];
+    for (case, retain, finalizer, ws, ops, blocked, evs) in table {
+        let mut w = W::default();
+        if let Some(ws) = ws {
+            w = w.with_ws(ws);
+        }
+        let plan = w.run(&deleting(retain, finalizer));
+        assert_eq!(plan.ops, ops, "{case}");
+        assert_eq!(
+            plan.blocked.as_ref().map(|b| (b.class, b.reason)),
+            blocked.map(|r| (ErrorClass::Waiting, r)),
+            "{case}"
+        );
+        assert_eq!(normals(&plan), evs, "{case}");
+        assert!(plan.status.is_none(), "{case}");
+    }
+}
+
+#[test]
+fn replace_spec_patch_nulls_absent_fields() {
+    let p = replace_spec_patch(&json!({"forProvider": {"module": "m", "source": "Inline"}}));
+    assert_eq!(p["forProvider"]["module"], "m");
+    assert_eq!(p["forProvider"]["vars"], Value::Null);
+    assert!(p["forProvider"].as_object().unwrap().contains_key("env"));
+    assert!(
+        p.as_object()
+            .unwrap()
+            .contains_key("writeConnectionSecretToRef")
+    );
+}
