@@ -26,6 +26,8 @@ pub trait Dispatch: Send + Sync + 'static {
     fn stop(&self, key: &ObjectKey);
     fn keys(&self) -> Vec<ObjectKey>;
     fn len(&self) -> usize;
+    /// Actors with a wake-up they have not taken yet (the "queue depth").
+    fn pending(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -135,5 +137,9 @@ impl<R: Reconciler> Dispatch for Registry<R> {
 
     fn len(&self) -> usize {
         self.actors.len()
+    }
+
+    fn pending(&self) -> usize {
+        self.actors.iter().filter(|e| e.inbox.is_pending()).count()
     }
 }

@@ -93,6 +93,17 @@ impl ActorRuntime {
         reg
     }
 
+    /// Pending wake-ups per registered kind.
+    pub fn pending(&self) -> Vec<(&'static str, usize)> {
+        let mut v: Vec<_> = self
+            .registries
+            .iter()
+            .map(|(k, r)| (*k, r.pending()))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Actors alive per registered kind.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
         let mut v: Vec<_> = self.registries.iter().map(|(k, r)| (*k, r.len())).collect();

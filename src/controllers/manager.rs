@@ -176,6 +176,12 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         "CAPTClusterTemplate",
     ];
     let gate = SyncGate::new(kinds);
+    for (kind, _) in runtime.counts() {
+        metrics.set_max_concurrent_reconciles(
+            &kind.to_ascii_lowercase(),
+            cfg.runtime.max_concurrent_reconciles as i64,
+        );
+    }
     let rctx = RouterCtx {
         dispatcher: runtime.dispatcher(),
         freshness,
