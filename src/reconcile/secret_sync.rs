@@ -131,7 +131,11 @@ pub fn sync<S>(
         let last_validated = status.observed_secret_version.clone();
         let input = match (status.state, w.connection) {
             (_, None) => SyncInput::SecretAbsent {
-                waiting_since: since.0,
+                // Since entering the current state: a transition in this pass restarts the wait.
+                waiting_since: status
+                    .last_transition_time
+                    .as_ref()
+                    .map_or(since.0, |t| t.0),
                 now: w.now.0,
             },
             (SecretSyncState::ValidatingSecret, Some(c)) => {
@@ -214,3 +218,7 @@ pub fn sync<S>(
         kubeconfig_exists: w.kubeconfig_secret.is_some(),
     }
 }
+
+#[cfg(test)]
+#[path = "secret_sync_tests.rs"]
+mod tests;
