@@ -14,17 +14,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
+use crate::actors::ObjectKey;
+use crate::actors::cache::EventStream;
 use crate::actors::freshness::Freshness;
 use crate::actors::gate::SyncGate;
 use crate::client::events::EventRecorder;
 use crate::client::status::StatusWriter;
 use crate::controllers::context::{Ctx, SharedCtx};
-use crate::controllers::generic::Controller;
+use crate::controllers::controlplane::ControlPlane;
+use crate::controllers::generic::{Controller, Decide};
 use crate::controllers::infra::Infra;
 use crate::controllers::manager::{self, ManagerConfig};
 use crate::controllers::routes::{self, CAPT_CLUSTER, CAPT_CONTROL_PLANE, WORKSPACE_TEMPLATE, WTA};
+use crate::controllers::templates::{ClusterTemplates, WorkspaceTemplates};
 use crate::controllers::waiters::Waiters;
 use crate::controllers::wta::Wta;
 use crate::telemetry::Metrics;
@@ -68,13 +73,66 @@ fn owners<K: 'static>(
     Arc::new(f)
 }
 
+/// Starts each reconciled kind as a kube-runtime controller, or only polls its stream.
+struct Spawner {
+    ctx: SharedCtx,
+    triggers: Arc<Triggers>,
+    settings: crate::actors::RuntimeSettings,
+    stop: tokio::sync::watch::Receiver<bool>,
+    controllers: Vec<JoinHandle<()>>,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+impl Spawner {
+    fn kind<D: Decide>(
+        &mut self,
+        requests: Option<UnboundedReceiver<ObjectKey>>,
+        own: EventStream<D::K>,
+        owners: Option<OwnersFn<D::K>>,
+    ) {
+        let Some(requests) = requests else {
+            self.pump(D::KIND, own, owners);
+            return;
+        };
+        let mut rx = self.stop.clone();
+        self.controllers.push(kind::spawn(
+            KindSpec {
+                reconciler: Controller::<D>::new(self.ctx.clone()),
+                store: D::store(&self.ctx).clone(),
+                own,
+                owners,
+                requests,
+            },
+            self.triggers.clone(),
+            &self.settings,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        ));
+    }
+
+    fn pump<K: kube::Resource + Send + 'static>(
+        &mut self,
+        kind: &'static str,
+        stream: EventStream<K>,
+        owners: Option<OwnersFn<K>>,
+    ) {
+        self.pumps.push(tokio::spawn(pump(
+            kind,
+            stream,
+            owners,
+            self.triggers.clone(),
+        )));
+    }
+}
+
 /// Start caches, routes and one kube-runtime controller per reconciled kind.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     let (world, s) = caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
     let freshness = Freshness::default();
     let ctx: SharedCtx = Arc::new(Ctx {
         client: client.clone(),
-        world: world.clone(),
+        world,
         status: StatusWriter::new(Arc::new(metrics.clone())),
         events: EventRecorder::new(client.clone(), "capt", 25, 300, Arc::new(metrics.clone())),
         metrics: metrics.clone(),
@@ -83,116 +141,66 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     });
     let gate = SyncGate::new(KINDS);
     let mut triggers = Triggers::new(gate.clone(), freshness, Arc::new(metrics.clone()));
-    let infra = cfg.controllers.infrastructure;
-    let rx_cc = infra.then(|| triggers.channel(CAPT_CLUSTER));
-    let rx_wta = infra.then(|| triggers.channel(WTA));
-    let t = Arc::new(triggers);
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
+    // The kinds `manager::start` and `controllers::register_reconcilers` run.
+    let (infra, cp) = (
+        cfg.controllers.infrastructure,
+        cfg.controllers.control_plane,
+    );
+    let mut channel = |on: bool, kind: &'static str| {
+        on.then(|| {
+            metrics.set_max_concurrent_reconciles(
+                &kind.to_ascii_lowercase(),
+                cfg.runtime.max_concurrent_reconciles as i64,
+            );
+            triggers.channel(kind)
+        })
     };
-    let settings = &cfg.runtime;
-    let mut controllers = Vec::new();
-    let mut pumps = Vec::new();
-
-    for kind in [CAPT_CLUSTER, CAPT_CONTROL_PLANE, WTA] {
-        metrics.set_max_concurrent_reconciles(
-            &kind.to_ascii_lowercase(),
-            settings.max_concurrent_reconciles as i64,
-        );
-    }
-    match rx_cc {
-        Some(requests) => controllers.push(kind::spawn(
-            KindSpec {
-                reconciler: Controller::<Infra>::new(ctx.clone()),
-                store: world.captclusters.clone(),
-                own: s.captclusters,
-                owners: None,
-                requests,
-            },
-            t.clone(),
-            settings,
-            stopped(),
-        )),
-        None => pumps.push(tokio::spawn(pump(
-            CAPT_CLUSTER,
-            s.captclusters,
-            None,
-            t.clone(),
-        ))),
-    }
-    match rx_wta {
-        Some(requests) => controllers.push(kind::spawn(
-            KindSpec {
-                reconciler: Controller::<Wta>::new(ctx.clone()),
-                store: world.applies.clone(),
-                own: s.applies,
-                owners: Some(owners(routes::apply_owners)),
-                requests,
-            },
-            t.clone(),
-            settings,
-            stopped(),
-        )),
-        None => pumps.push(tokio::spawn(pump(
-            WTA,
-            s.applies,
-            Some(owners(routes::apply_owners)),
-            t.clone(),
-        ))),
-    }
-    pumps.push(tokio::spawn(pump(
-        CAPT_CONTROL_PLANE,
+    let rx_cc = channel(infra, CAPT_CLUSTER);
+    let rx_wta = channel(infra, WTA);
+    let rx_wt = channel(infra, WORKSPACE_TEMPLATE);
+    let rx_ct = channel(infra, "CAPTClusterTemplate");
+    let rx_cp = channel(cp, CAPT_CONTROL_PLANE);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut sp = Spawner {
+        ctx: ctx.clone(),
+        triggers: Arc::new(triggers),
+        settings: cfg.runtime.clone(),
+        stop: stop_rx,
+        controllers: Vec::new(),
+        pumps: Vec::new(),
+    };
+    let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
+    sp.kind::<Infra>(rx_cc, s.captclusters, None);
+    sp.kind::<ControlPlane>(
+        rx_cp,
         s.controlplanes,
         Some(owners(routes::control_plane_owners)),
-        t.clone(),
-    )));
-    let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
-    pumps.push(tokio::spawn(pump(
-        WORKSPACE_TEMPLATE,
+    );
+    sp.kind::<Wta>(rx_wta, s.applies, Some(owners(routes::apply_owners)));
+    sp.kind::<WorkspaceTemplates>(
+        rx_wt,
         s.templates,
         Some(owners(move |x| routes::template_owners(&c1, x))),
-        t.clone(),
-    )));
-    pumps.push(tokio::spawn(pump(
+    );
+    sp.kind::<ClusterTemplates>(rx_ct, s.cluster_templates, None);
+    sp.pump(
         "Workspace",
         s.workspaces,
         Some(owners(move |x| routes::workspace_owners(&c2, x))),
-        t.clone(),
-    )));
-    pumps.push(tokio::spawn(pump(
-        "Cluster",
-        s.clusters,
-        Some(owners(routes::cluster_owners)),
-        t.clone(),
-    )));
-    pumps.push(tokio::spawn(pump(
+    );
+    sp.pump("Cluster", s.clusters, Some(owners(routes::cluster_owners)));
+    sp.pump(
         "Secret",
         s.secrets,
         Some(owners(move |x| routes::secret_owners(&c3, x))),
-        t.clone(),
-    )));
-    pumps.push(tokio::spawn(pump(
-        "CaptControlPlaneTemplate",
-        s.cp_templates,
-        None,
-        t.clone(),
-    )));
-    pumps.push(tokio::spawn(pump(
-        "CAPTClusterTemplate",
-        s.cluster_templates,
-        None,
-        t.clone(),
-    )));
+    );
+    sp.pump("CaptControlPlaneTemplate", s.cp_templates, None);
     Running {
         ctx,
         gate,
         stop,
-        controllers,
-        pumps,
+        controllers: sp.controllers,
+        pumps: sp.pumps,
     }
 }
 

@@ -1,0 +1,96 @@
+//! Command-line arguments of `capt-load run`.
+
+use std::path::PathBuf;
+
+/// Runtime passed to the controller as `--runtime`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runtime {
+    #[default]
+    Actors,
+    KubeRuntime,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Actors => "actors",
+            Self::KubeRuntime => "kube-runtime",
+        }
+    }
+}
+
+/// Command-line arguments of `capt-load run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Clusters to create (each = CAPI Cluster + CAPTCluster + CAPTControlPlane).
+    #[arg(long, default_value_t = 100)]
+    pub clusters: usize,
+    /// Clusters created per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Namespaces the clusters are spread over (`load-0` …); each gets the sample templates.
+    #[arg(long, default_value_t = 10)]
+    pub namespaces: usize,
+    /// Give up when not every cluster is Ready this many seconds after the first create.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Window after convergence in which writes are counted (a converged controller writes nothing).
+    #[arg(long, default_value_t = 10)]
+    pub quiet_secs: u64,
+    /// Target an existing cluster (e.g. kind) instead of the in-process API server; tfsim, capisim
+    /// and the controller then run elsewhere and the CRDs must be installed.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// CRD directory installed into the in-process API server.
+    #[arg(long, default_value = "deploy/crds")]
+    pub crds: PathBuf,
+    /// WorkspaceTemplate manifests created in every namespace.
+    #[arg(long, default_value = "samples/workspacetemplates")]
+    pub templates: PathBuf,
+    /// Controller command, started as a child process (its RSS and CPU are read from /proc).
+    /// The flags for metrics, probes, kubeconfig and runtime are appended. `none`: do not start
+    /// one (with --kubeconfig, the controller runs in the cluster).
+    #[arg(long, default_value = "target/release/capt run")]
+    pub controller_cmd: String,
+    /// Extra argument for the controller (repeatable), e.g. `--controller-arg=--kube-api-qps=500`.
+    #[arg(long = "controller-arg", allow_hyphen_values = true)]
+    pub controller_args: Vec<String>,
+    /// Runtime of the controller (`--runtime` of `capt run`).
+    #[arg(long, value_enum, default_value_t = Runtime::Actors)]
+    pub runtime: Runtime,
+    /// Metrics URL of a controller not started here (e.g. a port-forward), scraped for reconciles.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+    /// Simulated terraform apply duration (tfsim `--delay`).
+    #[arg(long, default_value = "uniform:1s-3s")]
+    pub tf_delay: String,
+    /// Workspaces tfsim processes at once.
+    #[arg(long, default_value_t = 64)]
+    pub tf_concurrency: usize,
+    /// Clusters capisim reconciles at once.
+    #[arg(long, default_value_t = 32)]
+    pub capi_concurrency: usize,
+    /// After convergence: fraction of clusters to delete (measured until their objects are gone).
+    #[arg(long, default_value_t = 0.0)]
+    pub churn_delete: f64,
+    /// After convergence: fraction of control planes whose version is bumped (1.31 → 1.32).
+    #[arg(long, default_value_t = 0.0)]
+    pub churn_version_bump: f64,
+    /// After convergence: fraction of clusters whose `<cluster>-kubeconfig` secret is deleted
+    /// (measured until capt writes it again).
+    #[arg(long, default_value_t = 0.0)]
+    pub churn_secret_rotation: f64,
+    /// At the end, kill and restart the controller and measure the time to /readyz and to a full
+    /// no-op pass over every object.
+    #[arg(long)]
+    pub restart_check: bool,
+    /// Report directory (report.json, summary.md, convergence.svg, controller.log).
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+    /// Label of this run in the report (default: the runtime).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Seed for tfsim and the churn selection.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}

@@ -1,0 +1,362 @@
+//! The load report: `report.json` (schema `capt-load/report/v1`) and `summary.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::Dist;
+
+pub const SCHEMA: &str = "capt-load/report/v1";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub label: String,
+    pub runtime: String,
+    pub target: String,
+    pub machine: Machine,
+    pub clusters: usize,
+    pub namespaces: usize,
+    pub rate_per_sec: f64,
+    pub tf_delay: String,
+    pub timeout_secs: u64,
+    pub converged: bool,
+    pub ready_clusters: usize,
+    /// From the first create to the last cluster Ready.
+    pub convergence_secs: f64,
+    pub time_to_ready_secs: Dist,
+    /// EKS Workspace Ready → the CAPTControlPlane status write reflecting it, both seen by watch.
+    pub event_to_status_ms: Dist,
+    pub api_requests: ApiRequests,
+    pub controller: Option<ControllerUsage>,
+    pub reconciles: Option<Reconciles>,
+    pub quiet: Quiet,
+    pub restart: Option<Restart>,
+    pub churn: Vec<Churn>,
+    /// Seconds since the first create → clusters created and Ready.
+    pub timeline: Vec<Point>,
+    /// Limits hit and caveats of this run.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub os: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiRequests {
+    /// All clients (controller, simulators, load generator), from the API server's counters,
+    /// from the first create to convergence. Empty when not targeting the in-process server.
+    pub server_by_verb: BTreeMap<String, u64>,
+    pub server_per_cluster: BTreeMap<String, f64>,
+    /// The controller's own requests (its `capt_api_requests_total`), same window.
+    pub controller_by_verb: BTreeMap<String, u64>,
+    pub controller_per_cluster: BTreeMap<String, f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControllerUsage {
+    pub pid: u32,
+    pub rss_idle_bytes: u64,
+    pub rss_converged_bytes: u64,
+    pub rss_peak_bytes: u64,
+    /// (converged RSS − idle RSS) / clusters.
+    pub rss_per_cluster_bytes: f64,
+    pub cpu_seconds_load: f64,
+    pub cpu_seconds_quiet: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconciles {
+    pub total: u64,
+    pub errors: u64,
+    pub per_sec_avg: f64,
+    pub per_sec_peak: f64,
+    pub per_cluster: f64,
+    pub mailbox_wait_mean_ms: f64,
+    /// Upper bound of the histogram bucket holding the 99th percentile.
+    pub mailbox_wait_p99_ms: f64,
+    pub by_controller: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quiet {
+    pub secs: u64,
+    /// create/update/patch/delete requests seen by the API server in the window (all clients).
+    pub server_writes: Option<u64>,
+    /// The controller's write requests in the window.
+    pub controller_writes: Option<u64>,
+    pub controller_reconciles: Option<u64>,
+    pub controller_writes_per_cluster: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Restart {
+    /// Kill → /readyz 200.
+    pub ready_secs: f64,
+    /// Kill → every reconciled object reconciled once and reconciles settled.
+    pub noop_pass_secs: Option<f64>,
+    pub reconciles: u64,
+    pub controller_writes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Churn {
+    pub kind: String,
+    pub clusters: usize,
+    pub completed: usize,
+    pub secs: Dist,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub t: f64,
+    pub created: usize,
+    pub ready: usize,
+}
+
+pub const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+fn verbs(m: &BTreeMap<String, f64>) -> String {
+    if m.is_empty() {
+        return "–".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} {v:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Report {
+    /// Human-readable summary (Markdown).
+    pub fn summary_md(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# capt-load: {}\n", self.label);
+        let _ = writeln!(
+            s,
+            "{} clusters over {} namespaces at {}/s, runtime `{}`, target {}, tfsim delay `{}`, {} CPUs ({}).\n",
+            self.clusters,
+            self.namespaces,
+            self.rate_per_sec,
+            self.runtime,
+            self.target,
+            self.tf_delay,
+            self.machine.cpus,
+            self.machine.os
+        );
+        let _ = writeln!(s, "| measure | value |\n|---|---|");
+        let _ = writeln!(
+            s,
+            "| converged | {} ({} / {} Ready) |",
+            if self.converged { "yes" } else { "**no**" },
+            self.ready_clusters,
+            self.clusters
+        );
+        let _ = writeln!(
+            s,
+            "| convergence (first create → last Ready) | {:.1} s |",
+            self.convergence_secs
+        );
+        let t = &self.time_to_ready_secs;
+        let _ = writeln!(
+            s,
+            "| time to Ready p50 / p90 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} s |",
+            t.p50, t.p90, t.p99, t.max
+        );
+        let e = &self.event_to_status_ms;
+        let _ = writeln!(
+            s,
+            "| event → status p50 / p90 / p99 / max ({} samples) | {:.0} / {:.0} / {:.0} / {:.0} ms |",
+            e.samples, e.p50, e.p90, e.p99, e.max
+        );
+        let a = &self.api_requests;
+        let _ = writeln!(
+            s,
+            "| controller API requests per cluster | {} |",
+            verbs(&a.controller_per_cluster)
+        );
+        let _ = writeln!(
+            s,
+            "| API server requests per cluster (all clients) | {} |",
+            verbs(&a.server_per_cluster)
+        );
+        if let Some(c) = &self.controller {
+            let _ = writeln!(
+                s,
+                "| controller RSS idle / converged / peak | {:.1} / {:.1} / {:.1} MiB |",
+                mib(c.rss_idle_bytes),
+                mib(c.rss_converged_bytes),
+                mib(c.rss_peak_bytes)
+            );
+            let _ = writeln!(
+                s,
+                "| controller RSS per cluster above idle | {:.1} KiB |",
+                c.rss_per_cluster_bytes / 1024.0
+            );
+            let _ = writeln!(
+                s,
+                "| controller CPU during load / quiet window | {:.1} / {:.2} s |",
+                c.cpu_seconds_load, c.cpu_seconds_quiet
+            );
+        }
+        if let Some(r) = &self.reconciles {
+            let _ = writeln!(
+                s,
+                "| reconciles total (errors) / per cluster | {} ({}) / {:.1} |",
+                r.total, r.errors, r.per_cluster
+            );
+            let _ = writeln!(
+                s,
+                "| reconciles/s avg / peak | {:.1} / {:.1} |",
+                r.per_sec_avg, r.per_sec_peak
+            );
+            let _ = writeln!(
+                s,
+                "| queue (mailbox) wait mean / p99 bucket | {:.1} / {} ms |",
+                r.mailbox_wait_mean_ms,
+                fmt_ms(r.mailbox_wait_p99_ms)
+            );
+        }
+        let q = &self.quiet;
+        let _ = writeln!(
+            s,
+            "| writes in {} s quiet window: controller / all clients | {} / {} |",
+            q.secs,
+            opt(q.controller_writes),
+            opt(q.server_writes)
+        );
+        if let Some(r) = &self.restart {
+            let _ = writeln!(
+                s,
+                "| restart: kill → ready / → no-op pass done | {:.2} s / {} |",
+                r.ready_secs,
+                r.noop_pass_secs
+                    .map_or("not settled".to_string(), |x| format!("{x:.2} s"))
+            );
+            let _ = writeln!(
+                s,
+                "| restart pass: reconciles / controller writes | {} / {} |",
+                r.reconciles, r.controller_writes
+            );
+        }
+        for c in &self.churn {
+            let _ = writeln!(
+                s,
+                "| churn {}: {}/{} done, p50 / p99 | {:.1} / {:.1} s |",
+                c.kind, c.completed, c.clusters, c.secs.p50, c.secs.p99
+            );
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(s, "\nNotes:\n");
+            for n in &self.notes {
+                let _ = writeln!(s, "- {n}");
+            }
+        }
+        let _ = writeln!(s, "\n![convergence](convergence.svg)");
+        s
+    }
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("–".into(), |v| v.to_string())
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v.is_finite() {
+        format!("≤ {v:.0}")
+    } else {
+        "> largest bucket".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn sample() -> Report {
+        Report {
+            schema: SCHEMA.into(),
+            label: "actors-2".into(),
+            runtime: "actors".into(),
+            target: "in-process kubesim".into(),
+            clusters: 2,
+            namespaces: 1,
+            rate_per_sec: 10.0,
+            converged: true,
+            ready_clusters: 2,
+            convergence_secs: 3.5,
+            time_to_ready_secs: Dist::of(&[2.0, 3.0]),
+            controller: Some(ControllerUsage {
+                rss_idle_bytes: 10 << 20,
+                rss_converged_bytes: 12 << 20,
+                rss_peak_bytes: 13 << 20,
+                rss_per_cluster_bytes: 1024.0 * 1024.0,
+                ..Default::default()
+            }),
+            quiet: Quiet {
+                secs: 10,
+                controller_writes: Some(0),
+                server_writes: Some(0),
+                ..Default::default()
+            },
+            timeline: vec![
+                Point {
+                    t: 0.0,
+                    created: 1,
+                    ready: 0,
+                },
+                Point {
+                    t: 3.5,
+                    created: 2,
+                    ready: 2,
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_fields_and_round_trips() {
+        let r = sample();
+        let v = serde_json::to_value(&r).unwrap();
+        for key in [
+            "schema",
+            "runtime",
+            "clusters",
+            "converged",
+            "convergence_secs",
+            "time_to_ready_secs",
+            "event_to_status_ms",
+            "api_requests",
+            "controller",
+            "reconciles",
+            "quiet",
+            "restart",
+            "churn",
+            "timeline",
+            "notes",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["schema"], SCHEMA);
+        assert_eq!(v["time_to_ready_secs"]["p50"], 2.0);
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn summary_states_convergence_memory_and_quiet_writes() {
+        let md = sample().summary_md();
+        assert!(md.contains("| converged | yes (2 / 2 Ready) |"));
+        assert!(md.contains("| controller RSS idle / converged / peak | 10.0 / 12.0 / 13.0 MiB |"));
+        assert!(md.contains("| writes in 10 s quiet window: controller / all clients | 0 / 0 |"));
+        assert!(md.contains("convergence.svg"));
+    }
+}

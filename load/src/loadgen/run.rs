@@ -1,0 +1,470 @@
+//! The steps of one load run: environment, controller, load, convergence, quiet window, churn,
+//! restart, report.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, ListParams};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::args::Args;
+use super::controller::{self, ControllerProc, Launch};
+use super::objects::{self, cluster_objects};
+use super::observer::{self, Observations};
+use super::promtext::{self, Sample};
+use super::report::{self, Point, Report, WRITE_VERBS};
+use super::stats::Dist;
+use super::{churn, stack, svg};
+
+const RECONCILES: &str = "controller_runtime_reconcile_total";
+const API_REQUESTS: &str = "capt_api_requests_total";
+const MAILBOX_WAIT: &str = "capt_mailbox_wait_seconds";
+
+fn diff_by_label(
+    later: &[Sample],
+    earlier: &[Sample],
+    name: &str,
+    label: &str,
+) -> BTreeMap<String, u64> {
+    let before = promtext::by_label(earlier, name, label);
+    promtext::by_label(later, name, label)
+        .into_iter()
+        .map(|(k, v)| {
+            let d = v - before.get(&k).copied().unwrap_or(0.0);
+            (k, d.max(0.0).round() as u64)
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn writes(by_verb: &BTreeMap<String, u64>) -> u64 {
+    WRITE_VERBS
+        .iter()
+        .map(|v| by_verb.get(*v).copied().unwrap_or(0))
+        .sum()
+}
+
+fn per_cluster(m: &BTreeMap<String, u64>, n: usize) -> BTreeMap<String, f64> {
+    m.iter()
+        .map(|(k, v)| (k.clone(), *v as f64 / n.max(1) as f64))
+        .collect()
+}
+
+async fn create_all(
+    client: kube::Client,
+    ids: Vec<(String, String)>,
+    rate: f64,
+    obs: Observations,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.01)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let sem = Arc::new(Semaphore::new(64));
+    let mut tasks = JoinSet::new();
+    for (name, ns) in ids {
+        tick.tick().await;
+        let permit = sem.clone().acquire_owned().await?;
+        obs.created(&name, Instant::now());
+        let client = client.clone();
+        tasks.spawn(async move {
+            for (ar, v) in cluster_objects(&name, &ns) {
+                objects::create(&client, &ar, &v).await?;
+            }
+            drop(permit);
+            anyhow::Ok(())
+        });
+        while let Some(r) = tasks.try_join_next() {
+            r??;
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+async fn install_templates(client: &kube::Client, args: &Args) -> anyhow::Result<()> {
+    for i in 0..args.namespaces.max(1) {
+        let ns = objects::namespace(i);
+        objects::ensure_namespace(client, &ns).await?;
+        for t in objects::templates_for(&args.templates, &ns)? {
+            objects::apply(client, &objects::template_ar(), &t).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn count(client: &kube::Client, ar: &kube::core::ApiResource) -> usize {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
+    api.list_metadata(&ListParams::default())
+        .await
+        .map_or(0, |l| l.items.len())
+}
+
+fn machine() -> report::Machine {
+    report::Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        os: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|r| format!("Linux {}", r.trim()))
+            .unwrap_or_else(|_| std::env::consts::OS.to_string()),
+    }
+}
+
+/// Restart the controller and measure how long until it is ready and has reconciled every object
+/// once without anything left to do.
+async fn restart_check(
+    ctrl: &mut ControllerProc,
+    client: &kube::Client,
+    timeout: Duration,
+) -> anyhow::Result<report::Restart> {
+    let wta = kube::core::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk(
+            "infrastructure.cluster.x-k8s.io",
+            "v1beta1",
+            "WorkspaceTemplateApply",
+        ),
+        "workspacetemplateapplies",
+    );
+    let expected = count(client, &objects::capt_cluster_ar()).await
+        + count(client, &objects::control_plane_ar()).await
+        + count(client, &wta).await;
+    let t0 = Instant::now();
+    ctrl.restart().await?;
+    ctrl.wait_ready(timeout).await?;
+    let ready_secs = t0.elapsed().as_secs_f64();
+    let mut last = (-1.0, t0.elapsed());
+    let mut noop = None;
+    let mut samples = Vec::new();
+    while t0.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(s) = ctrl.scrape().await else {
+            continue;
+        };
+        let total = promtext::sum(&s, RECONCILES);
+        samples = s;
+        if total != last.0 {
+            last = (total, t0.elapsed());
+        } else if total >= expected as f64 && t0.elapsed() - last.1 >= Duration::from_secs(1) {
+            noop = Some(last.1.as_secs_f64());
+            break;
+        }
+    }
+    let by_verb = diff_by_label(&samples, &[], API_REQUESTS, "verb");
+    Ok(report::Restart {
+        ready_secs,
+        noop_pass_secs: noop,
+        reconciles: promtext::sum(&samples, RECONCILES) as u64,
+        controller_writes: writes(&by_verb),
+    })
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out)?;
+    let n = args.clusters;
+    let mut notes = Vec::new();
+    let stack = stack::start(&args).await?;
+    let client = stack.client.clone();
+    eprintln!("target: {}", stack.target());
+    install_templates(&client, &args).await?;
+
+    let mut ctrl = if args.controller_cmd.trim() == "none" {
+        None
+    } else {
+        let launch = Launch {
+            command: args
+                .controller_cmd
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            extra: args.controller_args.clone(),
+            kubeconfig: stack.kubeconfig.clone(),
+            runtime: args.runtime,
+            log: args.out.join("controller.log"),
+        };
+        let _ = std::fs::remove_file(&launch.log);
+        let mut c = ControllerProc::spawn(launch)?;
+        let took = c.wait_ready(Duration::from_secs(120)).await?;
+        eprintln!(
+            "controller pid {} ready in {:.2}s",
+            c.pid,
+            took.as_secs_f64()
+        );
+        Some(c)
+    };
+    let metrics_url = ctrl
+        .as_ref()
+        .map(|c| c.metrics_url.clone())
+        .or_else(|| args.metrics_url.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = ctrl.as_ref().and_then(|c| c.sample());
+
+    let obs = Observations::default();
+    let watches = observer::start(&client, &obs);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let server0 = stack.server.as_ref().map(|h| h.counters());
+    let scrape0 = match &metrics_url {
+        Some(u) => controller::scrape(u).await,
+        None => None,
+    };
+
+    let ids: Vec<(String, String)> = (0..n)
+        .map(|i| objects::cluster_id(i, args.namespaces))
+        .collect();
+    let t0 = Instant::now();
+    let creator = tokio::spawn(create_all(
+        client.clone(),
+        ids.clone(),
+        args.rate,
+        obs.clone(),
+    ));
+    let mut creator = Some(creator);
+    let mut timeline = Vec::new();
+    let mut peak_rss = idle.map_or(0, |s| s.rss_bytes);
+    let mut peak_rate: f64 = 0.0;
+    let mut last_total: Option<(f64, Instant)> = None;
+    let deadline = t0 + Duration::from_secs(args.timeout);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let converged = loop {
+        tick.tick().await;
+        let c = obs.counts();
+        let t = t0.elapsed().as_secs_f64();
+        timeline.push(Point {
+            t,
+            created: c.created,
+            ready: c.ready,
+        });
+        eprintln!("[{t:>6.1}s] {c}");
+        if let Some(s) = ctrl.as_ref().and_then(|c| c.sample()) {
+            peak_rss = peak_rss.max(s.rss_bytes).max(s.hwm_bytes);
+        }
+        if let Some(u) = &metrics_url
+            && let Some(s) = controller::scrape(u).await
+        {
+            let total = promtext::sum(&s, RECONCILES);
+            let now = Instant::now();
+            if let Some((prev, at)) = last_total {
+                let dt = now.duration_since(at).as_secs_f64();
+                if dt > 0.0 {
+                    peak_rate = peak_rate.max((total - prev) / dt);
+                }
+            }
+            last_total = Some((total, now));
+        }
+        if creator.as_ref().is_some_and(|h| h.is_finished())
+            && let Some(h) = creator.take()
+        {
+            match h.await {
+                Ok(Ok(())) => eprintln!("all {n} clusters created in {t:.1}s"),
+                Ok(Err(e)) => notes.push(format!("creating clusters failed: {e}")),
+                Err(e) => notes.push(format!("creator task failed: {e}")),
+            }
+        }
+        if creator.is_none() && c.ready >= n {
+            break true;
+        }
+        if Instant::now() >= deadline {
+            notes.push(format!("not converged within {}s: {c}", args.timeout));
+            break false;
+        }
+    };
+    if let Some(h) = creator.take() {
+        h.abort();
+    }
+    let load_secs = t0.elapsed().as_secs_f64();
+    let snap = obs.snapshot();
+    let mut ttr = Vec::new();
+    let mut e2s = Vec::new();
+    let mut last_ready: f64 = 0.0;
+    for (name, _) in &ids {
+        let Some(s) = snap.get(name) else { continue };
+        if let (Some(c), Some(r)) = (s.created_at, s.ready_at) {
+            ttr.push(r.saturating_duration_since(c).as_secs_f64());
+            last_ready = last_ready.max(r.saturating_duration_since(t0).as_secs_f64());
+        }
+        if let Some(l) = s.event_to_status {
+            e2s.push(l * 1000.0);
+        }
+    }
+    let ready_clusters = ttr.len();
+    let server1 = stack.server.as_ref().map(|h| h.counters());
+    let scrape1 = match &metrics_url {
+        Some(u) => controller::scrape(u).await,
+        None => None,
+    };
+    let converged_sample = ctrl.as_ref().and_then(|c| c.sample());
+
+    // Quiet window: a converged controller should write nothing.
+    tokio::time::sleep(Duration::from_secs(args.quiet_secs)).await;
+    let server2 = stack.server.as_ref().map(|h| h.counters());
+    let scrape2 = match &metrics_url {
+        Some(u) => controller::scrape(u).await,
+        None => None,
+    };
+    let quiet_sample = ctrl.as_ref().and_then(|c| c.sample());
+    if let Some(s) = quiet_sample {
+        peak_rss = peak_rss.max(s.hwm_bytes);
+    }
+
+    let mut api = report::ApiRequests::default();
+    if let (Some(a), Some(b)) = (&server0, &server1) {
+        api.server_by_verb = b.since(a).total_by_verb();
+        api.server_per_cluster = per_cluster(&api.server_by_verb, n);
+    }
+    let mut reconciles = None;
+    if let (Some(a), Some(b)) = (&scrape0, &scrape1) {
+        api.controller_by_verb = diff_by_label(b, a, API_REQUESTS, "verb");
+        api.controller_per_cluster = per_cluster(&api.controller_by_verb, n);
+        let total = (promtext::sum(b, RECONCILES) - promtext::sum(a, RECONCILES)).max(0.0);
+        let errors = (promtext::sum_where(b, RECONCILES, "result", "error")
+            - promtext::sum_where(a, RECONCILES, "result", "error"))
+        .max(0.0);
+        let count = promtext::sum(b, &format!("{MAILBOX_WAIT}_count"))
+            - promtext::sum(a, &format!("{MAILBOX_WAIT}_count"));
+        let sum = promtext::sum(b, &format!("{MAILBOX_WAIT}_sum"))
+            - promtext::sum(a, &format!("{MAILBOX_WAIT}_sum"));
+        let hist = promtext::bucket_diff(
+            &promtext::buckets(b, MAILBOX_WAIT),
+            &promtext::buckets(a, MAILBOX_WAIT),
+        );
+        reconciles = Some(report::Reconciles {
+            total: total as u64,
+            errors: errors as u64,
+            per_sec_avg: total / load_secs.max(1e-9),
+            per_sec_peak: peak_rate,
+            per_cluster: total / n.max(1) as f64,
+            mailbox_wait_mean_ms: if count > 0.0 {
+                sum / count * 1000.0
+            } else {
+                0.0
+            },
+            mailbox_wait_p99_ms: promtext::quantile(&hist, 0.99).unwrap_or(0.0) * 1000.0,
+            by_controller: diff_by_label(b, a, RECONCILES, "controller"),
+        });
+    }
+    let quiet = report::Quiet {
+        secs: args.quiet_secs,
+        server_writes: match (&server1, &server2) {
+            (Some(a), Some(b)) => Some(writes(&b.since(a).total_by_verb())),
+            _ => None,
+        },
+        controller_writes: match (&scrape1, &scrape2) {
+            (Some(a), Some(b)) => Some(writes(&diff_by_label(b, a, API_REQUESTS, "verb"))),
+            _ => None,
+        },
+        controller_reconciles: match (&scrape1, &scrape2) {
+            (Some(a), Some(b)) => {
+                Some((promtext::sum(b, RECONCILES) - promtext::sum(a, RECONCILES)).max(0.0) as u64)
+            }
+            _ => None,
+        },
+        controller_writes_per_cluster: None,
+    };
+    let quiet = report::Quiet {
+        controller_writes_per_cluster: quiet.controller_writes.map(|w| w as f64 / n.max(1) as f64),
+        ..quiet
+    };
+    let usage = match (ctrl.as_ref(), idle, converged_sample) {
+        (Some(c), Some(i), Some(conv)) => Some(report::ControllerUsage {
+            pid: c.pid,
+            rss_idle_bytes: i.rss_bytes,
+            rss_converged_bytes: conv.rss_bytes,
+            rss_peak_bytes: peak_rss,
+            rss_per_cluster_bytes: (conv.rss_bytes as f64 - i.rss_bytes as f64) / n.max(1) as f64,
+            cpu_seconds_load: conv.cpu_seconds - i.cpu_seconds,
+            cpu_seconds_quiet: quiet_sample.map_or(0.0, |q| q.cpu_seconds - conv.cpu_seconds),
+        }),
+        _ => None,
+    };
+
+    let mut churns = Vec::new();
+    if converged {
+        let limit = Duration::from_secs(args.timeout);
+        let ready: Vec<(String, String)> = ids.clone();
+        if args.churn_version_bump > 0.0 {
+            let p = churn::pick(&ready, args.churn_version_bump, args.seed);
+            churns.push(churn::version_bump(&client, &p, &obs, limit).await?);
+        }
+        if args.churn_secret_rotation > 0.0 {
+            let p = churn::pick(&ready, args.churn_secret_rotation, args.seed + 1);
+            churns.push(churn::secret_rotation(&client, &p, &obs, limit).await?);
+        }
+        if args.churn_delete > 0.0 {
+            let p = churn::pick(&ready, args.churn_delete, args.seed + 2);
+            churns.push(churn::delete(&client, &p, &obs, limit).await?);
+        }
+    } else if args.churn_delete + args.churn_version_bump + args.churn_secret_rotation > 0.0 {
+        notes.push("churn skipped: not converged".into());
+    }
+    let restart = match ctrl.as_mut() {
+        Some(c) if args.restart_check => {
+            match restart_check(c, &client, Duration::from_secs(120)).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    notes.push(format!("restart check failed: {e}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let label = args
+        .label
+        .clone()
+        .unwrap_or_else(|| format!("{}-{n}", args.runtime.as_str()));
+    let report = Report {
+        schema: report::SCHEMA.into(),
+        label: label.clone(),
+        runtime: args.runtime.as_str().into(),
+        target: stack.target(),
+        machine: machine(),
+        clusters: n,
+        namespaces: args.namespaces,
+        rate_per_sec: args.rate,
+        tf_delay: args.tf_delay.clone(),
+        timeout_secs: args.timeout,
+        converged,
+        ready_clusters,
+        convergence_secs: last_ready,
+        time_to_ready_secs: Dist::of(&ttr),
+        event_to_status_ms: Dist::of(&e2s),
+        api_requests: api,
+        controller: usage,
+        reconciles,
+        quiet,
+        restart,
+        churn: churns,
+        timeline,
+        notes,
+    };
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    std::fs::write(args.out.join("summary.md"), report.summary_md())?;
+    std::fs::write(
+        args.out.join("convergence.svg"),
+        svg::convergence(
+            &format!("{label}: clusters Ready over time"),
+            &report.timeline,
+            n,
+        ),
+    )?;
+    print!("{}", report.summary_md());
+    for w in watches {
+        w.abort();
+    }
+    if let Some(c) = ctrl {
+        eprintln!("controller log: {}", c.log().display());
+        c.stop().await;
+    }
+    stack.stop();
+    anyhow::ensure!(
+        converged,
+        "{ready_clusters}/{n} clusters Ready within {}s (report in {})",
+        args.timeout,
+        args.out.display()
+    );
+    Ok(())
+}
