@@ -30,6 +30,11 @@ impl ControllerError {
             source,
         }
     }
+
+    /// A 409 Conflict: the object changed since it was read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Api { source, .. } if status_code(source) == Some(409))
+    }
 }
 
 /// HTTP status of an API error, if it is one.

@@ -80,16 +80,45 @@ impl<D: Decide> Reconciler for Controller<D> {
         obj: Arc<D::K>,
         rctx: ReconcileCtx,
     ) -> Result<Action, ControllerError> {
-        let plan = D::plan(&self.ctx, &obj, &rctx).await?;
-        let action = plan.action.clone();
-        match execute(&self.ctx, D::KIND, obj.as_ref(), plan, &rctx.writes).await {
-            Ok(()) => Ok(action),
-            // Waiting is not an error: the plan's timers and requeue still apply.
-            Err(ControllerError::Blocked(b)) if b.class == ErrorClass::Waiting => {
-                tracing::debug!(key = %rctx.key, reason = b.reason, message = %b.message, "waiting");
-                Ok(action)
+        let mut obj = obj;
+        let mut attempt = 0u32;
+        loop {
+            let plan = D::plan(&self.ctx, &obj, &rctx).await?;
+            let action = plan.action.clone();
+            match execute(&self.ctx, D::KIND, obj.as_ref(), plan, &rctx.writes).await {
+                Ok(()) => return Ok(action),
+                // Waiting is not an error: the plan's timers and requeue still apply.
+                Err(ControllerError::Blocked(b)) if b.class == ErrorClass::Waiting => {
+                    tracing::debug!(key = %rctx.key, reason = b.reason, message = %b.message, "waiting");
+                    return Ok(action);
+                }
+                // Someone else wrote the object since the cache showed it: decide again from
+                // the newer version instead of backing off.
+                Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(key = %rctx.key, attempt, "conflict; deciding again from a fresher cache");
+                    obj = self.fresher(&rctx.key, &obj).await.unwrap_or(obj);
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+    }
+}
+
+/// Immediate re-decisions after a 409 Conflict before falling back to backoff.
+const CONFLICT_RETRIES: u32 = 3;
+
+impl<D: Decide> Controller<D> {
+    /// The cached object once it is newer than `seen` (waits up to ~200 ms); `None` when gone.
+    async fn fresher(&self, key: &ObjectKey, seen: &Arc<D::K>) -> Option<Arc<D::K>> {
+        let old = seen.meta().resource_version.clone();
+        for _ in 0..20 {
+            let cur = Reconciler::get(self, key)?;
+            if cur.meta().resource_version != old {
+                return Some(cur);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Reconciler::get(self, key)
     }
 }
