@@ -665,3 +665,7 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
     }
     plan
 }
+
+#[cfg(test)]
+#[path = "controlplane_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ use crate::actors::ErrorClass;
 use crate::api::names::{conditions as ct, reasons as r};
 
 #[path = "decision_test_support.rs"]
+#[allow(clippy::duplicate_mod)]
 mod support;
 use support::*;
 
@@ -754,16 +755,17 @@ fn deletion_waits_for_the_control_plane_then_deletes_or_retains_the_vpc() {
     });
     let delete = delete_apply(NS, VPC_APPLY);
     // (case, retain, finalizer, control plane exists, apply, ops, blocked reason, events)
-    let table: Vec<(
-        &str,
+    type Row = (
+        &'static str,
         bool,
         bool,
         bool,
         Option<WorkspaceTemplateApply>,
         Vec<Op>,
-        Option<&str>,
-        Vec<&str>,
-    )> = vec![
+        Option<&'static str>,
+        Vec<&'static str>,
+    );
+    let table: Vec<Row> = vec![
         (
             "no finalizer",
             false,

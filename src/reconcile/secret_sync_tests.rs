@@ -11,6 +11,7 @@ use crate::reconcile::kubeconfig::tests::token_kubeconfig;
 use crate::reconcile::secrets::reasons as sr;
 
 #[path = "decision_test_support.rs"]
+#[allow(clippy::duplicate_mod)]
 mod support;
 use support::*;
 

@@ -8,6 +8,7 @@ use super::*;
 use crate::actors::ErrorClass;
 
 #[path = "decision_test_support.rs"]
+#[allow(clippy::duplicate_mod)]
 mod support;
 use support::*;
 
@@ -519,15 +520,16 @@ fn deletion_deletes_or_retains_the_workspace() {
     };
     let remove = Op::RemoveFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY);
     // (case, retain, finalizer, workspace, ops, blocked, events)
-    let table: Vec<(
-        &str,
+    type Row = (
+        &'static str,
         bool,
         bool,
         Option<Workspace>,
         Vec<Op>,
-        Option<&str>,
-        Vec<&str>,
-    )> = vec![
+        Option<&'static str>,
+        Vec<&'static str>,
+    );
+    let table: Vec<Row> = vec![
         (
             "no finalizer",
             false,

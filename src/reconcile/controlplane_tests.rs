@@ -1,0 +1,1187 @@
+//! Table tests of the CAPTControlPlane decision.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::actors::ErrorClass;
+use crate::reconcile::kubeconfig::tests::token_kubeconfig;
+use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
+use crate::reconcile::secrets::reasons as sr;
+
+#[path = "decision_test_support.rs"]
+#[allow(clippy::duplicate_mod)]
+mod support;
+use support::cond;
+use support::*;
+
+const NAME: &str = "alpha";
+const EKS_APPLY: &str = "alpha-eks-controlplane-apply";
+const EKS_WS: &str = "alpha-eks-controlplane";
+const HOST: &str = "ABCD1234.gr7.ap-northeast-1.eks.amazonaws.com";
+const FAKE_DER: [u8; 8] = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02];
+
+fn cp_json() -> Value {
+    json!({
+        "apiVersion": "controlplane.cluster.x-k8s.io/v1beta1",
+        "kind": "CAPTControlPlane",
+        "metadata": {
+            "name": NAME,
+            "namespace": NS,
+            "uid": "uid-cp",
+            "generation": 1,
+            "creationTimestamp": at(0).0.to_string(),
+            "finalizers": [finalizers::CAPT_CONTROL_PLANE],
+            "ownerReferences": [cluster_owner_ref(NAME)],
+        },
+        "spec": {
+            "version": "1.31",
+            "workspaceTemplateRef": {"name": "eks-controlplane-template", "namespace": NS},
+            "controlPlaneConfig": {
+                "region": "ap-northeast-1",
+                "endpointAccess": {"public": true, "private": false},
+            },
+            "additionalTags": {"Environment": "dev"},
+            "workspaceTemplateApplyName": EKS_APPLY,
+        },
+    })
+}
+
+fn cp(edit: impl FnOnce(&mut Value)) -> CAPTControlPlane {
+    let mut v = cp_json();
+    edit(&mut v);
+    from(v)
+}
+
+fn remove(v: &mut Value, parent: &str, key: &str) {
+    if let Some(o) = v[parent].as_object_mut() {
+        o.remove(key);
+    }
+}
+
+fn ca_pem() -> String {
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        STANDARD.encode(FAKE_DER)
+    )
+}
+
+fn connection_data() -> BTreeMap<String, Vec<u8>> {
+    [
+        ("kubeconfig", token_kubeconfig(&format!("https://{HOST}"))),
+        (
+            "cluster_certificate_authority_data",
+            STANDARD.encode(ca_pem()),
+        ),
+        ("cluster_endpoint", format!("https://{HOST}")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_bytes()))
+    .collect()
+}
+
+fn connection(data: BTreeMap<String, Vec<u8>>) -> ConnectionSecret {
+    ConnectionSecret {
+        resource_version: "1".into(),
+        data,
+    }
+}
+
+/// Inputs of one decision.
+struct W {
+    cluster: Option<Cluster>,
+    template_exists: bool,
+    eks_apply: Option<WorkspaceTemplateApply>,
+    eks_workspace: Option<Workspace>,
+    vpc_workspace: Option<String>,
+    spot_check_template: bool,
+    spot_create_template: bool,
+    spot_check_apply: Option<WorkspaceTemplateApply>,
+    spot_check_workspace: Option<Workspace>,
+    spot_create_apply: Option<WorkspaceTemplateApply>,
+    kubeconfig_template_ns: Option<String>,
+    kubeconfig_apply: Option<WorkspaceTemplateApply>,
+    connection: Option<ConnectionSecret>,
+    connection_unchanged: bool,
+    kubeconfig_secret: Option<OwnedSecret>,
+    ca_secret: Option<OwnedSecret>,
+    now: Time,
+}
+
+impl Default for W {
+    fn default() -> Self {
+        W {
+            cluster: Some(cluster(NAME)),
+            template_exists: true,
+            eks_apply: None,
+            eks_workspace: None,
+            vpc_workspace: None,
+            spot_check_template: false,
+            spot_create_template: false,
+            spot_check_apply: None,
+            spot_check_workspace: None,
+            spot_create_apply: None,
+            kubeconfig_template_ns: None,
+            kubeconfig_apply: None,
+            connection: None,
+            connection_unchanged: false,
+            kubeconfig_secret: None,
+            ca_secret: None,
+            now: at(0),
+        }
+    }
+}
+
+impl W {
+    fn run(&self, cp: &CAPTControlPlane) -> Plan<CAPTControlPlaneStatus> {
+        let world = CpWorld {
+            cluster: self.cluster.as_ref(),
+            template_exists: self.template_exists,
+            eks_apply: self.eks_apply.as_ref(),
+            eks_workspace: self.eks_workspace.as_ref(),
+            vpc_workspace: self.vpc_workspace.clone(),
+            spot_check_template: self.spot_check_template,
+            spot_create_template: self.spot_create_template,
+            spot_check_apply: self.spot_check_apply.as_ref(),
+            spot_check_workspace: self.spot_check_workspace.as_ref(),
+            spot_create_apply: self.spot_create_apply.as_ref(),
+            kubeconfig_template_ns: self.kubeconfig_template_ns.clone(),
+            kubeconfig_apply: self.kubeconfig_apply.as_ref(),
+            connection: self.connection.as_ref(),
+            connection_unchanged: self.connection_unchanged,
+            kubeconfig_secret: self.kubeconfig_secret.clone(),
+            ca_secret: self.ca_secret.clone(),
+            now: self.now.clone(),
+        };
+        let plan = decide(cp, &world);
+        assert_no_cluster_writes(&plan);
+        plan
+    }
+
+    /// The EKS apply as a first decision creates it, applied to Workspace `alpha-eks-controlplane`.
+    fn with_eks(mut self, ws: Workspace) -> Self {
+        let plan = W::default().run(&cp(|_| {}));
+        let body = created(&plan, "WorkspaceTemplateApply")[0].body.clone();
+        let mut a: WorkspaceTemplateApply = from(body);
+        a.status = Some(from(json!({
+            "workspaceName": EKS_WS, "applied": true, "lastAppliedTime": at(60).0.to_string(),
+        })));
+        self.eks_apply = Some(a);
+        self.eks_workspace = Some(ws);
+        self
+    }
+}
+
+fn eks_outputs(endpoint: &str) -> Value {
+    json!({
+        "cluster_endpoint": endpoint,
+        "cluster_name": NAME,
+        "karpenter": {"queue_name": "q", "service_account": {"annotations": {"eks.amazonaws.com/role-arn": "arn"}}},
+    })
+}
+
+fn st(plan: &Plan<CAPTControlPlaneStatus>) -> &CAPTControlPlaneStatus {
+    plan.status.as_ref().expect("status")
+}
+
+fn observed(s: &CAPTControlPlaneStatus) -> impl FnOnce(&mut Value) {
+    let v = serde_json::to_value(s).unwrap();
+    move |cp: &mut Value| cp["status"] = v
+}
+
+#[test]
+fn waits_for_the_owner_reference_cluster_api_sets_and_never_adopts() {
+    // (case, ownerReference, Cluster cached, waits)
+    let table = [
+        ("no owner, no Cluster", false, false, true),
+        (
+            "same-named Cluster without owner reference",
+            false,
+            true,
+            true,
+        ),
+        ("owner reference, Cluster not cached", true, false, true),
+        ("owned", true, true, false),
+    ];
+    for (case, owned, cached, waits) in table {
+        let c = cp(|v| {
+            remove(v, "metadata", "finalizers");
+            if !owned {
+                remove(v, "metadata", "ownerReferences");
+            }
+        });
+        let w = W {
+            cluster: cached.then(|| cluster(NAME)),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        assert_eq!(
+            plan.ops.first(),
+            Some(&Op::AddFinalizer(finalizers::CAPT_CONTROL_PLANE)),
+            "{case}"
+        );
+        if waits {
+            assert_eq!(plan.ops.len(), 1, "{case}: nothing else, no adoption");
+            assert_eq!(
+                cond_state(&st(&plan).conditions, ct::READY),
+                state(
+                    "False",
+                    reasons::CREATING,
+                    messages::WAITING_FOR_OWNER_CLUSTER
+                ),
+                "{case}"
+            );
+            let b = plan.blocked.as_ref().expect(case);
+            assert_eq!(
+                (b.class, b.reason),
+                (ErrorClass::Waiting, reasons::CREATING)
+            );
+        } else {
+            assert!(plan.blocked.is_none(), "{case}");
+            assert_eq!(created(&plan, "WorkspaceTemplateApply").len(), 1, "{case}");
+        }
+    }
+}
+
+#[test]
+fn pause_stops_before_any_write() {
+    let paused = W {
+        cluster: Some(cluster_with(NAME, json!({}), json!({"paused": true}))),
+        ..W::default()
+    };
+    let plan = paused.run(&cp(|_| {}));
+    assert!(plan.ops.is_empty() && plan.status.is_none());
+    assert_eq!(plan.blocked.map(|b| b.reason), Some("Paused"));
+    let plan = W::default().run(&cp(|v| {
+        v["metadata"]["annotations"] = json!({"cluster.x-k8s.io/paused": "true"})
+    }));
+    assert!(plan.ops.is_empty());
+    assert_eq!(plan.blocked.map(|b| b.reason), Some("Paused"));
+}
+
+#[test]
+fn invalid_spec_and_missing_template_fail_the_phase() {
+    type Edit = fn(&mut Value);
+    // (case, edit, template exists, reason, class)
+    let table: [(&str, Edit, bool, &str, ErrorClass); 3] = [
+        (
+            "empty version",
+            |v| v["spec"]["version"] = json!(""),
+            true,
+            "InvalidSpec",
+            ErrorClass::Terminal,
+        ),
+        (
+            "template missing",
+            |_| {},
+            false,
+            reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
+            ErrorClass::Waiting,
+        ),
+        (
+            "template missing, namespace from the control plane",
+            |v| v["spec"]["workspaceTemplateRef"] = json!({"name": "eks"}),
+            false,
+            reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
+            ErrorClass::Waiting,
+        ),
+    ];
+    for (case, edit, template_exists, reason, class) in table {
+        let w = W {
+            template_exists,
+            ..W::default()
+        };
+        let c = cp(edit);
+        let plan = w.run(&c);
+        let s = st(&plan).clone();
+        assert_eq!(s.phase, Some(ControlPlanePhase::Failed), "{case}");
+        assert!(!s.ready, "{case}");
+        let ready = cond(&s.conditions, ct::READY).expect(case);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reason),
+            "{case}"
+        );
+        let failed = cond(&s.conditions, ct::FAILED).expect(case);
+        assert_eq!(
+            (failed.status.as_str(), failed.reason.as_str()),
+            ("True", reason),
+            "{case}"
+        );
+        let b = plan.blocked.as_ref().expect(case);
+        assert_eq!((b.class, b.reason), (class, reason), "{case}");
+        assert!(
+            created(&plan, "WorkspaceTemplateApply").is_empty(),
+            "{case}"
+        );
+        assert_eq!(warnings(&plan), vec![reason], "{case}");
+        if reason == reasons::WORKSPACE_TEMPLATE_NOT_FOUND {
+            assert!(
+                ready.message.contains("default/eks"),
+                "{case}: {}",
+                ready.message
+            );
+        }
+        let mut again = c.clone();
+        again.status = Some(s);
+        assert!(
+            warnings(&w.run(&again)).is_empty(),
+            "{case}: announced once"
+        );
+    }
+}
+
+#[test]
+fn creates_the_eks_apply_and_arms_the_control_plane_timer() {
+    // (case, vpc workspace, apply name recorded)
+    let table = [
+        ("no VPC apply", None, true),
+        ("VPC apply exists", Some("alpha-vpc"), true),
+        ("apply name not recorded yet", None, false),
+    ];
+    for (case, vpc, recorded) in table {
+        let c = cp(|v| {
+            if !recorded {
+                remove(v, "spec", "workspaceTemplateApplyName");
+            }
+        });
+        let w = W {
+            vpc_workspace: vpc.map(str::to_string),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        let create = created(&plan, "WorkspaceTemplateApply");
+        assert_eq!(create.len(), 1, "{case}");
+        let child = create[0];
+        assert_eq!(child.name, EKS_APPLY);
+        let spec = &child.body["spec"];
+        assert_eq!(
+            spec["templateRef"],
+            json!({"name": "eks-controlplane-template", "namespace": NS})
+        );
+        assert_eq!(
+            spec["variables"],
+            json!({
+                "cluster_name": NAME,
+                "kubernetes_version": "1.31",
+                "region": "ap-northeast-1",
+                "endpoint_public_access": "true",
+                "endpoint_private_access": "false",
+                "tags_Environment": "dev",
+            }),
+            "{case}"
+        );
+        assert_eq!(
+            spec["writeConnectionSecretToRef"],
+            json!({"name": "alpha-eks-connection", "namespace": NS})
+        );
+        let waits = match vpc {
+            Some(n) => json!([{"name": n, "namespace": NS}]),
+            None => Value::Null,
+        };
+        assert_eq!(spec["waitForWorkspaces"], waits, "{case}");
+        let owner = &child.body["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (owner["kind"].as_str(), owner["controller"].as_bool()),
+            (Some("CAPTControlPlane"), Some(true))
+        );
+        let name_patch = json!({"spec": {"workspaceTemplateApplyName": EKS_APPLY}});
+        assert_eq!(
+            self_patches(&plan).contains(&&name_patch),
+            !recorded,
+            "{case}"
+        );
+
+        let s = st(&plan);
+        assert!(s.external_managed_control_plane);
+        assert_eq!(s.phase, Some(ControlPlanePhase::Creating));
+        assert_eq!(
+            cond_state(&s.conditions, ct::READY),
+            state("False", reasons::CREATING, messages::CONTROL_PLANE_CREATING)
+        );
+        assert_eq!(
+            armed(&plan, CONTROL_PLANE_TIMER),
+            Some(after(30 * 60)),
+            "{case}"
+        );
+        assert!(plan.blocked.is_none(), "{case}");
+        assert!(!s.secrets_ready);
+        assert_eq!(
+            cond(&s.conditions, SECRETS_READY).map(|c| (c.status.as_str(), c.reason.as_str())),
+            Some(("False", sr::WAITING_FOR_SECRET))
+        );
+    }
+}
+
+#[test]
+fn ready_workspace_sets_endpoint_without_scheme_and_mirrors_outputs() {
+    // (case, output endpoint, secret endpoint, host, port)
+    let table = [
+        (
+            "EKS output",
+            Some(format!("https://{HOST}")),
+            None,
+            HOST,
+            443,
+        ),
+        (
+            "output with port",
+            Some("https://api.example.com:8443/".to_string()),
+            None,
+            "api.example.com",
+            8443,
+        ),
+        (
+            "host only",
+            Some("api.example.com".to_string()),
+            None,
+            "api.example.com",
+            443,
+        ),
+        (
+            "from the connection secret",
+            None,
+            Some("https://sec.example.com"),
+            "sec.example.com",
+            443,
+        ),
+        (
+            "base64 in the connection secret",
+            None,
+            Some("aHR0cHM6Ly9iNjQuZXhhbXBsZS5jb20="),
+            "b64.example.com",
+            443,
+        ),
+    ];
+    for (case, output, secret, host, port) in table {
+        let outputs = match &output {
+            Some(e) => eks_outputs(e),
+            None => json!({"cluster_name": NAME}),
+        };
+        let mut w = W::default().with_eks(ready_workspace(EKS_WS, outputs.clone()));
+        w.now = at(mins(10));
+        if let Some(e) = secret {
+            w.connection = Some(connection(BTreeMap::from([(
+                "cluster_endpoint".to_string(),
+                e.as_bytes().to_vec(),
+            )])));
+        }
+        let plan = w.run(&cp(|_| {}));
+        let s = st(&plan);
+        assert!(s.ready && s.initialized, "{case}");
+        assert_eq!(s.endpoint, Some(format!("{host}:{port}")), "{case}");
+        assert_eq!(s.phase, Some(ControlPlanePhase::Ready));
+        assert_eq!(
+            cond_state(&s.conditions, ct::READY),
+            state("True", reasons::READY, messages::CONTROL_PLANE_READY)
+        );
+        assert_eq!(
+            cond(&s.conditions, ct::INITIALIZED).map(|c| c.status.as_str()),
+            Some("True")
+        );
+        assert_eq!(s.version.as_deref(), Some("1.31"));
+        assert_eq!(
+            (s.failure_reason.as_deref(), s.failure_message.as_deref()),
+            (None, None)
+        );
+        let mirror = s.workspace_status.as_ref().unwrap();
+        assert!(mirror.ready);
+        assert_eq!(mirror.state.as_deref(), Some("Available"));
+        assert_eq!(
+            mirror.at_provider.as_ref().unwrap()["outputs"],
+            outputs,
+            "{case}: atProvider mirrored with nested outputs"
+        );
+        assert_eq!(
+            s.workspace_template_status
+                .as_ref()
+                .unwrap()
+                .last_applied_revision,
+            Some(at(60).0.to_string())
+        );
+        assert!(
+            self_patches(&plan).contains(
+                &&json!({"spec": {"controlPlaneEndpoint": {"host": host, "port": port}}})
+            ),
+            "{case}"
+        );
+        assert!(cancelled(&plan, CONTROL_PLANE_TIMER), "{case}");
+        assert_eq!(normals(&plan).first(), Some(&reasons::READY), "{case}");
+        assert!(plan.blocked.is_none());
+    }
+}
+
+#[test]
+fn endpoint_already_in_spec_is_not_rewritten() {
+    let w = W::default().with_eks(ready_workspace(
+        EKS_WS,
+        eks_outputs(&format!("https://{HOST}")),
+    ));
+    let plan = w.run(&cp(|v| {
+        v["spec"]["controlPlaneEndpoint"] = json!({"host": HOST, "port": 443})
+    }));
+    assert!(
+        self_patches(&plan)
+            .iter()
+            .all(|p| p["spec"].get("controlPlaneEndpoint").is_none())
+    );
+    assert!(st(&plan).ready);
+}
+
+#[test]
+fn ready_workspace_without_a_usable_endpoint_is_not_ready() {
+    // (case, outputs, warning)
+    let table = [
+        ("no endpoint", json!({"cluster_name": NAME}), vec![]),
+        (
+            "unusable endpoint",
+            eks_outputs("ftp://x"),
+            vec![reasons::ENDPOINT_ERROR],
+        ),
+    ];
+    for (case, outputs, warn) in table {
+        let w = W::default().with_eks(ready_workspace(EKS_WS, outputs));
+        let plan = w.run(&cp(|_| {}));
+        let s = st(&plan);
+        assert!(!s.ready && !s.initialized, "{case}");
+        assert_eq!(s.phase, Some(ControlPlanePhase::Creating), "{case}");
+        assert_eq!(
+            cond(&s.conditions, ct::READY).map(|c| c.message.as_str()),
+            Some("Control plane is up; waiting for its endpoint"),
+            "{case}"
+        );
+        assert_eq!(warnings(&plan), warn, "{case}");
+        assert!(armed(&plan, CONTROL_PLANE_TIMER).is_some(), "{case}");
+    }
+}
+
+#[test]
+fn terraform_errors_are_terminal_or_waiting_by_message() {
+    let terminal =
+        "apply failed: operation error EKS: CreateCluster, InvalidParameterException: bad subnet";
+    let retryable = "apply failed: ThrottlingException: Rate exceeded";
+    // (case, message, phase, blocked class, warning)
+    let table = [
+        (
+            "non-retryable",
+            terminal,
+            ControlPlanePhase::Failed,
+            Some(ErrorClass::Terminal),
+            vec![reasons::WORKSPACE_ERROR],
+        ),
+        (
+            "retryable",
+            retryable,
+            ControlPlanePhase::Creating,
+            None,
+            vec![],
+        ),
+    ];
+    for (case, msg, phase, class, warn) in table {
+        let w = W {
+            now: at(mins(3)),
+            ..W::default()
+        }
+        .with_eks(failed_workspace(EKS_WS, msg));
+        let c = cp(|_| {});
+        let plan = w.run(&c);
+        let s = st(&plan).clone();
+        assert_eq!(s.phase, Some(phase), "{case}");
+        assert!(!s.ready, "{case}");
+        assert_eq!(plan.blocked.as_ref().map(|b| b.class), class, "{case}");
+        assert_eq!(warnings(&plan), warn, "{case}");
+        assert_eq!(
+            s.workspace_template_status
+                .as_ref()
+                .unwrap()
+                .last_failure_message
+                .as_deref(),
+            (phase == ControlPlanePhase::Failed).then_some(msg),
+            "{case}"
+        );
+        let ready = cond(&s.conditions, ct::READY).unwrap();
+        if phase == ControlPlanePhase::Failed {
+            assert_eq!(
+                (ready.reason.as_str(), ready.message.as_str()),
+                (reasons::WORKSPACE_ERROR, msg)
+            );
+            assert_eq!(s.failure_reason.as_deref(), Some(reasons::WORKSPACE_ERROR));
+            assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), None);
+            let mut again = c.clone();
+            again.status = Some(s.clone());
+            assert!(warnings(&w.run(&again)).is_empty(), "announced once");
+        } else {
+            assert_eq!(ready.reason, reasons::CREATING);
+            assert_eq!(
+                ready.message,
+                format!("{}: {msg}", messages::CONTROL_PLANE_CREATING)
+            );
+            assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), Some(after(27 * 60)));
+        }
+    }
+    for (msg, want) in [
+        (terminal, true),
+        ("AccessDenied: not authorized", true),
+        ("UnauthorizedOperation", true),
+        (retryable, false),
+        ("connection reset by peer", false),
+    ] {
+        assert_eq!(non_retryable(msg), want, "{msg}");
+    }
+}
+
+#[test]
+fn control_plane_timeout_after_thirty_minutes() {
+    // (case, now, timed out, timer left)
+    let table = [
+        ("ten minutes in", mins(10), false, Some(20 * 60)),
+        ("one second before", mins(30) - 1, false, Some(1)),
+        ("at the deadline", mins(30), true, None),
+        ("past the deadline", mins(45), true, None),
+    ];
+    for (case, now, timed_out, left) in table {
+        let w = W {
+            now: at(now),
+            ..W::default()
+        }
+        .with_eks(creating_workspace(EKS_WS));
+        let c = cp(|_| {});
+        let plan = w.run(&c);
+        let s = st(&plan).clone();
+        assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), left.map(after), "{case}");
+        if timed_out {
+            let m = "Control plane not ready within 30 minutes";
+            assert_eq!(s.phase, Some(ControlPlanePhase::Failed), "{case}");
+            assert_eq!(
+                cond_state(&s.conditions, ct::READY),
+                state("False", reasons::CONTROL_PLANE_TIMEOUT, m)
+            );
+            assert_eq!(
+                s.failure_reason.as_deref(),
+                Some(reasons::CONTROL_PLANE_TIMEOUT)
+            );
+            assert_eq!(
+                warnings(&plan),
+                vec![reasons::CONTROL_PLANE_TIMEOUT],
+                "{case}"
+            );
+            let mut again = c.clone();
+            again.status = Some(s);
+            assert!(
+                warnings(&w.run(&again)).is_empty(),
+                "{case}: announced once"
+            );
+        } else {
+            assert_eq!(s.phase, Some(ControlPlanePhase::Creating), "{case}");
+            assert_eq!(s.failure_reason, None, "{case}");
+        }
+    }
+}
+
+#[test]
+fn recovers_after_timeout_when_the_workspace_succeeds() {
+    let late = W {
+        now: at(mins(40)),
+        ..W::default()
+    }
+    .with_eks(creating_workspace(EKS_WS));
+    let timed_out = st(&late.run(&cp(|_| {}))).clone();
+    assert_eq!(
+        timed_out.failure_reason.as_deref(),
+        Some(reasons::CONTROL_PLANE_TIMEOUT)
+    );
+
+    let w = W {
+        now: at(mins(50)),
+        ..W::default()
+    }
+    .with_eks(ready_workspace(
+        EKS_WS,
+        eks_outputs(&format!("https://{HOST}")),
+    ));
+    let plan = w.run(&cp(observed(&timed_out)));
+    let s = st(&plan);
+    assert_eq!(s.phase, Some(ControlPlanePhase::Ready));
+    assert!(s.ready && s.initialized);
+    assert_eq!(
+        (s.failure_reason.as_deref(), s.failure_message.as_deref()),
+        (None, None)
+    );
+    assert_eq!(
+        cond(&s.conditions, ct::FAILED).map(|c| c.status.as_str()),
+        Some("False")
+    );
+    assert!(cancelled(&plan, CONTROL_PLANE_TIMER));
+}
+
+#[test]
+fn initialized_never_goes_back() {
+    // B-5: a Ready control plane whose Workspace stops being Ready.
+    let ready = W::default().with_eks(ready_workspace(
+        EKS_WS,
+        eks_outputs(&format!("https://{HOST}")),
+    ));
+    let up = st(&ready.run(&cp(|_| {}))).clone();
+    assert!(up.initialized);
+    let flapping = workspace(
+        EKS_WS,
+        json!({"conditions": [
+            xp_cond("Synced", true, "ReconcileSuccess", None),
+            xp_cond("Ready", false, "Unavailable", None),
+        ]}),
+    );
+    let w = W {
+        now: at(mins(90)),
+        ..W::default()
+    }
+    .with_eks(flapping);
+    let plan = w.run(&cp(observed(&up)));
+    let s = st(&plan);
+    assert!(!s.ready);
+    assert!(s.initialized, "B-5");
+    assert_eq!(
+        cond(&s.conditions, ct::INITIALIZED).map(|c| c.status.as_str()),
+        Some("True")
+    );
+    assert_eq!(
+        s.phase,
+        Some(ControlPlanePhase::Creating),
+        "no timeout once initialized"
+    );
+    assert_eq!(s.failure_reason, None);
+    assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), None);
+}
+
+#[test]
+fn version_change_patches_the_apply_and_reports_the_upgrade() {
+    // B-8: the new version reaches the apply; status keeps the running version until applied.
+    let w = W::default().with_eks(ready_workspace(
+        EKS_WS,
+        eks_outputs(&format!("https://{HOST}")),
+    ));
+    let up = st(&w.run(&cp(|_| {}))).clone();
+    assert_eq!(up.version.as_deref(), Some("1.31"));
+    let bumped = cp(|v| {
+        v["spec"]["version"] = json!("1.32");
+        v["metadata"]["generation"] = json!(2);
+        observed(&up)(v);
+    });
+    let plan = w.run(&bumped);
+    let p = patched(&plan, "WorkspaceTemplateApply");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].name, EKS_APPLY);
+    assert_eq!(p[0].body["spec"]["variables"]["kubernetes_version"], "1.32");
+    assert!(created(&plan, "WorkspaceTemplateApply").is_empty());
+    let s = st(&plan);
+    assert_eq!(s.version.as_deref(), Some("1.31"));
+    assert_eq!(
+        cond_state(&s.conditions, ct::CREATING),
+        state("True", "Upgrading", "Upgrading from 1.31 to 1.32")
+    );
+}
+
+#[test]
+fn spot_role_flow_never_gates_the_control_plane() {
+    let check_ws =
+        |exists: bool| ready_workspace("alpha-spot-role-check", json!({"role_exists": exists}));
+    let check_apply = || {
+        apply(
+            "alpha-spot-role-check",
+            json!({}),
+            json!({"templateRef": {"name": "spot-role-check", "namespace": NS}}),
+            json!({}),
+        )
+    };
+    // (case, check template, create template, check apply, check workspace, created applies)
+    let table = [
+        ("no templates", false, false, None, None, vec![EKS_APPLY]),
+        (
+            "check created",
+            true,
+            true,
+            None,
+            None,
+            vec!["alpha-spot-role-check", EKS_APPLY],
+        ),
+        (
+            "role exists",
+            true,
+            true,
+            Some(check_apply()),
+            Some(check_ws(true)),
+            vec![EKS_APPLY],
+        ),
+        (
+            "role missing",
+            true,
+            true,
+            Some(check_apply()),
+            Some(check_ws(false)),
+            vec!["alpha-spot-role-create", EKS_APPLY],
+        ),
+        (
+            "role missing, no create template",
+            true,
+            false,
+            Some(check_apply()),
+            Some(check_ws(false)),
+            vec![EKS_APPLY],
+        ),
+    ];
+    for (case, check_t, create_t, check_a, check_w, want) in table {
+        let w = W {
+            spot_check_template: check_t,
+            spot_create_template: create_t,
+            spot_check_apply: check_a,
+            spot_check_workspace: check_w,
+            ..W::default()
+        };
+        let plan = w.run(&cp(|_| {}));
+        let names: Vec<&str> = created(&plan, "WorkspaceTemplateApply")
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, want, "{case}");
+        assert!(plan.blocked.is_none(), "{case}");
+        for c in created(&plan, "WorkspaceTemplateApply") {
+            let spec = &c.body["spec"];
+            match c.name.as_str() {
+                "alpha-spot-role-check" => {
+                    assert_eq!(
+                        spec["templateRef"],
+                        json!({"name": "spot-role-check", "namespace": NS})
+                    );
+                    assert_eq!(spec["retainWorkspaceOnDelete"], json!(false));
+                }
+                "alpha-spot-role-create" => {
+                    assert_eq!(
+                        spec["templateRef"],
+                        json!({"name": "spot-role-create", "namespace": NS})
+                    );
+                    assert_eq!(spec["retainWorkspaceOnDelete"], json!(true), "B-17");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn kubeconfig_apply_after_ready() {
+    // (case, kubeconfig template namespace, region in spec, Cluster region annotation, created)
+    let table = [
+        ("no template", None, true, None, false),
+        ("template, region from spec", Some(NS), true, None, true),
+        (
+            "region from the Cluster",
+            Some(NS),
+            false,
+            Some("eu-west-1"),
+            true,
+        ),
+        ("no region anywhere", Some(NS), false, None, false),
+    ];
+    for (case, tns, spec_region, annotation, want) in table {
+        let mut w = W::default().with_eks(ready_workspace(
+            EKS_WS,
+            eks_outputs(&format!("https://{HOST}")),
+        ));
+        w.kubeconfig_template_ns = tns.map(str::to_string);
+        w.connection = Some(connection(connection_data()));
+        if let Some(r) = annotation {
+            w.cluster = Some(cluster_with(
+                NAME,
+                json!({"cluster.x-k8s.io/region": r}),
+                json!({}),
+            ));
+        }
+        let c = cp(|v| {
+            if !spec_region {
+                remove(v, "spec", "controlPlaneConfig");
+            }
+        });
+        let plan = w.run(&c);
+        let kc: Vec<_> = created(&plan, "WorkspaceTemplateApply")
+            .into_iter()
+            .filter(|c| c.name == "alpha-kubeconfig-apply")
+            .collect();
+        assert_eq!(kc.len(), usize::from(want), "{case}");
+        if let Some(k) = kc.first() {
+            let spec = &k.body["spec"];
+            assert_eq!(
+                spec["templateRef"],
+                json!({"name": "eks-kubeconfig-template", "namespace": NS})
+            );
+            assert_eq!(spec["variables"]["cluster_name"], NAME);
+            assert_eq!(
+                spec["variables"]["region"],
+                annotation.unwrap_or("ap-northeast-1"),
+                "{case}"
+            );
+            assert_eq!(
+                spec["variables"]["cluster_endpoint"],
+                format!("https://{HOST}:443")
+            );
+            assert_eq!(
+                spec["writeConnectionSecretToRef"],
+                json!({"name": "alpha-outputs-kubeconfig", "namespace": NS})
+            );
+            assert_eq!(
+                spec["waitForWorkspaces"],
+                json!([{"name": EKS_WS, "namespace": NS}])
+            );
+        }
+    }
+}
+
+#[test]
+fn secrets_ready_only_once_the_kubeconfig_secret_exists() {
+    // B-9.
+    let base = || {
+        let mut w = W::default().with_eks(ready_workspace(
+            EKS_WS,
+            eks_outputs(&format!("https://{HOST}")),
+        ));
+        w.connection = Some(connection(connection_data()));
+        w
+    };
+    let plan = base().run(&cp(|_| {}));
+    let first = st(&plan).clone();
+    assert_eq!(
+        first.secret_sync.as_ref().unwrap().state,
+        SecretSyncState::Ready
+    );
+    assert!(
+        !first.secrets_ready,
+        "the kubeconfig secret is only planned"
+    );
+    assert_eq!(
+        cond(&first.conditions, SECRETS_READY).map(|c| (c.status.as_str(), c.reason.as_str())),
+        Some(("False", "WritingSecrets"))
+    );
+    let written: Vec<(String, &'static str)> = plan
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::WriteSecret(s) => Some((s.name.clone(), s.type_)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        written,
+        vec![
+            ("alpha-kubeconfig".to_string(), "cluster.x-k8s.io/secret"),
+            ("alpha-ca".to_string(), "Opaque"),
+        ]
+    );
+    let hash = |name: &str| {
+        plan.ops.iter().find_map(|o| match o {
+            Op::WriteSecret(s) if s.name == name => Some(OwnedSecret {
+                data_hash: s.annotations.get(DATA_HASH_ANNOTATION).cloned(),
+            }),
+            _ => None,
+        })
+    };
+
+    let mut w = base();
+    w.connection = None;
+    w.connection_unchanged = true;
+    w.kubeconfig_secret = hash("alpha-kubeconfig");
+    w.ca_secret = hash("alpha-ca");
+    let plan = w.run(&cp(observed(&first)));
+    let s = st(&plan);
+    assert!(s.secrets_ready);
+    assert_eq!(
+        cond(&s.conditions, SECRETS_READY).map(|c| (c.status.as_str(), c.reason.as_str())),
+        Some(("True", "Ready"))
+    );
+    assert!(plan.ops.iter().all(|o| !matches!(o, Op::WriteSecret(_))));
+}
+
+#[test]
+fn secret_failures_show_in_secrets_ready_and_never_block_the_control_plane() {
+    type Edit = fn(&mut BTreeMap<String, Vec<u8>>);
+    let table: [(&str, Edit, &str); 4] = [
+        (
+            "missing kubeconfig",
+            |d| {
+                d.remove("kubeconfig");
+            },
+            sr::MISSING_KEY,
+        ),
+        (
+            "missing CA",
+            |d| {
+                d.remove("cluster_certificate_authority_data");
+            },
+            sr::MISSING_KEY,
+        ),
+        (
+            "invalid kubeconfig",
+            |d| {
+                d.insert("kubeconfig".into(), b"{{{ not yaml".to_vec());
+            },
+            sr::INVALID_KUBECONFIG,
+        ),
+        (
+            "invalid CA",
+            |d| {
+                d.insert("cluster_certificate_authority_data".into(), b"%%%".to_vec());
+            },
+            sr::INVALID_CERTIFICATE,
+        ),
+    ];
+    for (case, edit, reason) in table {
+        let mut data = connection_data();
+        edit(&mut data);
+        let mut w = W::default().with_eks(ready_workspace(
+            EKS_WS,
+            eks_outputs(&format!("https://{HOST}")),
+        ));
+        w.connection = Some(connection(data));
+        let plan = w.run(&cp(|_| {}));
+        let s = st(&plan);
+        assert_eq!(s.phase, Some(ControlPlanePhase::Ready), "{case}");
+        assert!(s.ready && !s.secrets_ready, "{case}");
+        let sync = s.secret_sync.as_ref().unwrap();
+        assert_eq!(
+            (sync.state, sync.reason.as_deref()),
+            (SecretSyncState::Failed, Some(reason)),
+            "{case}"
+        );
+        assert_eq!(
+            cond(&s.conditions, SECRETS_READY).map(|c| (c.status.as_str(), c.reason.as_str())),
+            Some(("False", reason)),
+            "{case}"
+        );
+        assert!(plan.blocked.is_none(), "{case}");
+        assert!(
+            plan.ops.iter().all(|o| !matches!(o, Op::WriteSecret(_))),
+            "{case}"
+        );
+    }
+
+    // No endpoint in outputs or secret: the control plane waits and the sync names the cause.
+    let mut data = connection_data();
+    data.remove("cluster_endpoint");
+    let mut w = W::default().with_eks(ready_workspace(EKS_WS, json!({"cluster_name": NAME})));
+    w.connection = Some(connection(data));
+    let plan = w.run(&cp(|_| {}));
+    let s = st(&plan);
+    assert!(!s.ready);
+    assert_eq!(
+        s.secret_sync.as_ref().and_then(|x| x.reason.as_deref()),
+        Some(sr::ENDPOINT_NOT_AVAILABLE)
+    );
+}
+
+#[test]
+fn deletion_removes_applies_in_order_and_leaves_the_spot_role() {
+    let deleting = |finalizer: bool| {
+        cp(|v| {
+            v["metadata"]["deletionTimestamp"] = json!(at(0).0.to_string());
+            if !finalizer {
+                remove(v, "metadata", "finalizers");
+            }
+        })
+    };
+    let a = |name: &str, deleting: bool| {
+        let meta = if deleting {
+            json!({"deletionTimestamp": at(0).0.to_string(), "finalizers": ["f"]})
+        } else {
+            json!({})
+        };
+        Some(apply(
+            name,
+            meta,
+            json!({"templateRef": {"name": "t"}}),
+            json!({}),
+        ))
+    };
+    let del = |name: &str| delete_apply(NS, name);
+    let remove_fin = Op::RemoveFinalizer(finalizers::CAPT_CONTROL_PLANE);
+    // (case, finalizer, spot check, eks, kubeconfig, ops, blocked)
+    type Row = (
+        &'static str,
+        bool,
+        Option<WorkspaceTemplateApply>,
+        Option<WorkspaceTemplateApply>,
+        Option<WorkspaceTemplateApply>,
+        Vec<Op>,
+        bool,
+    );
+    let table: Vec<Row> = vec![
+        (
+            "no finalizer",
+            false,
+            None,
+            a(EKS_APPLY, false),
+            None,
+            vec![],
+            false,
+        ),
+        (
+            "EKS apply and spot check deleted",
+            true,
+            a("alpha-spot-role-check", false),
+            a(EKS_APPLY, false),
+            a("alpha-kubeconfig-apply", false),
+            vec![del("alpha-spot-role-check"), del(EKS_APPLY)],
+            true,
+        ),
+        (
+            "EKS workspace being destroyed",
+            true,
+            None,
+            a(EKS_APPLY, true),
+            a("alpha-kubeconfig-apply", false),
+            vec![],
+            true,
+        ),
+        (
+            "then the kubeconfig apply",
+            true,
+            None,
+            None,
+            a("alpha-kubeconfig-apply", false),
+            vec![del("alpha-kubeconfig-apply")],
+            true,
+        ),
+        (
+            "kubeconfig apply going",
+            true,
+            None,
+            None,
+            a("alpha-kubeconfig-apply", true),
+            vec![],
+            true,
+        ),
+        ("all gone", true, None, None, None, vec![remove_fin], false),
+    ];
+    for (case, finalizer, spot, eks, kc, ops, blocked) in table {
+        let w = W {
+            spot_check_apply: spot,
+            eks_apply: eks,
+            kubeconfig_apply: kc,
+            spot_create_apply: a("alpha-spot-role-create", false),
+            ..W::default()
+        };
+        let plan = w.run(&deleting(finalizer));
+        assert_eq!(plan.ops, ops, "{case}");
+        assert_eq!(
+            plan.blocked.as_ref().map(|b| b.class),
+            blocked.then_some(ErrorClass::Waiting),
+            "{case}"
+        );
+        assert!(
+            deleted(&plan)
+                .iter()
+                .all(|(_, n)| *n != "alpha-spot-role-create"),
+            "{case}: B-17"
+        );
+        assert!(plan.status.is_none(), "{case}");
+    }
+}
