@@ -73,7 +73,12 @@ fn print_summary(s: &DemoSummary, keep_running: bool) {
     }
 }
 
-/// `capt demo`: runs the demo, prints the summary, and fails unless every cluster became Ready.
+/// Exit status of `capt demo` when some cluster did not become Ready.
+pub const NOT_READY_EXIT_CODE: i32 = 1;
+
+/// `capt demo`: runs the demo and prints the summary. Returns when every cluster became Ready;
+/// otherwise, once everything is stopped, prints which clusters are stuck and exits the process
+/// with [`NOT_READY_EXIT_CODE`]. Errors that keep the demo from running are returned.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::actors::block_on(async move {
         let env_filter = std::env::var(LOG_FILTER_ENV)
@@ -111,8 +116,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         let stuck: Vec<&str> = summary.stuck().map(|c| c.name.as_str()).collect();
-        anyhow::bail!(
-            "{} of {} clusters did not become Ready ({}): {}",
+        eprintln!(
+            "Error: {} of {} clusters did not become Ready ({}): {}",
             stuck.len(),
             summary.clusters.len(),
             match summary.ending {
@@ -120,6 +125,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 _ => "timed out",
             },
             stuck.join(", ")
-        )
+        );
+        std::process::exit(NOT_READY_EXIT_CODE)
     })
 }

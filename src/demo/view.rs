@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::api::names::{conditions, secrets};
+use crate::api::names::{conditions, reasons, secrets, status};
 use crate::api::{CAPTCluster, CAPTControlPlane, Condition, ControlPlanePhase};
 
 /// How far one cluster got.
@@ -108,32 +108,33 @@ impl ClusterView {
             v.started |= !st.conditions.is_empty() || st.vpc_workspace_name.is_some();
             v.vpc_id = st.vpc_id.clone().filter(|s| !s.is_empty());
             v.infrastructure_ready = st.ready;
-            v.failed |=
-                st.failure_reason.is_some() || has_true(&st.conditions, conditions::VPC_FAILED);
-            v.conditions
-                .extend(explain("CAPTCluster", &st.conditions, |t| {
-                    t == conditions::VPC_READY
-                        || t == conditions::VPC_FAILED
-                        || t == conditions::WAITING_FOR_CLUSTER
-                }));
-            if let Some(msg) = &st.failure_message {
-                v.conditions
-                    .push(failure_line("CAPTCluster", &st.failure_reason, msg));
-            }
+            v.failed |= st.failure_reason.is_some()
+                || has_true(&st.conditions, conditions::VPC_FAILED)
+                || st.conditions.iter().any(|c| {
+                    c.type_ == conditions::VPC_READY
+                        && c.status == status::FALSE
+                        && VPC_FAILURE_REASONS.contains(&c.reason.as_str())
+                });
+            v.explain(
+                "CAPTCluster",
+                &st.conditions,
+                &[conditions::VPC_READY, conditions::WAITING_FOR_CLUSTER],
+                &[conditions::VPC_FAILED],
+            );
+            v.explain_failure("CAPTCluster", &st.failure_reason, &st.failure_message);
         }
         if let Some(st) = cp.and_then(|c| c.status.as_ref()) {
             v.started |= !st.conditions.is_empty() || st.phase.is_some();
             v.control_plane_ready = st.ready;
             v.endpoint = st.endpoint.clone().filter(|s| !s.is_empty());
             v.failed |= st.phase == Some(ControlPlanePhase::Failed) || st.failure_reason.is_some();
-            v.conditions
-                .extend(explain("CAPTControlPlane", &st.conditions, |t| {
-                    t == conditions::READY || t == conditions::FAILED
-                }));
-            if let Some(msg) = &st.failure_message {
-                v.conditions
-                    .push(failure_line("CAPTControlPlane", &st.failure_reason, msg));
-            }
+            v.explain(
+                "CAPTControlPlane",
+                &st.conditions,
+                &[conditions::READY],
+                &[conditions::FAILED],
+            );
+            v.explain_failure("CAPTControlPlane", &st.failure_reason, &st.failure_message);
         }
         if let Some(s) = kubeconfig {
             v.kubeconfig_secret = true;
@@ -145,6 +146,55 @@ impl ClusterView {
                 .and_then(kubeconfig_server);
         }
         v
+    }
+
+    /// Adds the `always` conditions, and the `when_true` ones when they are True.
+    fn explain(
+        &mut self,
+        kind: &'static str,
+        conds: &[Condition],
+        always: &[&str],
+        when_true: &[&str],
+    ) {
+        for c in conds {
+            let wanted = always.contains(&c.type_.as_str())
+                || (when_true.contains(&c.type_.as_str()) && c.status == status::TRUE);
+            if wanted {
+                self.conditions.push(ConditionLine {
+                    kind,
+                    type_: c.type_.clone(),
+                    status: c.status.clone(),
+                    reason: c.reason.clone(),
+                    message: c.message.clone(),
+                });
+            }
+        }
+    }
+
+    /// Adds `failureReason`/`failureMessage` unless a condition already says the same.
+    fn explain_failure(
+        &mut self,
+        kind: &'static str,
+        reason: &Option<String>,
+        message: &Option<String>,
+    ) {
+        let Some(message) = message.as_ref().filter(|m| !m.is_empty()) else {
+            return;
+        };
+        if self
+            .conditions
+            .iter()
+            .any(|l| l.kind == kind && &l.message == message)
+        {
+            return;
+        }
+        self.conditions.push(ConditionLine {
+            kind,
+            type_: "failureMessage".to_string(),
+            status: String::new(),
+            reason: reason.clone().unwrap_or_default(),
+            message: message.clone(),
+        });
     }
 
     /// Ready as the demo defines it: both objects ready and the kubeconfig secret present.
@@ -171,37 +221,17 @@ impl ClusterView {
     }
 }
 
+/// `VPCReady=False` reasons that mean the VPC failed rather than is still being created.
+const VPC_FAILURE_REASONS: [&str; 3] = [
+    reasons::VPC_CREATION_FAILED,
+    reasons::INVALID_VPC_CONFIG,
+    reasons::VPC_RECONCILIATION_FAILED,
+];
+
 fn has_true(conds: &[Condition], type_: &str) -> bool {
     conds
         .iter()
-        .any(|c| c.type_ == type_ && c.status == crate::api::names::status::TRUE)
-}
-
-fn explain<'a>(
-    kind: &'static str,
-    conds: &'a [Condition],
-    wanted: impl Fn(&str) -> bool + 'a,
-) -> impl Iterator<Item = ConditionLine> + 'a {
-    conds
-        .iter()
-        .filter(move |c| wanted(&c.type_))
-        .map(move |c| ConditionLine {
-            kind,
-            type_: c.type_.clone(),
-            status: c.status.clone(),
-            reason: c.reason.clone(),
-            message: c.message.clone(),
-        })
-}
-
-fn failure_line(kind: &'static str, reason: &Option<String>, message: &str) -> ConditionLine {
-    ConditionLine {
-        kind,
-        type_: "failure".to_string(),
-        status: String::new(),
-        reason: reason.clone().unwrap_or_default(),
-        message: message.to_string(),
-    }
+        .any(|c| c.type_ == type_ && c.status == status::TRUE)
 }
 
 /// The `server` of a kubeconfig's current context (else of its first cluster).
@@ -295,13 +325,28 @@ mod tests {
     fn failures_are_reported() {
         let failed = cp(CAPTControlPlaneStatus {
             phase: Some(ControlPlanePhase::Failed),
-            conditions: vec![cond("Ready", false, "WorkspaceError")],
+            conditions: vec![
+                cond("Ready", false, "WorkspaceError"),
+                cond("Failed", false, "WorkspaceError"),
+            ],
+            failure_message: Some("WorkspaceError message".into()),
             ..Default::default()
         });
         let v = ClusterView::from_objects(None, Some(&failed), None);
         assert_eq!(v.stage(), Stage::Failed);
         assert_eq!(v.stage().phase(), Phase::Failed);
+        assert_eq!(v.conditions.len(), 1, "{:?}", v.conditions);
         assert_eq!(v.conditions[0].kind, "CAPTControlPlane");
+
+        let vpc_failed = cc(CAPTClusterStatus {
+            conditions: vec![cond("VPCReady", false, "VPCCreationFailed")],
+            failure_message: Some("other text".into()),
+            ..Default::default()
+        });
+        let v = ClusterView::from_objects(Some(&vpc_failed), None, None);
+        assert_eq!(v.stage(), Stage::Failed);
+        assert_eq!(v.conditions.len(), 2);
+        assert_eq!(v.conditions[1].type_, "failureMessage");
     }
 
     #[test]
