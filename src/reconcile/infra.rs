@@ -183,6 +183,18 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
             json!({"metadata": {"labels": {labels::CLUSTER_NAME: cluster_name}}}),
         ));
     }
+    // The endpoint Cluster API recorded on the Cluster, shown on the infrastructure cluster too.
+    if let Some(ep) = cluster
+        .spec
+        .control_plane_endpoint
+        .as_ref()
+        .filter(|e| !e.is_zero())
+        && cc.spec.control_plane_endpoint.as_ref() != Some(ep)
+    {
+        plan.op(Op::Patch(
+            json!({"spec": {"controlPlaneEndpoint": {"host": ep.host, "port": ep.port}}}),
+        ));
+    }
 
     let source = match cc
         .spec
