@@ -1,0 +1,204 @@
+//! A cluster runs to Ready with every log line and span captured: no secret value of the connection
+//! secret or of the kubeconfig and CA secrets appears in logs, spans or Events.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use capt::api::CAPTControlPlane;
+use capt::telemetry::otel;
+use k8s_openapi::api::core::v1::{Event, Secret};
+use kube::api::{Api, ListParams};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use support::{TEMPLATES, World, cluster_yaml, eventually, fast_tfsim};
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Values that must never be shown: whole values, their base64 forms, and the long lines inside
+/// them (a token or a PEM body line on its own is still a secret).
+fn secret_needles(secret: &Secret, keys: &[&str]) -> Vec<(String, String)> {
+    let data = secret.data.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for key in keys {
+        let Some(v) = data.get(*key) else { continue };
+        let text = String::from_utf8_lossy(&v.0).into_owned();
+        let what = format!("{}/{key}", secret.metadata.name.clone().unwrap_or_default());
+        out.push((what.clone(), STANDARD.encode(&v.0)));
+        out.push((what.clone(), text.clone()));
+        for line in text
+            .lines()
+            .chain(decoded_lines(&v.0).iter().map(String::as_str))
+        {
+            if let Some(value) = secret_value(line) {
+                out.push((what.clone(), value.to_string()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The decoded lines of a base64 value, if it is one.
+fn decoded_lines(v: &[u8]) -> Vec<String> {
+    capt::reconcile::endpoint::decode_base64(v)
+        .map(|d| {
+            String::from_utf8_lossy(&d)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The secret part of one line of a kubeconfig or PEM: credential fields and PEM body lines.
+fn secret_value(line: &str) -> Option<&str> {
+    const FIELDS: [&str; 5] = [
+        "token",
+        "certificate-authority-data",
+        "client-key-data",
+        "client-certificate-data",
+        "password",
+    ];
+    let line = line.trim().trim_start_matches("- ");
+    let value = match line.split_once(": ") {
+        Some((key, value)) => FIELDS.contains(&key.trim()).then_some(value.trim())?,
+        None if !line.starts_with("-----") => line,
+        None => return None,
+    };
+    (value.len() >= 24).then_some(value)
+}
+
+fn assert_absent(haystack: &str, needles: &[(String, String)], place: &str) {
+    for (what, needle) in needles {
+        if let Some(at) = haystack.find(needle.as_str()) {
+            let start = haystack[..at]
+                .char_indices()
+                .rev()
+                .nth(200)
+                .map_or(0, |(i, _)| i);
+            panic!(
+                "{what} found in {place}: …{}…",
+                &haystack[start..(at + needle.len()).min(haystack.len())]
+            );
+        }
+    }
+}
+
+#[test]
+fn secret_values_never_reach_logs_spans_or_events() {
+    let logs = Buffer::default();
+    let writer = logs.clone();
+    let exporter = InMemorySpanExporter::default();
+    otel::install_propagator();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(otel::resource())
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with(otel::layer(&provider))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || writer.clone()),
+        );
+    tracing::subscriber::set_global_default(subscriber).expect("global subscriber");
+
+    let (connection, kubeconfig, ca, events, endpoint) = capt::actors::block_on(async {
+        let w = World::start(fast_tfsim()).await;
+        for t in TEMPLATES {
+            w.apply(t).await;
+        }
+        w.apply(&cluster_yaml("sec", "1.31")).await;
+        let cps: Api<CAPTControlPlane> = Api::namespaced(w.client.clone(), "default");
+        let secrets: Api<Secret> = Api::namespaced(w.client.clone(), "default");
+        let cp = eventually(30, "control plane ready with secrets", || async {
+            cps.get("sec").await.ok().filter(|c| {
+                c.status
+                    .as_ref()
+                    .is_some_and(|s| s.ready && s.secrets_ready)
+            })
+        })
+        .await;
+        let connection = secrets
+            .get("sec-eks-connection")
+            .await
+            .expect("connection secret");
+        let kubeconfig = secrets
+            .get("sec-kubeconfig")
+            .await
+            .expect("kubeconfig secret");
+        let ca = secrets.get("sec-ca").await.expect("ca secret");
+        let events: Api<Event> = Api::all(w.client.clone());
+        let events = events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items;
+        w.stop().await;
+        let endpoint = cp.status.and_then(|s| s.endpoint).expect("endpoint");
+        (connection, kubeconfig, ca, events, endpoint)
+    });
+    provider.force_flush().expect("flush spans");
+
+    let mut needles = secret_needles(
+        &connection,
+        &["kubeconfig", "cluster_certificate_authority_data"],
+    );
+    needles.extend(secret_needles(&kubeconfig, &["value"]));
+    needles.extend(secret_needles(&ca, &["ca.crt", "tls.crt"]));
+    assert!(
+        needles.iter().any(|(_, n)| n.starts_with("k8s-aws-v1.")),
+        "the token is among the checked values: {needles:?}"
+    );
+    assert!(needles.len() > 6, "{needles:?}");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).expect("utf-8 logs");
+    assert!(
+        text.contains("secret sync transition"),
+        "logs were captured at TRACE"
+    );
+    assert_absent(&text, &needles, "the logs");
+
+    let spans = exporter.get_finished_spans().expect("spans");
+    assert!(!spans.is_empty(), "spans were exported");
+    for span in &spans {
+        assert_absent(
+            &format!("{span:?}"),
+            &needles,
+            &format!("span {}", span.name),
+        );
+    }
+
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message.as_deref().is_some_and(|m| m.contains(&endpoint))),
+        "Events were captured, with the (public) endpoint"
+    );
+    for e in &events {
+        let shown = format!(
+            "{} {} {}",
+            e.reason.clone().unwrap_or_default(),
+            e.message.clone().unwrap_or_default(),
+            e.action.clone().unwrap_or_default()
+        );
+        assert_absent(&shown, &needles, "an Event");
+    }
+}
