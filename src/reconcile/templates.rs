@@ -148,7 +148,8 @@ mod tests {
     fn workspace_template_table() {
         let users = vec!["ns/a-vpc".to_string()];
         // (finalizer, deleting, users, expected op, blocked)
-        let cases: [(bool, bool, &[String], Option<Op>, bool); 6] = [
+        type Case<'a> = (bool, bool, &'a [String], Option<Op>, bool);
+        let cases: [Case; 6] = [
             (
                 false,
                 false,
