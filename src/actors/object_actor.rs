@@ -63,6 +63,8 @@ pub struct ObjectActor<R: Reconciler> {
     requeue: Option<SpawnHandle>,
     timers: HashMap<&'static str, SpawnHandle>,
     terminal_generation: Option<Option<i64>>,
+    /// Told to stop while a reconcile ran: stop once it ends, start nothing new.
+    stopping: bool,
 }
 
 impl<R: Reconciler> ObjectActor<R> {
@@ -90,6 +92,7 @@ impl<R: Reconciler> ObjectActor<R> {
             requeue: None,
             timers: HashMap::new(),
             terminal_generation: None,
+            stopping: false,
         }
     }
 
@@ -132,6 +135,9 @@ impl<R: Reconciler> ObjectActor<R> {
 
     /// Start a reconcile if there is a reason to and nothing holds it back.
     fn kick(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
         if self.in_flight {
             self.dirty = true;
             return;
@@ -209,20 +215,26 @@ impl<R: Reconciler> ObjectActor<R> {
         let timeout = shared.settings.reconcile_timeout;
         let started = Instant::now();
         let fut = async move {
-            let _permit = shared.semaphore.clone().acquire_owned().await;
+            let permit = shared.semaphore.clone().acquire_owned().await;
             shared.observer.active(kind, 1);
-            let run = AssertUnwindSafe(reconciler.reconcile(obj, rctx)).catch_unwind();
+            // Calling `reconcile` inside the guarded future also catches panics raised before
+            // it returns its future.
+            let run = AssertUnwindSafe(async move { reconciler.reconcile(obj, rctx).await })
+                .catch_unwind();
             let ended = match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(res)) => Ended::Done(res),
                 Ok(Err(_)) => Ended::Panicked,
                 Err(_) => Ended::TimedOut,
             };
             shared.observer.active(kind, -1);
-            ended
+            (ended, permit)
         }
         .instrument(span.clone());
-        ctx.spawn(fut.into_actor(self).map(move |ended, act, ctx| {
+        // The permit is released only after `finish`, so a graceful shutdown also waits for the
+        // outcome to be recorded.
+        ctx.spawn(fut.into_actor(self).map(move |(ended, permit), act, ctx| {
             act.finish(ended, generation, started.elapsed(), &span, ctx);
+            drop(permit);
         }));
     }
 
@@ -282,7 +294,7 @@ impl<R: Reconciler> ObjectActor<R> {
         };
         span.record("capt.result", outcome.as_str());
         self.shared.observer.finished(kind, outcome, elapsed);
-        if outcome == Outcome::Panic {
+        if outcome == Outcome::Panic || self.stopping {
             ctx.stop();
             return;
         }
@@ -377,6 +389,20 @@ impl<R: Reconciler> Handler<Wake> for ObjectActor<R> {
 impl<R: Reconciler> Handler<Stop> for ObjectActor<R> {
     type Result = ();
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        ctx.stop();
+        self.stopping = true;
+        self.next = None;
+        for h in [self.deferred.take(), self.retry.take(), self.requeue.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(h);
+        }
+        for (_, h) in self.timers.drain() {
+            ctx.cancel_future(h);
+        }
+        // Stopping the context would drop the reconcile in flight; `finish` stops after it.
+        if !self.in_flight {
+            ctx.stop();
+        }
     }
 }
