@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use capt_load::tfsim::{Delay, FaultRule, parse_duration};
 
+use crate::actors::RuntimeSettings;
+
 /// Default `--tf-delay`: a simulated `terraform apply` takes 300 ms to 1.5 s.
 pub const DEFAULT_TF_DELAY: &str = "uniform:300ms-1500ms";
 
@@ -48,6 +50,12 @@ pub struct DemoArgs {
     /// secret-no-endpoint.
     #[arg(long = "tf-fault", value_name = "PATTERN=KIND")]
     pub tf_faults: Vec<FaultRule>,
+    /// Sustained reconciles per second for one object (the controller's `--object-rate`).
+    #[arg(long, default_value_t = RuntimeSettings::default().object_rate_per_sec, value_parser = clap::value_parser!(u32).range(1..))]
+    pub object_rate: u32,
+    /// Burst of reconciles for one object (the controller's `--object-burst`).
+    #[arg(long, default_value_t = RuntimeSettings::default().object_burst, value_parser = clap::value_parser!(u32).range(1..))]
+    pub object_burst: u32,
     /// Seed of the simulated delays and identifiers (same seed, same VPC ids and endpoints).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -69,6 +77,8 @@ impl Default for DemoArgs {
             metrics_port: 0,
             health_port: 0,
             tf_faults: Vec::new(),
+            object_rate: RuntimeSettings::default().object_rate_per_sec,
+            object_burst: RuntimeSettings::default().object_burst,
             seed: 0,
             quiet: false,
         }

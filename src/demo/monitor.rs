@@ -30,8 +30,9 @@ fn drive<K: Send + 'static>(stream: EventStream<K>, changed: Arc<Notify>) -> Joi
     tokio::spawn(async move {
         let mut stream = stream;
         while let Some(ev) = stream.next().await {
-            if let Err(e) = ev {
-                tracing::debug!(error = %e, "demo watch error (retrying)");
+            match ev {
+                Ok(_) => tracing::trace!("demo watch event"),
+                Err(e) => tracing::debug!(error = %e, "demo watch error (retrying)"),
             }
             changed.notify_one();
         }

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::args::DemoArgs;
 use super::error::DemoError;
+use crate::actors::RuntimeSettings;
 use crate::client::ClientLimits;
 use crate::controllers::manager::{self, ManagerConfig, Running};
 use crate::telemetry::{Metrics, Readiness, ServeOptions};
@@ -121,6 +122,11 @@ impl Stack {
             ManagerConfig {
                 namespace: None,
                 streaming_lists: true,
+                runtime: RuntimeSettings {
+                    object_rate_per_sec: args.object_rate,
+                    object_burst: args.object_burst,
+                    ..RuntimeSettings::default()
+                },
                 ..ManagerConfig::default()
             },
         );
