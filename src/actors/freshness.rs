@@ -63,6 +63,12 @@ impl WriteLog {
         }
     }
 
+    /// The highest version written for `kind` and not yet pruned.
+    pub fn last(&self, kind: &'static str) -> Option<u64> {
+        let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(kind).copied()
+    }
+
     pub fn pending(&self) -> Vec<(&'static str, u64)> {
         let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         m.iter().map(|(k, v)| (*k, *v)).collect()

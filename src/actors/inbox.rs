@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use opentelemetry::trace::SpanContext;
 
+use super::freshness::WriteLog;
 use super::reconciler::Trigger;
 
 /// Span links kept per wake-up; further events are counted but not linked.
@@ -21,6 +22,8 @@ pub struct Inbox {
     /// resourceVersion of the owned object last dispatched (0 = none), to skip re-list echoes.
     last_rv: AtomicU64,
     state: Mutex<Pending>,
+    /// What the actor wrote, shared with the router so echoes of its own writes wake nobody.
+    pub writes: WriteLog,
 }
 
 /// What accumulated since the actor last drained its inbox.
@@ -61,6 +64,12 @@ impl Inbox {
 
     pub fn is_pending(&self) -> bool {
         self.pending.load(Ordering::Acquire)
+    }
+
+    /// The event of the owned object at `rv` is the echo of the actor's own last write: the actor
+    /// decided from the state before it and wrote everything it wanted, so it need not run again.
+    pub fn is_own_write(&self, kind: &'static str, rv: u64) -> bool {
+        rv != 0 && self.writes.last(kind) == Some(rv)
     }
 
     /// Remember the owned object's resourceVersion; false when it was already dispatched.

@@ -23,7 +23,6 @@ use super::reconciler::{
     Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger,
 };
 use super::runtime::Shared;
-use crate::actors::freshness::WriteLog;
 
 /// Wake-up: the inbox has something.
 #[derive(Message)]
@@ -49,7 +48,6 @@ pub struct ObjectActor<R: Reconciler> {
     inbox: Arc<Inbox>,
     limiter: DefaultDirectRateLimiter,
     backoff: Backoff,
-    writes: WriteLog,
     in_flight: bool,
     /// Triggers that arrived while a reconcile ran.
     dirty: bool,
@@ -80,7 +78,6 @@ impl<R: Reconciler> ObjectActor<R> {
             inbox,
             limiter: RateLimiter::direct(quota),
             backoff: Backoff::default(),
-            writes: WriteLog::default(),
             in_flight: false,
             dirty: false,
             next: Some(Trigger::Start),
@@ -156,7 +153,7 @@ impl<R: Reconciler> ObjectActor<R> {
             self.defer(wait.max(Duration::from_millis(1)), ctx);
             return;
         }
-        if !self.shared.freshness.caught_up(&self.writes) {
+        if !self.shared.freshness.caught_up(&self.inbox.writes) {
             let since = *self.fresh_wait_since.get_or_insert_with(Instant::now);
             if since.elapsed() < self.shared.settings.freshness_max_wait {
                 let poll = self.shared.settings.freshness_poll;
@@ -166,7 +163,7 @@ impl<R: Reconciler> ObjectActor<R> {
             tracing::debug!(key = %self.key, "cache did not catch up with own writes in time; reconciling anyway");
         }
         self.fresh_wait_since = None;
-        self.writes.prune(&self.shared.freshness);
+        self.inbox.writes.prune(&self.shared.freshness);
         let Some(obj) = self.reconciler.get(&self.key) else {
             // Gone from the cache: the router stops this actor on the delete event.
             self.next = None;
@@ -208,7 +205,7 @@ impl<R: Reconciler> ObjectActor<R> {
         let rctx = ReconcileCtx {
             key: self.key.clone(),
             trigger,
-            writes: self.writes.clone(),
+            writes: self.inbox.writes.clone(),
         };
         let reconciler = self.reconciler.clone();
         let shared = self.shared.clone();

@@ -118,8 +118,10 @@ impl<R: Reconciler> Dispatch for Registry<R> {
             });
             (e.addr.clone(), e.inbox.clone(), created)
         };
-        // A new actor reconciles on start; an existing one only for a version it has not seen.
-        if inbox.note_version(rv) && !fresh {
+        // A new actor reconciles on start; an existing one only for a version it has not seen
+        // and did not write itself.
+        let own_write = inbox.is_own_write(self.reconciler.kind(), rv);
+        if inbox.note_version(rv) && !fresh && !own_write {
             self.send_wake(&addr, &inbox, trigger, link);
         }
     }

@@ -51,6 +51,33 @@ async fn fetch_secret(
     }))
 }
 
+/// The VPC Workspace the EKS Workspace waits for: `(name, pending)`. `pending` when the Cluster's
+/// infrastructure is a CAPTCluster not cached yet (its VPC is not known, so nothing may start).
+fn vpc_dependency(
+    ctx: &SharedCtx,
+    ns: &str,
+    cluster: Option<&crate::api::Cluster>,
+) -> (Option<String>, bool) {
+    let w = &ctx.world;
+    let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
+        return (None, false);
+    };
+    if r.kind.as_deref() != Some("CAPTCluster") {
+        return (None, false);
+    }
+    let Some(cc) = r.name.as_deref().and_then(|n| get(&w.captclusters, ns, n)) else {
+        return (None, true);
+    };
+    if cc.spec.vpc_template_ref.is_none() {
+        return (None, false);
+    }
+    let apply_name = crate::reconcile::infra::apply_name(&cc);
+    let name = get(&w.applies, ns, &apply_name)
+        .and_then(|a| a.status.as_ref()?.workspace_name.clone())
+        .unwrap_or_else(|| crate::api::names::workspace_name_for_apply(&apply_name).to_string());
+    (Some(name), false)
+}
+
 impl Decide for ControlPlane {
     type K = CAPTControlPlane;
     type Status = CAPTControlPlaneStatus;
@@ -90,24 +117,8 @@ impl Decide for ControlPlane {
                 .and_then(|n| get_cluster(&w.workspaces, &n))
         };
         let eks_workspace = ws_of(&eks_apply);
-        // The VPC of the same Cluster: its CAPTCluster's apply, when there is one.
-        let vpc_workspace = cluster
-            .as_ref()
-            .and_then(|c| c.spec.infrastructure_ref.as_ref()?.name.clone())
-            .and_then(|infra| get(&w.captclusters, &ns, &infra))
-            .and_then(|cc| {
-                let apply = get(&w.applies, &ns, &crate::reconcile::infra::apply_name(&cc))?;
-                Some(
-                    apply
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.workspace_name.clone())
-                        .unwrap_or_else(|| {
-                            crate::api::names::workspace_name_for_apply(&apply.name_any())
-                                .to_string()
-                        }),
-                )
-            });
+        // The VPC of the same Cluster, which the EKS Workspace must wait for.
+        let (vpc_workspace, vpc_pending) = vpc_dependency(ctx, &ns, cluster.as_deref());
         let spot_check_apply = get(
             &w.applies,
             &ns,
@@ -159,6 +170,7 @@ impl Decide for ControlPlane {
             eks_apply: eks_apply.as_deref(),
             eks_workspace: eks_workspace.as_deref(),
             vpc_workspace,
+            vpc_pending,
             spot_check_template: get(&w.templates, &ns, templates::SPOT_ROLE_CHECK).is_some(),
             spot_create_template: get(&w.templates, &ns, templates::SPOT_ROLE_CREATE).is_some(),
             spot_check_apply: spot_check_apply.as_deref(),

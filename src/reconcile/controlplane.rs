@@ -54,6 +54,8 @@ pub struct CpWorld<'a> {
     pub eks_workspace: Option<&'a Workspace>,
     /// Name of the VPC Workspace of the same Cluster, when its apply exists.
     pub vpc_workspace: Option<String>,
+    /// The Cluster's infrastructure is a CAPTCluster whose VPC is not known yet.
+    pub vpc_pending: bool,
     pub spot_check_template: bool,
     pub spot_create_template: bool,
     pub spot_check_apply: Option<&'a WorkspaceTemplateApply>,
@@ -406,6 +408,21 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
     spot_flow(cp, &cluster_name, w, &mut plan);
 
     let apply = apply_name(cp);
+    if w.eks_apply.is_none() && w.vpc_pending {
+        // Waits are fixed when the apply is first created: never start before the VPC is known.
+        let msg = "Waiting for the VPC of the cluster";
+        set_phase(
+            &mut st,
+            ControlPlanePhase::Creating,
+            reasons::WAITING_FOR_VPC,
+            msg,
+            g,
+            &now,
+        );
+        plan.status = Some(st);
+        plan.block(Blocked::waiting(reasons::WAITING_FOR_VPC, msg));
+        return plan;
+    }
     let intent = eks_intent(cp, w.vpc_workspace.clone());
     if let Some(op) = ensure_apply(cp, &cluster_name, &apply, w.eks_apply, &intent) {
         plan.op(op);

@@ -97,6 +97,7 @@ struct W {
     eks_apply: Option<WorkspaceTemplateApply>,
     eks_workspace: Option<Workspace>,
     vpc_workspace: Option<String>,
+    vpc_pending: bool,
     spot_check_template: bool,
     spot_create_template: bool,
     spot_check_apply: Option<WorkspaceTemplateApply>,
@@ -119,6 +120,7 @@ impl Default for W {
             eks_apply: None,
             eks_workspace: None,
             vpc_workspace: None,
+            vpc_pending: false,
             spot_check_template: false,
             spot_create_template: false,
             spot_check_apply: None,
@@ -143,6 +145,7 @@ impl W {
             eks_apply: self.eks_apply.as_ref(),
             eks_workspace: self.eks_workspace.as_ref(),
             vpc_workspace: self.vpc_workspace.clone(),
+            vpc_pending: self.vpc_pending,
             spot_check_template: self.spot_check_template,
             spot_create_template: self.spot_create_template,
             spot_check_apply: self.spot_check_apply.as_ref(),
@@ -1184,4 +1187,19 @@ fn deletion_removes_applies_in_order_and_leaves_the_spot_role() {
         );
         assert!(plan.status.is_none(), "{case}");
     }
+}
+
+#[test]
+fn eks_apply_waits_until_the_vpc_is_known() {
+    let c = cp(|_| {});
+    let w = W {
+        vpc_pending: true,
+        ..W::default()
+    };
+    let plan = w.run(&c);
+    assert!(created(&plan, "WorkspaceTemplateApply").is_empty());
+    let b = plan.blocked.as_ref().expect("blocked");
+    assert_eq!(b.reason, "WaitingForVPC");
+    let st = plan.status.as_ref().expect("status");
+    assert_eq!(st.phase, Some(crate::api::ControlPlanePhase::Creating));
 }
