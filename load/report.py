@@ -72,7 +72,8 @@ def rows(r):
         ]
     if rc:
         p99 = rc["mailbox_wait_p99_ms"]
-        p99s = f"≤ {p99:.0f} ms" if p99 != float("inf") and p99 < 1e300 else "> largest bucket"
+        # JSON has no infinity: null means the 99th percentile is above the largest bucket.
+        p99s = "> largest bucket" if p99 is None or p99 >= 1e300 else f"≤ {p99:.0f} ms"
         out += [
             ("reconciles (errors)", f"{rc['total']} ({rc['errors']})"),
             ("reconciles / cluster", f"{rc['per_cluster']:.1f}"),
