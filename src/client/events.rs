@@ -55,6 +55,8 @@ pub struct EventRecorder {
     seen: Arc<Mutex<HashMap<DedupKey, Recorded>>>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     observer: Arc<dyn EventObserver>,
+    /// Events being sent at once (they are sent in the background).
+    inflight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Reference to `obj` as an Event's involvedObject.
@@ -88,11 +90,15 @@ impl EventRecorder {
             seen: Arc::default(),
             limiter: Arc::new(RateLimiter::keyed(quota)),
             observer,
+            inflight: Arc::new(tokio::sync::Semaphore::new(32)),
         }
     }
 
     /// Publish `ev` about `obj`. Failures are logged, never returned: Events are best effort.
     pub async fn publish(&self, obj: &ObjectReference, ev: &EventSpec) {
+        let Ok(_permit) = self.inflight.acquire().await else {
+            return;
+        };
         let kind = obj.kind.clone().unwrap_or_default();
         let ns = obj.namespace.clone().unwrap_or_else(|| "default".into());
         let name = obj.name.clone().unwrap_or_default();

@@ -56,6 +56,42 @@ fn finalizer_patch<K: Resource>(obj: &K, add: Option<&str>, remove: Option<&str>
     json!({"metadata": {"finalizers": f, "resourceVersion": obj.meta().resource_version}})
 }
 
+/// Recursive JSON merge of `patch` into `into` (objects merge, everything else replaces).
+fn merge_into(into: &mut Value, patch: &Value) {
+    match (into, patch) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge_into(a.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
+}
+
+/// The single merge patch for the plan's writes to the object itself, and whether it removes a
+/// finalizer. Finalizer changes carry the resourceVersion, so a concurrent change is a 409.
+fn own_patch<K: Resource>(obj: &K, ops: &[Op]) -> (Option<Value>, bool) {
+    let mut patch = json!({});
+    let mut any = false;
+    let (mut add, mut remove) = (None, None);
+    for op in ops {
+        match op {
+            Op::Patch(p) => {
+                merge_into(&mut patch, p);
+                any = true;
+            }
+            Op::AddFinalizer(f) => add = Some(*f),
+            Op::RemoveFinalizer(f) => remove = Some(*f),
+            _ => {}
+        }
+    }
+    if add.is_some() || remove.is_some() {
+        merge_into(&mut patch, &finalizer_patch(obj, add, remove));
+        any = true;
+    }
+    (any.then_some(patch), remove.is_some())
+}
+
 fn record(writes: &WriteLog, kind: &'static str, obj: &DynamicObject) {
     writes.record(kind, obj.metadata.resource_version.as_deref());
 }
@@ -174,35 +210,18 @@ where
     let ar = ApiResource::erase::<K>(&());
     let own = dyn_api(ctx, &ar, obj.meta().namespace.as_deref());
     let name = obj.name_any();
-    let mut removed_finalizer = false;
+    // Writes to the object itself (finalizers, labels, spec fields) go out as one patch, first.
+    let (own_patch, removed_finalizer) = own_patch(obj, &plan.ops);
+    if let Some(patch) = own_patch {
+        match own.patch(&name, &pp(), &Patch::Merge(&patch)).await {
+            Ok(o) => record(writes, kind, &o),
+            Err(e) if removed_finalizer && status_code(&e) == Some(404) => {}
+            Err(e) => return Err(ControllerError::api(format!("patch {kind} {name}"), e)),
+        }
+    }
     for op in &plan.ops {
         match op {
-            Op::AddFinalizer(f) | Op::RemoveFinalizer(f) => {
-                let add = matches!(op, Op::AddFinalizer(_));
-                let patch = if add {
-                    finalizer_patch(obj, Some(f), None)
-                } else {
-                    finalizer_patch(obj, None, Some(f))
-                };
-                removed_finalizer |= !add;
-                match own.patch(&name, &pp(), &Patch::Merge(&patch)).await {
-                    Ok(o) => record(writes, kind, &o),
-                    Err(e) if !add && status_code(&e) == Some(404) => {}
-                    Err(e) => {
-                        return Err(ControllerError::api(
-                            format!("update finalizers of {kind} {name}"),
-                            e,
-                        ));
-                    }
-                }
-            }
-            Op::Patch(p) => {
-                let o = own
-                    .patch(&name, &pp(), &Patch::Merge(p))
-                    .await
-                    .map_err(|e| ControllerError::api(format!("patch {kind} {name}"), e))?;
-                record(writes, kind, &o);
-            }
+            Op::AddFinalizer(_) | Op::RemoveFinalizer(_) | Op::Patch(_) => {}
             Op::Create(c) => create_child(ctx, c, writes).await?,
             Op::PatchChild(c) => patch_child(ctx, c, writes).await?,
             Op::Delete {
@@ -226,10 +245,17 @@ where
         }
     }
     if !plan.events.is_empty() {
-        let r = object_reference(obj);
-        for ev in &plan.events {
-            ctx.events.publish(&r, ev).await;
-        }
+        // Events are best effort and never hold up the reconcile.
+        let (r, events, recorder) = (
+            object_reference(obj),
+            plan.events.clone(),
+            ctx.events.clone(),
+        );
+        tokio::spawn(async move {
+            for ev in &events {
+                recorder.publish(&r, ev).await;
+            }
+        });
     }
     if let Some(desired) = &plan.status
         && !removed_finalizer
@@ -246,5 +272,38 @@ where
     match plan.blocked {
         Some(b) => Err(b.into()),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CAPTCluster, CAPTClusterSpec};
+
+    #[test]
+    fn own_writes_become_one_patch() {
+        let mut cc = CAPTCluster::new("c", CAPTClusterSpec::default());
+        cc.metadata.resource_version = Some("7".into());
+        cc.metadata.finalizers = Some(vec!["other".into()]);
+        let ops = vec![
+            Op::AddFinalizer("mine"),
+            Op::Patch(json!({"metadata": {"labels": {"a": "1"}}})),
+            Op::Patch(
+                json!({"spec": {"workspaceTemplateApplyName": "c-vpc"}, "metadata": {"labels": {"b": "2"}}}),
+            ),
+        ];
+        let (patch, removes) = own_patch(&cc, &ops);
+        assert!(!removes);
+        assert_eq!(
+            patch.unwrap(),
+            json!({
+                "metadata": {"labels": {"a": "1", "b": "2"}, "finalizers": ["other", "mine"], "resourceVersion": "7"},
+                "spec": {"workspaceTemplateApplyName": "c-vpc"}
+            })
+        );
+        let (patch, removes) = own_patch(&cc, &[Op::RemoveFinalizer("other")]);
+        assert!(removes);
+        assert_eq!(patch.unwrap()["metadata"]["finalizers"], json!([]));
+        assert_eq!(own_patch(&cc, &[]).0, None);
     }
 }

@@ -56,6 +56,13 @@ pub struct DemoArgs {
     /// Burst of reconciles for one object (the controller's `--object-burst`).
     #[arg(long, default_value_t = RuntimeSettings::default().object_burst, value_parser = clap::value_parser!(u32).range(1..))]
     pub object_burst: u32,
+    /// Client-side API requests per second of the controller (the controller's `--kube-api-qps`;
+    /// the in-memory API server takes far more than a real one, so the demo allows more).
+    #[arg(long, default_value_t = 2000)]
+    pub kube_api_qps: u32,
+    /// Client-side API request burst of the controller (`--kube-api-burst`).
+    #[arg(long, default_value_t = 4000)]
+    pub kube_api_burst: u32,
     /// Seed of the simulated delays and identifiers (same seed, same VPC ids and endpoints).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -79,6 +86,8 @@ impl Default for DemoArgs {
             tf_faults: Vec::new(),
             object_rate: RuntimeSettings::default().object_rate_per_sec,
             object_burst: RuntimeSettings::default().object_burst,
+            kube_api_qps: 2000,
+            kube_api_burst: 4000,
             seed: 0,
             quiet: false,
         }

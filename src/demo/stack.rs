@@ -86,7 +86,10 @@ impl Stack {
         let metrics = Metrics::new();
         let client = crate::client::build(
             sim.client_config(),
-            ClientLimits::default(),
+            ClientLimits {
+                qps: args.kube_api_qps,
+                burst: args.kube_api_burst,
+            },
             Arc::new(metrics.clone()),
         )
         .map_err(DemoError::Client)?;

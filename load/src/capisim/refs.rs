@@ -185,7 +185,8 @@ impl Refs {
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<DynamicObject>>, RefError> {
-        let ready = tokio::time::timeout(Duration::from_secs(5), w.store.wait_until_ready()).await;
+        let ready =
+            tokio::time::timeout(Duration::from_millis(100), w.store.wait_until_ready()).await;
         if matches!(ready, Ok(Ok(()))) {
             let mut key = ObjectRef::new_with(name, w.ar.clone());
             if w.namespaced {
