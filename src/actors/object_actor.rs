@@ -212,7 +212,7 @@ impl<R: Reconciler> ObjectActor<R> {
         let timeout = shared.settings.reconcile_timeout;
         let started = Instant::now();
         let fut = async move {
-            let permit = shared.semaphore.clone().acquire_owned().await;
+            let permit = shared.semaphore(kind).acquire_owned().await;
             shared.observer.active(kind, 1);
             // Calling `reconcile` inside the guarded future also catches panics raised before
             // it returns its future.

@@ -17,13 +17,26 @@ use super::settings::RuntimeSettings;
 /// State every actor shares.
 pub struct Shared {
     pub settings: RuntimeSettings,
-    pub semaphore: Arc<Semaphore>,
+    /// Reconciles running at once, per kind (like controller-runtime's MaxConcurrentReconciles).
+    semaphores: dashmap::DashMap<&'static str, Arc<Semaphore>>,
     pub freshness: Freshness,
     pub observer: Arc<dyn Observer>,
     accepting: AtomicBool,
 }
 
 impl Shared {
+    /// The concurrency limit of `kind`'s reconciles.
+    pub fn semaphore(&self, kind: &'static str) -> Arc<Semaphore> {
+        if let Some(s) = self.semaphores.get(kind) {
+            return s.clone();
+        }
+        let max = self.settings.max_concurrent_reconciles.max(1);
+        self.semaphores
+            .entry(kind)
+            .or_insert_with(|| Arc::new(Semaphore::new(max)))
+            .clone()
+    }
+
     pub fn accepting(&self) -> bool {
         self.accepting.load(Ordering::Acquire)
     }
@@ -51,7 +64,7 @@ impl ActorRuntime {
         let owned: Vec<Arbiter> = (0..n).map(|_| Arbiter::new()).collect();
         let arbiters = Arc::new(owned.iter().map(|a| a.handle()).collect());
         let shared = Arc::new(Shared {
-            semaphore: Arc::new(Semaphore::new(settings.max_concurrent_reconciles.max(1))),
+            semaphores: dashmap::DashMap::new(),
             settings,
             freshness,
             observer,
@@ -125,9 +138,19 @@ impl ActorRuntime {
             }
         }
         let max = self.shared.settings.max_concurrent_reconciles.max(1) as u32;
-        let drained = tokio::time::timeout(deadline, self.shared.semaphore.acquire_many(max))
-            .await
-            .is_ok();
+        let sems: Vec<Arc<Semaphore>> = self
+            .shared
+            .semaphores
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
+        let drained = tokio::time::timeout(deadline, async {
+            for s in &sems {
+                let _ = s.acquire_many(max).await;
+            }
+        })
+        .await
+        .is_ok();
         for a in &self.owned {
             a.stop();
         }

@@ -16,7 +16,7 @@ pub struct RuntimeSettings {
     pub reconcile_timeout: Duration,
     /// Mailbox capacity of every actor.
     pub mailbox_capacity: usize,
-    /// Reconciles running at once, across all actors.
+    /// Reconciles of one kind running at once (per kind, like controller-runtime's per-controller limit).
     pub max_concurrent_reconciles: usize,
     /// Arbiters (threads) the actors are spread over.
     pub arbiters: usize,

@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// Run only these controller groups (repeatable; default: all).
     #[arg(long, value_enum)]
     pub enable_controller: Vec<ControllerGroup>,
-    /// Reconciles running at once across all objects.
+    /// Reconciles running at once per kind (per controller, as in controller-runtime).
     #[arg(long, default_value_t = 64)]
     pub max_concurrent_reconciles: usize,
     /// Client-side limit of API requests per second (0: unlimited).
