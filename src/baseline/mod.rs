@@ -6,7 +6,6 @@
 //! become a requeue at the earliest one), has no per-object rate limit, and does not hold a
 //! reconcile back until the caches show the object's own last writes.
 
-pub mod caches;
 pub mod kind;
 pub mod triggers;
 
@@ -128,7 +127,8 @@ impl Spawner {
 
 /// Start caches, routes and one kube-runtime controller per reconciled kind.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
-    let (world, s) = caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
+    let (world, s) =
+        crate::controllers::caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
     let freshness = Freshness::default();
     let ctx: SharedCtx = Arc::new(Ctx {
         client: client.clone(),

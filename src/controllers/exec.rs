@@ -14,6 +14,7 @@ use super::context::Ctx;
 use super::error::{ControllerError, status_code};
 use crate::actors::freshness::WriteLog;
 use crate::api::names::FIELD_MANAGER;
+use crate::api::names::annotations::TRACEPARENT;
 use crate::client::events::object_reference;
 use crate::reconcile::plan::{Child, Op, Plan, SecretWrite};
 
@@ -99,11 +100,19 @@ fn record(writes: &WriteLog, kind: &'static str, obj: &DynamicObject) {
 async fn create_child(ctx: &Ctx, c: &Child, writes: &WriteLog) -> Result<(), ControllerError> {
     let ar = resource(c.api_version, c.kind, c.plural);
     let api = dyn_api(ctx, &ar, c.namespace.as_deref());
-    let obj: DynamicObject =
+    let mut obj: DynamicObject =
         serde_json::from_value(c.body.clone()).map_err(|source| ControllerError::Encode {
             what: c.kind,
             source,
         })?;
+    // Every object capt creates carries the trace context of the reconcile that created it.
+    if let Some(tp) = crate::telemetry::current_traceparent() {
+        obj.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .entry(TRACEPARENT.to_string())
+            .or_insert(tp);
+    }
     match api
         .create(
             &PostParams {

@@ -5,9 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
-use kube::core::PartialObjectMeta;
 use kube::{Client, Resource};
 use tokio::task::JoinHandle;
 
@@ -15,17 +12,12 @@ use super::context::{Ctx, SharedCtx};
 use super::generic::Controller;
 use super::routes::{self, CAPT_CLUSTER, CAPT_CONTROL_PLANE, WORKSPACE_TEMPLATE, WTA};
 use super::waiters::Waiters;
-use super::world::World;
 use super::wta::Wta;
-use crate::actors::cache::{self, EventStream};
+use crate::actors::cache::EventStream;
 use crate::actors::freshness::Freshness;
 use crate::actors::gate::SyncGate;
 use crate::actors::router::{self, OwnersFn, Route, RouterCtx};
 use crate::actors::{ActorRuntime, RuntimeSettings};
-use crate::api::{
-    CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, Cluster,
-    Workspace, WorkspaceTemplate, WorkspaceTemplateApply,
-};
 use crate::client::events::EventRecorder;
 use crate::client::status::StatusWriter;
 use crate::telemetry::Metrics;
@@ -65,65 +57,6 @@ pub struct Running {
     routers: Vec<JoinHandle<()>>,
 }
 
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-struct Streams {
-    captclusters: EventStream<CAPTCluster>,
-    controlplanes: EventStream<CAPTControlPlane>,
-    applies: EventStream<WorkspaceTemplateApply>,
-    templates: EventStream<WorkspaceTemplate>,
-    workspaces: EventStream<Workspace>,
-    clusters: EventStream<Cluster>,
-    secrets: EventStream<PartialObjectMeta<Secret>>,
-    cp_templates: EventStream<CaptControlPlaneTemplate>,
-    cluster_templates: EventStream<CAPTClusterTemplate>,
-}
-
-fn caches(client: &Client, cfg: &ManagerConfig) -> (World, Streams) {
-    let ns = cfg.namespace.as_deref();
-    let wc = cache::config(cfg.streaming_lists);
-    let (captclusters, s1) = cache::watch(api::<CAPTCluster>(client, ns), wc.clone());
-    let (controlplanes, s2) = cache::watch(api::<CAPTControlPlane>(client, ns), wc.clone());
-    let (applies, s3) = cache::watch(api::<WorkspaceTemplateApply>(client, ns), wc.clone());
-    let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), wc.clone());
-    let (workspaces, s5) = cache::watch(Api::<Workspace>::all(client.clone()), wc.clone());
-    let (clusters, s6) = cache::watch(api::<Cluster>(client, ns), wc.clone());
-    let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), wc.clone());
-    let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), wc.clone());
-    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc);
-    let world = World {
-        captclusters,
-        controlplanes,
-        applies,
-        templates,
-        workspaces,
-        clusters,
-        secrets,
-        cp_templates,
-        cluster_templates,
-    };
-    let streams = Streams {
-        captclusters: s1,
-        controlplanes: s2,
-        applies: s3,
-        templates: s4,
-        workspaces: s5,
-        clusters: s6,
-        secrets: s7,
-        cp_templates: s8,
-        cluster_templates: s9,
-    };
-    (world, streams)
-}
-
 fn spawn<K>(
     kind: &'static str,
     stream: EventStream<K>,
@@ -144,7 +77,8 @@ fn owners<K: 'static>(
 
 /// Start caches, actors and routers.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
-    let (world, streams) = caches(&client, &cfg);
+    let (world, streams) =
+        super::caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
     let freshness = Freshness::default();
     let ctx: SharedCtx = Arc::new(Ctx {
         client: client.clone(),

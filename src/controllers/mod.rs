@@ -1,6 +1,7 @@
 //! The actor edges of the CAPT kinds: gather inputs from the caches, call the pure decisions in
 //! `crate::reconcile`, execute the plans. One generic plumbing ([`generic::Controller`]) for all kinds.
 
+pub mod caches;
 pub mod context;
 pub mod controlplane;
 pub mod error;

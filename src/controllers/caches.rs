@@ -1,5 +1,5 @@
-//! The same caches as the actor runtime (one reflector per watched kind, stripped objects,
-//! metadata-only Secrets), with their event streams handed to the kube-runtime controllers.
+//! The caches of every watched kind (one reflector each, stripped objects, metadata-only Secrets)
+//! and the event streams that fill them, shared by the actor runtime and the kube-runtime baseline.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
