@@ -232,6 +232,75 @@ fn has_finalizer<K: Resource>(obj: &K, f: &str) -> bool {
         .is_some_and(|v| v.iter().any(|x| x == f))
 }
 
+/// Why an apply cannot render and apply now, and whether that deserves a Warning.
+type NotReady = (Blocked, bool);
+
+/// Everything the apply step needs: the Workspace name, the existing Workspace
+/// (ours or unowned) and the rendered spec — or why not.
+fn ready_to_apply(
+    wta: &WorkspaceTemplateApply,
+    world: &WtaWorld,
+    observed: &WorkspaceTemplateApplyStatus,
+    me: &str,
+) -> Result<(String, Option<Arc<Workspace>>, Value), NotReady> {
+    wta.spec.validate().map_err(|e| {
+        (
+            Blocked::terminal(reasons::INVALID_SPEC, e.to_string()),
+            true,
+        )
+    })?;
+    let Some(template) = world.template else {
+        let ns = wta
+            .spec
+            .template_ref
+            .namespace_or(&wta.namespace().unwrap_or_default())
+            .to_string();
+        let msg = format!(
+            "WorkspaceTemplate {ns}/{} not found",
+            wta.spec.template_ref.name
+        );
+        return Err((Blocked::waiting(reasons::TEMPLATE_NOT_FOUND, msg), true));
+    };
+    let name = choose_name(wta, world).map_err(|owner| {
+        let msg = format!("a Workspace with this name belongs to {owner}; not adopting it");
+        (Blocked::waiting(reasons::NAME_CONFLICT, msg), true)
+    })?;
+    let ws = (world.workspace)(&name);
+    if let Some(w) = &ws
+        && let Ownership::Foreign(owner) = ownership(w, me)
+    {
+        let msg = format!("Workspace {name} belongs to {owner}; not adopting it");
+        return Err((Blocked::waiting(reasons::NAME_CONFLICT, msg), true));
+    }
+    if ws.is_none() && !observed.applied {
+        if !world.missing_secrets.is_empty() {
+            let msg = format!("Waiting for secrets: {}", world.missing_secrets.join(", "));
+            return Err((Blocked::waiting(reasons::WAITING_FOR_SECRETS, msg), false));
+        }
+        if !world.unready_workspaces.is_empty() {
+            let list: Vec<String> = world
+                .unready_workspaces
+                .iter()
+                .map(|(n, exists)| {
+                    if *exists {
+                        format!("{n} to be ready")
+                    } else {
+                        n.clone()
+                    }
+                })
+                .collect();
+            let msg = format!("Waiting for workspace {}", list.join(", "));
+            return Err((
+                Blocked::waiting(reasons::WAITING_FOR_WORKSPACES, msg),
+                false,
+            ));
+        }
+    }
+    let spec = rendered_spec(wta, template, &name)
+        .map_err(|e| (Blocked::terminal(reasons::RENDER_FAILED, e), true))?;
+    Ok((name, ws, spec))
+}
+
 /// Decide what to do for `wta`.
 pub fn decide(
     wta: &WorkspaceTemplateApply,
@@ -297,113 +366,19 @@ pub fn decide(
     }
     st.observed_generation = wta.meta().generation;
 
-    let fail =
-        |plan: &mut Plan<_>, mut st: WorkspaceTemplateApplyStatus, b: Blocked, warn: bool| {
+    let (name, ws, spec) = match ready_to_apply(wta, world, &observed, &me) {
+        Ok(ok) => ok,
+        Err((b, warn)) => {
             set_rendered(&mut st, false, b.reason, &b.message, now);
-            if warn && st != observed {
-                plan.warning(b.reason, b.message.clone());
-            } else if st != observed {
-                plan.normal(b.reason, b.message.clone());
+            if st != observed {
+                if warn {
+                    plan.warning(b.reason, b.message.clone());
+                } else {
+                    plan.normal(b.reason, b.message.clone());
+                }
             }
             plan.status = Some(st);
             plan.block(b);
-        };
-
-    if let Err(e) = wta.spec.validate() {
-        fail(
-            &mut plan,
-            st,
-            Blocked::terminal(reasons::INVALID_SPEC, e.to_string()),
-            true,
-        );
-        return plan;
-    }
-    let Some(template) = world.template else {
-        let ns = wta
-            .spec
-            .template_ref
-            .namespace_or(&wta.namespace().unwrap_or_default())
-            .to_string();
-        let msg = format!(
-            "WorkspaceTemplate {ns}/{} not found",
-            wta.spec.template_ref.name
-        );
-        fail(
-            &mut plan,
-            st,
-            Blocked::waiting(reasons::TEMPLATE_NOT_FOUND, msg),
-            true,
-        );
-        return plan;
-    };
-    let name = match choose_name(wta, world) {
-        Ok(n) => n,
-        Err(owner) => {
-            let msg = format!("a Workspace with this name belongs to {owner}; not adopting it");
-            fail(
-                &mut plan,
-                st,
-                Blocked::waiting(reasons::NAME_CONFLICT, msg),
-                true,
-            );
-            return plan;
-        }
-    };
-    let ws = (world.workspace)(&name);
-    if let Some(w) = &ws
-        && let Ownership::Foreign(owner) = ownership(w, &me)
-    {
-        let msg = format!("Workspace {name} belongs to {owner}; not adopting it");
-        fail(
-            &mut plan,
-            st,
-            Blocked::waiting(reasons::NAME_CONFLICT, msg),
-            true,
-        );
-        return plan;
-    }
-    if ws.is_none() && !observed.applied {
-        if !world.missing_secrets.is_empty() {
-            let msg = format!("Waiting for secrets: {}", world.missing_secrets.join(", "));
-            fail(
-                &mut plan,
-                st,
-                Blocked::waiting(reasons::WAITING_FOR_SECRETS, msg),
-                false,
-            );
-            return plan;
-        }
-        if !world.unready_workspaces.is_empty() {
-            let list: Vec<String> = world
-                .unready_workspaces
-                .iter()
-                .map(|(n, exists)| {
-                    if *exists {
-                        format!("{n} to be ready")
-                    } else {
-                        n.clone()
-                    }
-                })
-                .collect();
-            let msg = format!("Waiting for workspace {}", list.join(", "));
-            fail(
-                &mut plan,
-                st,
-                Blocked::waiting(reasons::WAITING_FOR_WORKSPACES, msg),
-                false,
-            );
-            return plan;
-        }
-    }
-    let spec = match rendered_spec(wta, template, &name) {
-        Ok(s) => s,
-        Err(e) => {
-            fail(
-                &mut plan,
-                st,
-                Blocked::terminal(reasons::RENDER_FAILED, e),
-                true,
-            );
             return plan;
         }
     };
