@@ -371,6 +371,10 @@ impl<R: Reconciler> Actor for ObjectActor<R> {
 
 impl<R: Reconciler> Supervised for ObjectActor<R> {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        if self.stopping {
+            // Told to stop while an address was still held: stay idle until the arbiter ends.
+            return;
+        }
         tracing::info!(key = %self.key, "actor restarting; state is rebuilt from the cache");
         self.reset();
     }
