@@ -48,7 +48,7 @@ pub struct RunArgs {
     /// Watch and reconcile only this namespace (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
-    /// Address of the metrics endpoint (`:8443`, `127.0.0.1:8443`; `0` disables it).
+    /// Address of the metrics endpoint (`:8443` for all interfaces, or `127.0.0.1:8443`).
     #[arg(long, default_value = ":8443")]
     pub metrics_bind_address: String,
     /// Serve metrics over TLS with TokenReview/SubjectAccessReview authorization. Set to false for
