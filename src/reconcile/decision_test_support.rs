@@ -6,7 +6,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::actors::TimerCmd;
+use crate::actors::{ErrorClass, TimerCmd};
 use crate::api::{Cluster, Condition, Workspace, WorkspaceTemplateApply};
 use crate::client::events::EventType;
 use crate::reconcile::plan::{Child, Op, Plan};
@@ -243,4 +243,68 @@ pub fn cond_state(conditions: &[Condition], type_: &str) -> Option<(String, Stri
 
 pub fn state(status: &str, reason: &str, message: &str) -> Option<(String, String, String)> {
     Some((status.into(), reason.into(), message.into()))
+}
+
+/// Applies `edit` to the JSON of an object and reads the object back.
+pub fn edited<T: DeserializeOwned>(mut v: Value, edit: impl FnOnce(&mut Value)) -> T {
+    edit(&mut v);
+    from(v)
+}
+
+/// Removes the last key of `path` from the object the rest of `path` leads to.
+pub fn remove(v: &mut Value, path: &[&str]) {
+    let (last, parents) = path.split_last().expect("path");
+    let mut cur = v;
+    for p in parents {
+        cur = &mut cur[*p];
+    }
+    if let Some(o) = cur.as_object_mut() {
+        o.remove(*last);
+    }
+}
+
+/// The status the plan writes.
+pub fn st<S>(plan: &Plan<S>) -> &S {
+    plan.status.as_ref().expect("status")
+}
+
+/// A decision about an object without Cluster API's owner reference or its Cluster adds the
+/// finalizer first and, while `waits`, nothing else, blocked Waiting with `reason`.
+pub fn assert_owner_wait<S>(
+    plan: &Plan<S>,
+    case: &str,
+    finalizer: &'static str,
+    waits: bool,
+    reason: &str,
+) {
+    assert_eq!(
+        plan.ops.first(),
+        Some(&Op::AddFinalizer(finalizer)),
+        "{case}"
+    );
+    if waits {
+        assert_eq!(plan.ops.len(), 1, "{case}: only the finalizer, no adoption");
+        let b = plan.blocked.as_ref().expect(case);
+        assert_eq!((b.class, b.reason), (ErrorClass::Waiting, reason), "{case}");
+    } else {
+        assert!(plan.blocked.is_none(), "{case}: {:?}", plan.blocked);
+    }
+}
+
+/// A deletion decision: exactly `ops`, blocked Waiting with `blocked`, Normal events `events`, no status.
+pub fn assert_deletion<S>(
+    plan: &Plan<S>,
+    case: &str,
+    ops: &[Op],
+    blocked: Option<&str>,
+    events: &[&str],
+) {
+    assert_eq!(plan.ops, ops, "{case}");
+    assert_eq!(
+        plan.blocked.as_ref().map(|b| (b.class, b.reason)),
+        blocked.map(|r| (ErrorClass::Waiting, r)),
+        "{case}"
+    );
+    assert_eq!(normals(plan), events, "{case}");
+    assert!(plan.status.is_none(), "{case}");
 }

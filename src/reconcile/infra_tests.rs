@@ -36,20 +36,7 @@ fn cc_json() -> Value {
 }
 
 fn cc(edit: impl FnOnce(&mut Value)) -> CAPTCluster {
-    let mut v = cc_json();
-    edit(&mut v);
-    from(v)
-}
-
-fn remove(v: &mut Value, path: &[&str]) {
-    let (last, parents) = path.split_last().expect("path");
-    let mut cur = v;
-    for p in parents {
-        cur = &mut cur[*p];
-    }
-    if let Some(o) = cur.as_object_mut() {
-        o.remove(*last);
-    }
+    edited(cc_json(), edit)
 }
 
 /// Inputs of one decision.
@@ -104,10 +91,6 @@ fn vpc_apply(created: i64) -> WorkspaceTemplateApply {
     )
 }
 
-fn st(plan: &Plan<CAPTClusterStatus>) -> &CAPTClusterStatus {
-    plan.status.as_ref().expect("status")
-}
-
 #[test]
 fn waits_for_the_owner_reference_cluster_api_sets_and_never_adopts() {
     // (case, ownerReference present, Cluster in the cache, waits)
@@ -138,19 +121,15 @@ fn waits_for_the_owner_reference_cluster_api_sets_and_never_adopts() {
             ..W::default()
         };
         let plan = w.run(&c);
-        assert_eq!(
-            plan.ops.first(),
-            Some(&Op::AddFinalizer(finalizers::CAPT_CLUSTER)),
-            "{case}"
+        assert_owner_wait(
+            &plan,
+            case,
+            finalizers::CAPT_CLUSTER,
+            waits,
+            r::CLUSTER_NOT_FOUND,
         );
         let s = st(&plan);
         if waits {
-            assert_eq!(plan.ops.len(), 1, "{case}: only the finalizer, no adoption");
-            let b = plan.blocked.as_ref().expect(case);
-            assert_eq!(
-                (b.class, b.reason),
-                (ErrorClass::Waiting, r::CLUSTER_NOT_FOUND)
-            );
             assert_eq!(
                 cond_state(&s.conditions, ct::WAITING_FOR_CLUSTER),
                 state("True", r::CLUSTER_NOT_FOUND, messages::WAITING_FOR_CLUSTER),
@@ -158,7 +137,6 @@ fn waits_for_the_owner_reference_cluster_api_sets_and_never_adopts() {
             );
             assert!(!s.ready, "{case}");
         } else {
-            assert!(plan.blocked.is_none(), "{case}: {:?}", plan.blocked);
             assert!(
                 cond(&s.conditions, ct::WAITING_FOR_CLUSTER).is_none(),
                 "{case}"
@@ -844,14 +822,7 @@ fn deletion_waits_for_the_control_plane_then_deletes_or_retains_the_vpc() {
             ..W::default()
         };
         let plan = w.run(&deleting(retain, finalizer));
-        assert_eq!(plan.ops, ops, "{case}");
-        assert_eq!(
-            plan.blocked.as_ref().map(|b| (b.class, b.reason)),
-            blocked.map(|r| (ErrorClass::Waiting, r)),
-            "{case}"
-        );
-        assert_eq!(normals(&plan), events, "{case}");
-        assert!(plan.status.is_none(), "{case}");
+        assert_deletion(&plan, case, &ops, blocked, &events);
     }
 }
 

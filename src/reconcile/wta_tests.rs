@@ -57,9 +57,7 @@ fn wta_json() -> Value {
 }
 
 fn wta(edit: impl FnOnce(&mut Value)) -> WorkspaceTemplateApply {
-    let mut v = wta_json();
-    edit(&mut v);
-    from(v)
+    edited(wta_json(), edit)
 }
 
 /// Caches for one decision.
@@ -119,10 +117,6 @@ fn created_workspace(wta: &WorkspaceTemplateApply, w: &W, name: &str, status: Va
     body["metadata"]["name"] = json!(name);
     body["status"] = status;
     from(body)
-}
-
-fn st(plan: &Plan<WorkspaceTemplateApplyStatus>) -> &WorkspaceTemplateApplyStatus {
-    plan.status.as_ref().expect("status")
 }
 
 fn rendered_cond(s: &WorkspaceTemplateApplyStatus) -> (&str, &str) {
@@ -591,14 +585,7 @@ fn deletion_deletes_or_retains_the_workspace() {
             w = w.with_ws(ws);
         }
         let plan = w.run(&deleting(retain, finalizer));
-        assert_eq!(plan.ops, ops, "{case}");
-        assert_eq!(
-            plan.blocked.as_ref().map(|b| (b.class, b.reason)),
-            blocked.map(|r| (ErrorClass::Waiting, r)),
-            "{case}"
-        );
-        assert_eq!(normals(&plan), evs, "{case}");
-        assert!(plan.status.is_none(), "{case}");
+        assert_deletion(&plan, case, &ops, blocked, &evs);
     }
 }
 
