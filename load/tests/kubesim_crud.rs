@@ -9,6 +9,7 @@ use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, PostParams,
 };
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 const CRD: &str = r#"
@@ -73,18 +74,31 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 "#;
 
-async fn server() -> Handle {
-    let h = start(Config::default()).await.expect("start");
-    h.install_crds_yaml(CRD).expect("crds");
-    h
+/// Runs `body` against a fresh server with the test CRDs and shuts the server down, all within `secs`.
+async fn with_server<F, Fut>(secs: u64, body: F)
+where
+    F: FnOnce(Handle) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        let h = start(Config::default()).await.expect("start");
+        h.install_crds_yaml(CRD).expect("crds");
+        body(h.clone()).await;
+        h.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn widget_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    )
 }
 
 fn widgets(h: &Handle) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
-        "widgets",
-    );
-    Api::namespaced_with(h.client(), "default", &ar)
+    Api::namespaced_with(h.client(), "default", &widget_resource())
 }
 
 fn owners(h: &Handle) -> Api<DynamicObject> {
@@ -103,6 +117,15 @@ fn widget(name: &str, spec: Value) -> DynamicObject {
     .expect("widget")
 }
 
+/// A JSON merge patch of object `name`.
+async fn merge<K>(api: &Api<K>, name: &str, patch: Value) -> kube::Result<K>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+}
+
 fn api_err(e: kube::Error) -> (u16, String) {
     match e {
         kube::Error::Api(s) => (s.code, s.reason.clone()),
@@ -119,8 +142,7 @@ fn cm(name: &str, labels: Value) -> ConfigMap {
 
 #[tokio::test]
 async fn crud_conflicts_generation_and_status() {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        let h = server().await;
+    with_server(60, |h| async move {
         let api = widgets(&h);
         let pp = PostParams::default();
         let w = api
@@ -157,23 +179,13 @@ async fn crud_conflicts_generation_and_status() {
         assert_eq!(un.metadata.generation, Some(3));
 
         // metadata-only change: no generation bump
-        let p = api
-            .patch(
-                "a",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
-            )
+        let p = merge(&api, "a", json!({"metadata": {"labels": {"x": "y"}}}))
             .await
             .unwrap();
         assert_eq!(p.metadata.generation, Some(3));
         let rv_before = p.metadata.resource_version.clone();
         // no-op write keeps the resourceVersion
-        let same = api
-            .patch(
-                "a",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
-            )
+        let same = merge(&api, "a", json!({"metadata": {"labels": {"x": "y"}}}))
             .await
             .unwrap();
         assert_eq!(same.metadata.resource_version, rv_before);
@@ -222,14 +234,8 @@ async fn crud_conflicts_generation_and_status() {
         assert_eq!(g.metadata.name.as_deref().unwrap().len(), 9);
 
         // namespace must exist; name is required
-        let other: Api<DynamicObject> = Api::namespaced_with(
-            h.client(),
-            "nope",
-            &ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk("example.com", "v1", "Widget"),
-                "widgets",
-            ),
-        );
+        let other: Api<DynamicObject> =
+            Api::namespaced_with(h.client(), "nope", &widget_resource());
         assert_eq!(
             api_err(
                 other
@@ -250,16 +256,13 @@ async fn crud_conflicts_generation_and_status() {
             api_err(api.get("missing").await.unwrap_err()),
             (404, "NotFound".into())
         );
-        h.shutdown().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test]
 async fn schema_validation_is_422_invalid() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let h = server().await;
+    with_server(30, |h| async move {
         let api = widgets(&h);
         let err = api
             .create(
@@ -299,16 +302,13 @@ async fn schema_validation_is_422_invalid() {
             .await
             .unwrap();
         assert!(ok.data["spec"].get("junk").is_none());
-        h.shutdown().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test]
 async fn finalizers_and_deletion_timestamp() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let h = server().await;
+    with_server(30, |h| async move {
         let api = widgets(&h);
         let mut w = widget("f", json!({"region": "eu-west-1"}));
         w.metadata.finalizers = Some(vec!["example.com/guard".into()]);
@@ -325,30 +325,21 @@ async fn finalizers_and_deletion_timestamp() {
             Some(w.metadata.generation.unwrap() + 1)
         );
         // no new finalizers on a deleting object
-        let err = api
-            .patch(
-                "f",
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"metadata": {"finalizers": ["example.com/guard", "another"]}}),
-                ),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(api_err(err).0, 422);
-        // removing the last finalizer deletes it
-        api.patch(
+        let err = merge(
+            &api,
             "f",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            json!({"metadata": {"finalizers": ["example.com/guard", "another"]}}),
         )
         .await
-        .unwrap();
+        .unwrap_err();
+        assert_eq!(api_err(err).0, 422);
+        // removing the last finalizer deletes it
+        merge(&api, "f", json!({"metadata": {"finalizers": null}}))
+            .await
+            .unwrap();
         assert_eq!(api_err(api.get("f").await.unwrap_err()).0, 404);
-        h.shutdown().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 fn owned_cm(name: &str, owner: &DynamicObject, api_version: &str, kind: &str) -> ConfigMap {
@@ -361,8 +352,7 @@ fn owned_cm(name: &str, owner: &DynamicObject, api_version: &str, kind: &str) ->
 
 #[tokio::test]
 async fn owner_reference_garbage_collection() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let h = server().await;
+    with_server(30, |h| async move {
         let own = owners(&h);
         let cms: Api<ConfigMap> = Api::namespaced(h.client(), "default");
         let pp = PostParams::default();
@@ -411,29 +401,22 @@ async fn owner_reference_garbage_collection() {
                 .unwrap_or_default()
                 .contains(&"foregroundDeletion".to_string())
         );
-        cms.patch(
-            "d4",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-        )
-        .await
-        .unwrap();
+        merge(&cms, "d4", json!({"metadata": {"finalizers": null}}))
+            .await
+            .unwrap();
         assert_eq!(api_err(cms.get("d4").await.unwrap_err()).0, 404);
         assert_eq!(
             api_err(own.get("o3").await.unwrap_err()).0,
             404,
             "owner goes once dependents are gone"
         );
-        h.shutdown().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test]
 async fn patches_and_server_side_apply() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let h = server().await;
+    with_server(30, |h| async move {
         let api = widgets(&h);
         let pp = PostParams::default();
         api.create(&pp, &widget("p", json!({"region": "eu-west-1"}))).await.unwrap();
@@ -496,16 +479,13 @@ async fn patches_and_server_side_apply() {
             .unwrap();
         assert_eq!(c.metadata.finalizers.unwrap(), vec!["a/b".to_string(), "c/d".to_string()]);
         assert_eq!(c.data.unwrap().len(), 2);
-        h.shutdown().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
 
 #[tokio::test]
 async fn selectors_and_paging() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let h = server().await;
+    with_server(30, |h| async move {
         let cms: Api<ConfigMap> = Api::namespaced(h.client(), "default");
         let pp = PostParams::default();
         for i in 0..10 {
@@ -581,8 +561,6 @@ async fn selectors_and_paging() {
                 .unwrap_or("")
                 .is_empty()
         );
-        h.shutdown().await;
     })
-    .await
-    .expect("test timed out");
+    .await;
 }
