@@ -1,5 +1,6 @@
 //! tfsim against the in-memory API server: apply, outputs, connection secret, spec change, deletion, faults.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -80,53 +81,93 @@ impl Env {
         what: &str,
         pred: impl Fn(&DynamicObject) -> bool,
     ) -> DynamicObject {
-        let api = self.workspaces();
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        let mut last = None;
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(Some(o)) = api.get_opt(name).await {
-                if pred(&o) {
-                    return o;
+        let api = &self.workspaces();
+        let pred = &pred;
+        let last = &RefCell::new(None);
+        let found = poll(move || async move {
+            match api.get_opt(name).await {
+                Ok(Some(o)) if pred(&o) => Some(o),
+                Ok(Some(o)) => {
+                    *last.borrow_mut() = Some(o);
+                    None
                 }
-                last = Some(o);
+                _ => None,
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!(
-            "timed out waiting for workspace {name}: {what}; last status: {}",
-            last.and_then(|o| o.data.get("status").cloned())
-                .unwrap_or(Value::Null)
-        );
+        })
+        .await;
+        found.unwrap_or_else(|| {
+            panic!(
+                "timed out waiting for workspace {name}: {what}; last status: {}",
+                last.take()
+                    .and_then(|o| o.data.get("status").cloned())
+                    .unwrap_or(Value::Null)
+            )
+        })
+    }
+
+    /// Waits for Synced=False/ReconcileError and returns the Workspace and the condition's message.
+    async fn wait_reconcile_error(&self, name: &str) -> (DynamicObject, String) {
+        let ws = self
+            .wait_ws(name, "Synced=False/ReconcileError", |o| {
+                cond_is(o, "Synced", "False", "ReconcileError")
+            })
+            .await;
+        let msg = cond(&ws, "Synced")
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        (ws, msg)
     }
 
     async fn wait_gone(&self, name: &str) {
-        let api = self.workspaces();
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        while tokio::time::Instant::now() < deadline {
-            if matches!(api.get_opt(name).await, Ok(None)) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        let api = &self.workspaces();
+        let gone =
+            poll(move || async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) })
+                .await;
+        if gone.is_none() {
+            panic!("workspace {name} was not deleted");
         }
-        panic!("workspace {name} was not deleted");
     }
 
     async fn wait_secret(&self, ns: &str, name: &str) -> BTreeMap<String, Vec<u8>> {
-        let api = self.secrets(ns);
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(Some(s)) = api.get_opt(name).await {
-                return s
-                    .data
+        let api = &self.secrets(ns);
+        poll(move || async move {
+            let s = api.get_opt(name).await.ok().flatten()?;
+            Some(
+                s.data
                     .unwrap_or_default()
                     .into_iter()
                     .map(|(k, v)| (k, v.0))
-                    .collect();
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("secret {ns}/{name} never appeared");
+                    .collect(),
+            )
+        })
+        .await
+        .unwrap_or_else(|| panic!("secret {ns}/{name} never appeared"))
     }
+
+    /// Merge-patches Workspace `name`; `what` names the patch in the panic message.
+    async fn merge(&self, name: &str, patch: Value, what: &str) {
+        self.workspaces()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect(what);
+    }
+}
+
+/// Calls `probe` every 25ms until it yields a value; `None` once `TIMEOUT` has passed.
+async fn poll<T, F, Fut>(probe: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(v) = probe().await {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    None
 }
 
 fn cond<'a>(o: &'a DynamicObject, type_: &str) -> Option<&'a Value> {
@@ -163,13 +204,14 @@ fn fast() -> tfsim::Config {
     }
 }
 
-fn eks_workspace(name: &str, cluster: &str, ns: &str, version: &str, fault: Option<&str>) -> Value {
+/// Workspace `{cluster}-eks-controlplane`, publishing to Secret `{cluster}-eks-connection` in `ns`.
+fn eks_workspace(cluster: &str, ns: &str, version: &str, fault: Option<&str>) -> Value {
     let mut annotations = serde_json::Map::new();
     if let Some(f) = fault {
         annotations.insert(tfsim::FAULT_ANNOTATION.into(), json!(f));
     }
     json!({
-        "metadata": { "name": name, "annotations": annotations },
+        "metadata": { "name": format!("{cluster}-eks-controlplane"), "annotations": annotations },
         "spec": {
             "forProvider": {
                 "source": "Inline",
@@ -204,14 +246,8 @@ fn decode_pem_certificate(pem: &str) -> Vec<u8> {
 async fn eks_workspace_becomes_ready_with_outputs_and_secret() {
     let env = Env::start(fast()).await;
     env.namespace("team-a").await;
-    env.create(eks_workspace(
-        "c1-eks-controlplane",
-        "c1",
-        "team-a",
-        "1.31",
-        None,
-    ))
-    .await;
+    env.create(eks_workspace("c1", "team-a", "1.31", None))
+        .await;
 
     let creating = env
         .wait_ws("c1-eks-controlplane", "finalizer", |o| {
@@ -402,14 +438,8 @@ async fn spec_change_starts_a_new_apply_cycle() {
     };
     let env = Env::start(config).await;
     env.namespace("team-c").await;
-    env.create(eks_workspace(
-        "c4-eks-controlplane",
-        "c4",
-        "team-c",
-        "1.30",
-        None,
-    ))
-    .await;
+    env.create(eks_workspace("c4", "team-c", "1.30", None))
+        .await;
     let first = env
         .wait_ws("c4-eks-controlplane", "Ready=True", ready)
         .await;
@@ -417,19 +447,14 @@ async fn spec_change_starts_a_new_apply_cycle() {
     let ca1 = outputs(&first)["cluster_certificate_authority_data"].clone();
     assert_eq!(outputs(&first)["cluster_version"], "1.30");
 
-    let mut spec =
-        eks_workspace("c4-eks-controlplane", "c4", "team-c", "1.31", None)["spec"].clone();
+    let mut spec = eks_workspace("c4", "team-c", "1.31", None)["spec"].clone();
     spec["forProvider"]["vars"][1] = json!({ "key": "kubernetes_version", "value": "1.31" });
-    env.workspaces()
-        .patch(
-            "c4-eks-controlplane",
-            &PatchParams::default(),
-            &Patch::Merge(
-                &json!({ "spec": { "forProvider": { "vars": spec["forProvider"]["vars"] } } }),
-            ),
-        )
-        .await
-        .expect("patch spec");
+    env.merge(
+        "c4-eks-controlplane",
+        json!({ "spec": { "forProvider": { "vars": spec["forProvider"]["vars"] } } }),
+        "patch spec",
+    )
+    .await;
 
     let updating = env
         .wait_ws(
@@ -468,14 +493,8 @@ async fn deletion_destroys_then_releases_and_orphan_skips_destroy() {
     };
     let env = Env::start(config).await;
     env.namespace("team-d").await;
-    env.create(eks_workspace(
-        "c5-eks-controlplane",
-        "c5",
-        "team-d",
-        "1.31",
-        None,
-    ))
-    .await;
+    env.create(eks_workspace("c5", "team-d", "1.31", None))
+        .await;
     env.wait_ws("c5-eks-controlplane", "Ready=True", ready)
         .await;
     env.wait_secret("team-d", "c5-eks-connection").await;
@@ -498,7 +517,7 @@ async fn deletion_destroys_then_releases_and_orphan_skips_destroy() {
         "connection secret removed"
     );
 
-    let mut orphan = eks_workspace("c6-eks-controlplane", "c6", "team-d", "1.31", None);
+    let mut orphan = eks_workspace("c6", "team-d", "1.31", None);
     orphan["spec"]["deletionPolicy"] = json!("Orphan");
     env.create(orphan).await;
     env.wait_ws("c6-eks-controlplane", "Ready=True", ready)
@@ -525,32 +544,12 @@ async fn apply_error_fault_by_annotation_and_rule() {
     };
     let env = Env::start(config).await;
     env.namespace("team-e").await;
-    env.create(eks_workspace(
-        "c7-eks-controlplane",
-        "c7",
-        "team-e",
-        "1.31",
-        Some("apply-error"),
-    ))
-    .await;
-    env.create(eks_workspace(
-        "bad-eks-controlplane",
-        "bad",
-        "team-e",
-        "1.31",
-        None,
-    ))
-    .await;
+    env.create(eks_workspace("c7", "team-e", "1.31", Some("apply-error")))
+        .await;
+    env.create(eks_workspace("bad", "team-e", "1.31", None))
+        .await;
     for name in ["c7-eks-controlplane", "bad-eks-controlplane"] {
-        let ws = env
-            .wait_ws(name, "Synced=False/ReconcileError", |o| {
-                cond_is(o, "Synced", "False", "ReconcileError")
-            })
-            .await;
-        let msg = cond(&ws, "Synced")
-            .and_then(|c| c["message"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let (ws, msg) = env.wait_reconcile_error(name).await;
         assert!(
             msg.starts_with("apply failed: Error: creating EKS Cluster ("),
             "{msg}"
@@ -567,16 +566,12 @@ async fn apply_error_fault_by_annotation_and_rule() {
             .is_none()
     );
 
-    env.workspaces()
-        .patch(
-            "c7-eks-controlplane",
-            &PatchParams::default(),
-            &Patch::Merge(
-                &json!({ "metadata": { "annotations": { tfsim::FAULT_ANNOTATION: null } } }),
-            ),
-        )
-        .await
-        .expect("clear fault");
+    env.merge(
+        "c7-eks-controlplane",
+        json!({ "metadata": { "annotations": { tfsim::FAULT_ANNOTATION: null } } }),
+        "clear fault",
+    )
+    .await;
     env.wait_ws(
         "c7-eks-controlplane",
         "Ready=True after the fault is cleared",
@@ -593,14 +588,8 @@ async fn flap_fault_alternates_ready() {
         ..fast()
     };
     let env = Env::start(config).await;
-    env.create(eks_workspace(
-        "c8-eks-controlplane",
-        "c8",
-        "default",
-        "1.31",
-        Some("flap"),
-    ))
-    .await;
+    env.create(eks_workspace("c8", "default", "1.31", Some("flap")))
+        .await;
     env.wait_ws("c8-eks-controlplane", "Ready=True", ready)
         .await;
     env.wait_ws("c8-eks-controlplane", "Ready=False/Unavailable", |o| {
@@ -624,14 +613,8 @@ async fn secret_faults_are_visible_in_the_connection_secret() {
         ("f5", "none"),
     ];
     for (cluster, fault) in cases {
-        env.create(eks_workspace(
-            &format!("{cluster}-eks-controlplane"),
-            cluster,
-            "team-f",
-            "1.31",
-            Some(fault),
-        ))
-        .await;
+        env.create(eks_workspace(cluster, "team-f", "1.31", Some(fault)))
+            .await;
     }
     let mut secrets = BTreeMap::new();
     let mut outs = BTreeMap::new();
@@ -673,23 +656,9 @@ async fn secret_faults_are_visible_in_the_connection_secret() {
 #[tokio::test]
 async fn missing_secret_namespace_is_a_reconcile_error_until_created() {
     let env = Env::start(fast()).await;
-    env.create(eks_workspace(
-        "c9-eks-controlplane",
-        "c9",
-        "not-yet",
-        "1.31",
-        None,
-    ))
-    .await;
-    let ws = env
-        .wait_ws("c9-eks-controlplane", "Synced=False/ReconcileError", |o| {
-            cond_is(o, "Synced", "False", "ReconcileError")
-        })
+    env.create(eks_workspace("c9", "not-yet", "1.31", None))
         .await;
-    let msg = cond(&ws, "Synced")
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_string();
+    let (ws, msg) = env.wait_reconcile_error("c9-eks-controlplane").await;
     assert!(
         msg.starts_with("cannot publish connection details"),
         "{msg}"
