@@ -3,12 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::SecondsFormat;
-use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
+use kube::runtime::reflector;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
 use serde_json::{Value, json};
 
 use super::Config;
@@ -17,7 +15,8 @@ use super::cluster::{
 };
 use super::refs::{RefError, Refs};
 use super::status::{self, Observed, RefState};
-use crate::tfsim::queue::{self, QueueConfig};
+use crate::tfsim::queue;
+use crate::tfsim::watch_loop::{WatchLoop, is_status, now_rfc3339};
 
 /// A reconcile that should be retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -44,10 +43,6 @@ struct Ctx {
     store: Store<DynamicObject>,
     refs: Refs,
     config: Config,
-}
-
-fn is_status(err: &kube::Error, code: u16) -> bool {
-    matches!(err, kube::Error::Api(s) if s.code == code)
 }
 
 fn deleting(obj: &DynamicObject) -> bool {
@@ -111,7 +106,7 @@ impl Ctx {
         if endpoint != c.endpoint {
             self.patch_endpoint(&c, &endpoint).await?;
         }
-        let now = chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        let now = now_rfc3339();
         let desired = status::compute(&Observed {
             cluster: &c,
             infra,
@@ -375,10 +370,7 @@ pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<
     let writer = reflector::store::Writer::new(ar.clone());
     let store = writer.as_reader();
     let (handle, rx) = queue::channel::<ClusterKey>();
-    let qcfg = QueueConfig {
-        concurrency: config.concurrency.max(1),
-        ..QueueConfig::default()
-    };
+    let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         api_resource: ar,
         client: client.clone(),
@@ -386,33 +378,23 @@ pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<
         refs: Refs::new(client, handle.clone()),
         config,
     });
-    let watch = async move {
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(|o: &mut DynamicObject| o.metadata.managed_fields = None)
-            .reflect(writer)
-            .touched_objects();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(obj) => {
-                    if let (Some(name), Some(namespace)) =
-                        (obj.metadata.name, obj.metadata.namespace)
-                    {
-                        handle.enqueue(ClusterKey { namespace, name });
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "cluster watch error"),
-            }
-        }
-    };
-    let work = queue::run(rx, qcfg, move |key: ClusterKey| {
-        let ctx = ctx.clone();
-        async move { ctx.reconcile(key).await }
-    });
     tracing::info!("capisim started");
-    tokio::select! {
-        _ = watch => anyhow::bail!("cluster watch ended"),
-        _ = work => anyhow::bail!("work queue ended"),
+    WatchLoop {
+        label: "cluster",
+        api,
+        writer,
+        modify: |o: &mut DynamicObject| o.metadata.managed_fields = None,
+        key_of: |obj: DynamicObject| {
+            let (name, namespace) = (obj.metadata.name?, obj.metadata.namespace?);
+            Some(ClusterKey { namespace, name })
+        },
+        queue: (handle, rx),
+        concurrency,
+        reconcile: move |key: ClusterKey| {
+            let ctx = ctx.clone();
+            async move { ctx.reconcile(key).await }
+        },
     }
+    .run()
+    .await
 }

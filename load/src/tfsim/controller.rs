@@ -4,12 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::SecondsFormat;
-use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
+use kube::runtime::reflector;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -18,8 +16,9 @@ use super::ca::{self, CaError};
 use super::faults::{self, FAULT_ANNOTATION, FaultKind};
 use super::ids;
 use super::outputs::{self, Inputs, Profile};
-use super::queue::{self, QueueConfig};
+use super::queue;
 use super::secret;
+use super::watch_loop::{WatchLoop, is_status, now_rfc3339};
 use super::workspace::{self, Condition, FINALIZER, SecretRef, WorkspaceView, set_condition};
 
 /// A reconcile that should be retried with backoff.
@@ -68,14 +67,6 @@ struct Ctx {
     ar: ApiResource,
     config: Config,
     tracks: Mutex<HashMap<String, Track>>,
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn is_status(err: &kube::Error, code: u16) -> bool {
-    matches!(err, kube::Error::Api(s) if s.code == code)
 }
 
 impl Ctx {
@@ -520,11 +511,7 @@ pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
     let writer = reflector::store::Writer::new(ar.clone());
     let store = writer.as_reader();
-    let (handle, rx) = queue::channel::<String>();
-    let qcfg = QueueConfig {
-        concurrency: config.concurrency.max(1),
-        ..QueueConfig::default()
-    };
+    let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         client,
         api: api.clone(),
@@ -533,31 +520,20 @@ pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<
         config,
         tracks: Mutex::new(HashMap::new()),
     });
-    let watch = async move {
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(slim)
-            .reflect(writer)
-            .touched_objects();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(obj) => {
-                    if let Some(name) = obj.metadata.name {
-                        handle.enqueue(name);
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "workspace watch error"),
-            }
-        }
-    };
-    let work = queue::run(rx, qcfg, move |name: String| {
-        let ctx = ctx.clone();
-        async move { ctx.reconcile(name).await }
-    });
     tracing::info!("tfsim started");
-    tokio::select! {
-        _ = watch => anyhow::bail!("workspace watch ended"),
-        _ = work => anyhow::bail!("work queue ended"),
+    WatchLoop {
+        label: "workspace",
+        api,
+        writer,
+        modify: slim,
+        key_of: |obj: DynamicObject| obj.metadata.name,
+        queue: queue::channel::<String>(),
+        concurrency,
+        reconcile: move |name: String| {
+            let ctx = ctx.clone();
+            async move { ctx.reconcile(name).await }
+        },
     }
+    .run()
+    .await
 }

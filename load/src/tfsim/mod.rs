@@ -16,6 +16,7 @@ mod kubeconfig;
 mod outputs;
 pub(crate) mod queue;
 mod secret;
+pub(crate) mod watch_loop;
 mod workspace;
 
 use std::path::PathBuf;
