@@ -57,6 +57,50 @@ pub fn is_deleting(obj: &Value) -> bool {
         .is_some_and(|v| !v.is_null())
 }
 
+/// A 422 Invalid error with the one cause `reason` on `field`.
+fn invalid_field(
+    kind: &str,
+    target: &Target,
+    reason: &str,
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> ApiError {
+    ApiError::invalid(kind, target, vec![Cause::new(reason, field, message)])
+}
+
+/// The key of object `name` of `def` in namespace `ns` (empty for cluster-scoped objects).
+fn obj_ref(def: &ResourceDef, ns: &str, name: &str) -> ObjRef {
+    ObjRef {
+        res: def.key.clone(),
+        ns: ns.to_string(),
+        name: name.to_string(),
+    }
+}
+
+/// Refuses a body whose `metadata.name` differs from the `name` on the URL.
+fn check_url_name(body: &Value, name: &str) -> ApiResult<()> {
+    if let Some(n) = meta_str(body, "name") {
+        if n != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Gives `to` the `status` of `from`, or none when `from` has none.
+fn copy_status(from: &Value, to: &mut Value) {
+    match from.get("status") {
+        Some(s) => to["status"] = s.clone(),
+        None => {
+            if let Some(o) = to.as_object_mut() {
+                o.remove("status");
+            }
+        }
+    }
+}
+
 fn valid_name(name: &str, label_only: bool) -> bool {
     let max = if label_only { 63 } else { 253 };
     if name.is_empty() || name.len() > max {
@@ -129,14 +173,12 @@ fn prepare_secret(obj: &mut Value, t: &Target) -> ApiResult<()> {
                 .as_str()
                 .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
             if !ok {
-                return Err(ApiError::invalid(
+                return Err(invalid_field(
                     "Secret",
                     t,
-                    vec![Cause::new(
-                        "FieldValueInvalid",
-                        format!("data[{k}]"),
-                        "Invalid value: illegal base64 data",
-                    )],
+                    "FieldValueInvalid",
+                    format!("data[{k}]"),
+                    "Invalid value: illegal base64 data",
                 ));
             }
         }
@@ -220,6 +262,7 @@ impl Inner {
         let generate = meta_str(&body, "generateName").map(String::from);
         let mut name = meta_str(&body, "name").unwrap_or_default().to_string();
         let body_ns = meta_str(&body, "namespace").unwrap_or_default().to_string();
+        let scope = if def.namespaced { ns } else { "" };
         if def.namespaced {
             if !body_ns.is_empty() && body_ns != ns {
                 return Err(ApiError::bad_request(
@@ -231,15 +274,7 @@ impl Inner {
             if let Some(g) = generate.filter(|g| !g.is_empty()) {
                 for _ in 0..16 {
                     let candidate = format!("{g}{}", self.random_suffix());
-                    let r = ObjRef {
-                        res: def.key.clone(),
-                        ns: if def.namespaced {
-                            ns.to_string()
-                        } else {
-                            String::new()
-                        },
-                        name: candidate.clone(),
-                    };
+                    let r = obj_ref(def, scope, &candidate);
                     if self.get(&r).is_none() {
                         name = candidate;
                         break;
@@ -249,38 +284,26 @@ impl Inner {
         }
         let target = def.target(&name);
         if name.is_empty() {
-            return Err(ApiError::invalid(
+            return Err(invalid_field(
                 &def.kind,
                 &target,
-                vec![Cause::new(
-                    "FieldValueRequired",
-                    "metadata.name",
-                    "Required value: name or generateName is required",
-                )],
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
             ));
         }
         if !valid_name(&name, def.special == Special::Namespace) {
-            return Err(ApiError::invalid(
+            return Err(invalid_field(
                 &def.kind,
                 &target,
-                vec![Cause::new(
-                    "FieldValueInvalid",
-                    "metadata.name",
-                    format!(
-                        "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-                    ),
-                )],
+                "FieldValueInvalid",
+                "metadata.name",
+                format!(
+                    "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                ),
             ));
         }
-        let r = ObjRef {
-            res: def.key.clone(),
-            ns: if def.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name: name.clone(),
-        };
+        let r = obj_ref(def, scope, &name);
         if def.namespaced {
             if !self.namespace_exists(ns) {
                 return Err(ApiError::not_found(&Target::new("", "namespaces", ns)));
@@ -335,14 +358,12 @@ impl Inner {
             Special::Crd => {
                 let rd = from_crd(&body)?;
                 if self.defs.get(&rd.key).is_some_and(|d| !d.custom) {
-                    return Err(ApiError::invalid(
+                    return Err(invalid_field(
                         "CustomResourceDefinition",
                         &target,
-                        vec![Cause::new(
-                            "FieldValueInvalid",
-                            "spec.group",
-                            "Invalid value: built-in group",
-                        )],
+                        "FieldValueInvalid",
+                        "spec.group",
+                        "Invalid value: built-in group",
                     ));
                 }
                 body["status"] = crd_status(&rd, &body);
@@ -386,20 +407,10 @@ impl Inner {
         dry_run: bool,
     ) -> ApiResult<Arc<Value>> {
         check_type_meta(def, version, &body)?;
-        let r = ObjRef {
-            res: def.key.clone(),
-            ns: ns.to_string(),
-            name: name.to_string(),
-        };
+        let r = obj_ref(def, ns, name);
         let target = def.target(name);
         let old = self.get(&r).ok_or_else(|| ApiError::not_found(&target))?;
-        if let Some(n) = meta_str(&body, "name") {
-            if n != name {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({name})"
-                )));
-            }
-        }
+        check_url_name(&body, name)?;
         if let Some(rv) = meta_str(&body, "resourceVersion").filter(|s| !s.is_empty()) {
             if Some(rv) != meta_str(&old, "resourceVersion") {
                 return Err(ApiError::stale(&target));
@@ -423,26 +434,12 @@ impl Inner {
         match sub {
             Sub::Status => {
                 let mut n = old.clone();
-                match body.get("status") {
-                    Some(s) => n["status"] = s.clone(),
-                    None => {
-                        if let Some(o) = n.as_object_mut() {
-                            o.remove("status");
-                        }
-                    }
-                }
+                copy_status(&body, &mut n);
                 n
             }
             _ => {
                 if def.has_status(version) {
-                    match old.get("status") {
-                        Some(s) => body["status"] = s.clone(),
-                        None => {
-                            if let Some(o) = body.as_object_mut() {
-                                o.remove("status");
-                            }
-                        }
-                    }
+                    copy_status(old, &mut body);
                 }
                 body
             }
@@ -460,14 +457,12 @@ impl Inner {
     ) -> ApiResult<Arc<Value>> {
         let target = def.target(&r.name);
         if !new.is_object() {
-            return Err(ApiError::invalid(
+            return Err(invalid_field(
                 &def.kind,
                 &target,
-                vec![Cause::new(
-                    "FieldValueInvalid",
-                    "",
-                    "Invalid value: the object must be a JSON object",
-                )],
+                "FieldValueInvalid",
+                "",
+                "Invalid value: the object must be a JSON object",
             ));
         }
         new["apiVersion"] = Value::String(def.storage_api_version());
@@ -504,16 +499,14 @@ impl Inner {
                 .filter(|f| !before.contains(f))
                 .collect();
             if !added.is_empty() {
-                return Err(ApiError::invalid(
+                return Err(invalid_field(
                     &def.kind,
                     &target,
-                    vec![Cause::new(
-                        "FieldValueForbidden",
-                        "metadata.finalizers",
-                        format!(
-                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
-                        ),
-                    )],
+                    "FieldValueForbidden",
+                    "metadata.finalizers",
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
                 ));
             }
         }
@@ -522,14 +515,12 @@ impl Inner {
             Special::Crd => {
                 let rd = from_crd(&new)?;
                 if rd.key != from_crd(old)?.key {
-                    return Err(ApiError::invalid(
+                    return Err(invalid_field(
                         "CustomResourceDefinition",
                         &target,
-                        vec![Cause::new(
-                            "FieldValueInvalid",
-                            "spec.names.plural",
-                            "Invalid value: field is immutable",
-                        )],
+                        "FieldValueInvalid",
+                        "spec.names.plural",
+                        "Invalid value: field is immutable",
                     ));
                 }
                 new["status"] = crd_status(&rd, &new);
@@ -597,32 +588,20 @@ impl Inner {
         };
         if ptype == PatchType::Apply {
             if field_manager.is_none_or(|f| f.is_empty()) {
-                return Err(ApiError::invalid(
+                return Err(invalid_field(
                     "PatchOptions",
                     &Target::new("meta.k8s.io", "patchoptions", ""),
-                    vec![Cause::new(
-                        "FieldValueRequired",
-                        "fieldManager",
-                        "Required value: is required for apply patch",
-                    )],
+                    "FieldValueRequired",
+                    "fieldManager",
+                    "Required value: is required for apply patch",
                 ));
             }
             if !pv.is_object() {
                 return Err(ApiError::bad_request("apply patch must be an object"));
             }
-            if let Some(n) = meta_str(&pv, "name") {
-                if n != name {
-                    return Err(ApiError::bad_request(format!(
-                        "the name of the object ({n}) does not match the name on the URL ({name})"
-                    )));
-                }
-            }
+            check_url_name(&pv, name)?;
         }
-        let r = ObjRef {
-            res: def.key.clone(),
-            ns: ns.to_string(),
-            name: name.to_string(),
-        };
+        let r = obj_ref(def, ns, name);
         let old = match self.get(&r) {
             Some(o) => o,
             None if ptype == PatchType::Apply && sub == Sub::Main => {
