@@ -1,5 +1,6 @@
 //! WorkspaceTemplate, CaptControlPlaneTemplate and CAPTClusterTemplate at the actor edge.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 
@@ -9,8 +10,8 @@ use super::generic::Decide;
 use super::world::get;
 use crate::actors::ReconcileCtx;
 use crate::api::{
-    CAPTClusterTemplate, CaptControlPlaneTemplate, TemplateRef, TemplateStatus, WorkspaceTemplate,
-    WorkspaceTemplateStatus,
+    CAPTClusterTemplate, CaptControlPlaneTemplate, TemplateRef, TemplateStatus, ValidationError,
+    WorkspaceTemplate, WorkspaceTemplateStatus,
 };
 use crate::reconcile::plan::Plan;
 use crate::reconcile::templates::{decide_template, decide_workspace_template};
@@ -54,14 +55,30 @@ impl Decide for WorkspaceTemplates {
     }
 }
 
-fn check(ctx: &SharedCtx, own_ns: &str, r: &TemplateRef, rctx: &ReconcileCtx) -> (String, bool) {
-    let ns = r.namespace_or(own_ns);
-    let found = get(&ctx.world.templates, ns, &r.name).is_some();
-    if !found {
-        ctx.waiters
-            .wait_for("WorkspaceTemplate", ns, &r.name, &rctx.key);
-    }
-    (format!("{ns}/{}", r.name), found)
+/// The decision for a Cluster API template: its spec's `validation` and whether the WorkspaceTemplate
+/// it refers to (`r`; none means there is nothing to find) exists, waiting for it when it does not.
+fn template_plan(
+    ctx: &SharedCtx,
+    rctx: &ReconcileCtx,
+    meta: &ObjectMeta,
+    status: Option<&TemplateStatus>,
+    validation: Result<(), ValidationError>,
+    r: Option<&TemplateRef>,
+) -> Plan<TemplateStatus> {
+    let invalid = validation.err().map(|e| e.to_string());
+    let (name, found) = match r {
+        Some(r) => {
+            let ns = r.namespace_or(meta.namespace.as_deref().unwrap_or_default());
+            let found = get(&ctx.world.templates, ns, &r.name).is_some();
+            if !found {
+                ctx.waiters
+                    .wait_for("WorkspaceTemplate", ns, &r.name, &rctx.key);
+            }
+            (format!("{ns}/{}", r.name), found)
+        }
+        None => (String::new(), true),
+    };
+    decide_template(status, meta.generation, invalid, (&name, found), &now())
 }
 
 pub struct ControlPlaneTemplates;
@@ -80,19 +97,13 @@ impl Decide for ControlPlaneTemplates {
         t: &CaptControlPlaneTemplate,
         rctx: &ReconcileCtx,
     ) -> Result<Plan<TemplateStatus>, ControllerError> {
-        let (name, found) = check(
+        Ok(template_plan(
             ctx,
-            &t.namespace().unwrap_or_default(),
-            &t.spec.template.spec.workspace_template_ref,
             rctx,
-        );
-        let invalid = t.spec.validate().err().map(|e| e.to_string());
-        Ok(decide_template(
+            t.meta(),
             t.status.as_ref(),
-            t.meta().generation,
-            invalid,
-            (&name, found),
-            &now(),
+            t.spec.validate(),
+            Some(&t.spec.template.spec.workspace_template_ref),
         ))
     }
 }
@@ -113,17 +124,13 @@ impl Decide for ClusterTemplates {
         t: &CAPTClusterTemplate,
         rctx: &ReconcileCtx,
     ) -> Result<Plan<TemplateStatus>, ControllerError> {
-        let invalid = t.spec.validate().err().map(|e| e.to_string());
-        let (name, found) = match &t.spec.template.spec.vpc_template_ref {
-            Some(r) => check(ctx, &t.namespace().unwrap_or_default(), r, rctx),
-            None => (String::new(), true),
-        };
-        Ok(decide_template(
+        Ok(template_plan(
+            ctx,
+            rctx,
+            t.meta(),
             t.status.as_ref(),
-            t.meta().generation,
-            invalid,
-            (&name, found),
-            &now(),
+            t.spec.validate(),
+            t.spec.template.spec.vpc_template_ref.as_ref(),
         ))
     }
 }
