@@ -34,12 +34,13 @@ fn restart_after_convergence_writes_nothing() {
         for t in TEMPLATES {
             w.apply(t).await;
         }
-        for name in ["r1", "r2", "r3"] {
+        let names: Vec<String> = (1..=10).map(|i| format!("r{i}")).collect();
+        for name in &names {
             w.apply(&cluster_yaml(name, "1.31")).await;
         }
         let cps: Api<CAPTControlPlane> = Api::namespaced(w.client.clone(), "default");
         let secrets: Api<Secret> = Api::namespaced(w.client.clone(), "default");
-        for name in ["r1", "r2", "r3"] {
+        for name in &names {
             eventually(30, "control plane ready with secrets", || async {
                 cps.get(name).await.ok().filter(|c| {
                     c.status

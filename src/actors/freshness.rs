@@ -51,9 +51,24 @@ impl Freshness {
 #[derive(Clone, Debug, Default)]
 pub struct WriteLog {
     inner: Arc<Mutex<HashMap<&'static str, u64>>>,
+    /// resourceVersion of the actor's last status write of its own object.
+    status: Arc<AtomicU64>,
 }
 
 impl WriteLog {
+    /// Record a status write of the actor's own object (also recorded as a write of `kind`).
+    pub fn record_status(&self, kind: &'static str, rv: Option<&str>) {
+        self.record(kind, rv);
+        if let Some(v) = parse_rv(rv) {
+            self.status.store(v, Ordering::Release);
+        }
+    }
+
+    /// The resourceVersion of the last status write, 0 when none.
+    pub fn last_status(&self) -> u64 {
+        self.status.load(Ordering::Acquire)
+    }
+
     /// Record that an object of `kind` was written and the server answered with `rv`.
     pub fn record(&self, kind: &'static str, rv: Option<&str>) {
         if let Some(v) = parse_rv(rv) {

@@ -66,10 +66,12 @@ impl Inbox {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// The event of the owned object at `rv` is the echo of the actor's own last write: the actor
-    /// decided from the state before it and wrote everything it wanted, so it need not run again.
-    pub fn is_own_write(&self, kind: &'static str, rv: u64) -> bool {
-        rv != 0 && self.writes.last(kind) == Some(rv)
+    /// The event of the owned object at `rv` is the echo of the actor's own last status write:
+    /// the actor decided that status from this very object and wrote everything else before it, so
+    /// it need not run again. (Echoes of spec or metadata writes are not skipped: they may change
+    /// the generation the status reports.)
+    pub fn is_own_status_write(&self, rv: u64) -> bool {
+        rv != 0 && self.writes.last_status() == rv
     }
 
     /// Remember the owned object's resourceVersion; false when it was already dispatched.

@@ -120,7 +120,7 @@ impl<R: Reconciler> Dispatch for Registry<R> {
         };
         // A new actor reconciles on start; an existing one only for a version it has not seen
         // and did not write itself.
-        let own_write = inbox.is_own_write(self.reconciler.kind(), rv);
+        let own_write = inbox.is_own_status_write(rv);
         if inbox.note_version(rv) && !fresh && !own_write {
             self.send_wake(&addr, &inbox, trigger, link);
         }

@@ -53,6 +53,12 @@ impl StatusWriter {
             self.observer.status_write(kind, false);
             return Ok(false);
         };
+        tracing::debug!(
+            kind,
+            name = %obj.name_any(),
+            fields = ?patch.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            "writing status"
+        );
         let body = json!({ "status": patch });
         let written = api
             .patch_status(
@@ -64,7 +70,7 @@ impl StatusWriter {
                 &Patch::Merge(&body),
             )
             .await?;
-        writes.record(kind, written.resource_version().as_deref());
+        writes.record_status(kind, written.resource_version().as_deref());
         self.observer.status_write(kind, true);
         Ok(true)
     }
