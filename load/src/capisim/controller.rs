@@ -229,12 +229,24 @@ impl Ctx {
         if let Some(rv) = &c.resource_version {
             meta["resourceVersion"] = json!(rv);
         }
-        let patch = json!({ "metadata": meta });
-        match self
-            .api(&c.key.namespace)
-            .patch(&c.key.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
+        self.merge(c, json!({ "metadata": meta }), false).await
+    }
+
+    /// Merge-patches the Cluster (its `/status` when `status`); `Ok(false)` when it is gone.
+    async fn merge(
+        &self,
+        c: &ClusterView,
+        patch: Value,
+        status: bool,
+    ) -> Result<bool, ReconcileError> {
+        let api = self.api(&c.key.namespace);
+        let (pp, patch) = (PatchParams::default(), Patch::Merge(&patch));
+        let res = if status {
+            api.patch_status(&c.key.name, &pp, &patch).await
+        } else {
+            api.patch(&c.key.name, &pp, &patch).await
+        };
+        match res {
             Ok(_) => Ok(true),
             Err(e) if is_status(&e, 404) => Ok(false),
             Err(source) => Err(ReconcileError::Patch {
@@ -247,18 +259,7 @@ impl Ctx {
     async fn patch_endpoint(&self, c: &ClusterView, e: &Endpoint) -> Result<(), ReconcileError> {
         let patch =
             json!({ "spec": { "controlPlaneEndpoint": { "host": e.host, "port": e.port } } });
-        match self
-            .api(&c.key.namespace)
-            .patch(&c.key.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if is_status(&err, 404) => Ok(()),
-            Err(source) => Err(ReconcileError::Patch {
-                key: c.key.clone(),
-                source,
-            }),
-        }
+        self.merge(c, patch, false).await.map(drop)
     }
 
     async fn write_status(
@@ -273,19 +274,9 @@ impl Ctx {
         for k in c.status.keys() {
             patch_status.entry(k.clone()).or_insert(Value::Null);
         }
-        let patch = json!({ "status": patch_status });
-        match self
-            .api(&c.key.namespace)
-            .patch_status(&c.key.name, &PatchParams::default(), &Patch::Merge(&patch))
+        self.merge(c, json!({ "status": patch_status }), true)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_status(&e, 404) => Ok(()),
-            Err(source) => Err(ReconcileError::Patch {
-                key: c.key.clone(),
-                source,
-            }),
-        }
+            .map(drop)
     }
 
     /// Deletes the control plane, waits for it to disappear, then the infrastructure cluster, then releases
