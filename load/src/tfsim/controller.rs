@@ -265,6 +265,27 @@ impl Ctx {
         Ok(ca)
     }
 
+    /// Records a failed apply: Synced=False/ReconcileError with `message`, Ready=False/Creating.
+    async fn write_apply_failed(
+        &self,
+        ws: &WorkspaceView,
+        conds: &mut Vec<Condition>,
+        message: &str,
+        ts: &str,
+    ) -> Result<(), ReconcileError> {
+        set_condition(
+            conds,
+            Condition::new("Synced", false, "ReconcileError", message, ws.generation),
+            ts,
+        );
+        set_condition(
+            conds,
+            Condition::new("Ready", false, "Creating", "", ws.generation),
+            ts,
+        );
+        self.write_status(ws, conds, None).await
+    }
+
     async fn reconcile_apply(&self, ws: WorkspaceView) -> Result<Option<Duration>, ReconcileError> {
         let now = Instant::now();
         let ts = now_rfc3339();
@@ -288,17 +309,8 @@ impl Ctx {
         }
         if fault == Some(FaultKind::ApplyError) {
             let message = apply_error_message(profile, &ws, self.config.seed);
-            set_condition(
-                &mut conds,
-                Condition::new("Synced", false, "ReconcileError", &message, gen_),
-                &ts,
-            );
-            set_condition(
-                &mut conds,
-                Condition::new("Ready", false, "Creating", "", gen_),
-                &ts,
-            );
-            self.write_status(&ws, &conds, None).await?;
+            self.write_apply_failed(&ws, &mut conds, &message, &ts)
+                .await?;
             tracing::debug!(workspace = %ws.name, "apply failed (injected)");
             return Ok(None);
         }
@@ -321,17 +333,8 @@ impl Ctx {
             {
                 if let Err(reason) = self.publish(&ws, &target, &outs, fault).await {
                     let message = format!("cannot publish connection details: {reason}");
-                    set_condition(
-                        &mut conds,
-                        Condition::new("Synced", false, "ReconcileError", &message, gen_),
-                        &ts,
-                    );
-                    set_condition(
-                        &mut conds,
-                        Condition::new("Ready", false, "Creating", "", gen_),
-                        &ts,
-                    );
-                    self.write_status(&ws, &conds, None).await?;
+                    self.write_apply_failed(&ws, &mut conds, &message, &ts)
+                        .await?;
                     return Err(ReconcileError::Publish {
                         name: ws.name.clone(),
                         namespace: target.namespace,
