@@ -185,19 +185,7 @@ fn observed(s: &CAPTControlPlaneStatus) -> impl FnOnce(&mut Value) {
 
 #[test]
 fn waits_for_the_owner_reference_cluster_api_sets_and_never_adopts() {
-    // (case, ownerReference, Cluster cached, waits)
-    let table = [
-        ("no owner, no Cluster", false, false, true),
-        (
-            "same-named Cluster without owner reference",
-            false,
-            true,
-            true,
-        ),
-        ("owner reference, Cluster not cached", true, false, true),
-        ("owned", true, true, false),
-    ];
-    for (case, owned, cached, waits) in table {
+    for (case, owned, cached, waits) in OWNER_WAIT_CASES {
         let c = cp(|v| {
             remove(v, &["metadata", "finalizers"]);
             if !owned {

@@ -268,6 +268,19 @@ pub fn st<S>(plan: &Plan<S>) -> &S {
     plan.status.as_ref().expect("status")
 }
 
+/// (case, Cluster API's owner reference present, owner Cluster cached, the decision waits)
+pub const OWNER_WAIT_CASES: [(&str, bool, bool, bool); 4] = [
+    ("no owner, no Cluster", false, false, true),
+    (
+        "same-named Cluster but no owner reference",
+        false,
+        true,
+        true,
+    ),
+    ("owner reference, Cluster not cached yet", true, false, true),
+    ("owner reference and Cluster", true, true, false),
+];
+
 /// A decision about an object without Cluster API's owner reference or its Cluster adds the
 /// finalizer first and, while `waits`, nothing else, blocked Waiting with `reason`.
 pub fn assert_owner_wait<S>(

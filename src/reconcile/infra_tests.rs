@@ -93,19 +93,7 @@ fn vpc_apply(created: i64) -> WorkspaceTemplateApply {
 
 #[test]
 fn waits_for_the_owner_reference_cluster_api_sets_and_never_adopts() {
-    // (case, ownerReference present, Cluster in the cache, waits)
-    let table = [
-        ("no owner, no Cluster", false, false, true),
-        (
-            "same-named Cluster but no owner reference",
-            false,
-            true,
-            true,
-        ),
-        ("owner reference, Cluster not cached yet", true, false, true),
-        ("owner reference and Cluster", true, true, false),
-    ];
-    for (case, owned, cached, waits) in table {
+    for (case, owned, cached, waits) in OWNER_WAIT_CASES {
         let c = cc(|v| {
             remove(v, &["metadata", "finalizers"]);
             if !owned {

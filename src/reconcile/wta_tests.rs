@@ -131,7 +131,7 @@ fn rendered_cond(s: &WorkspaceTemplateApplyStatus) -> (&str, &str) {
 #[test]
 fn finalizer_is_added_first() {
     let plan = W::default().run(&wta(|v| {
-        v["metadata"].as_object_mut().unwrap().remove("finalizers");
+        remove(v, &["metadata", "finalizers"]);
     }));
     assert_eq!(
         plan.ops.first(),
@@ -197,10 +197,7 @@ fn renders_and_creates_the_workspace() {
 #[test]
 fn template_connection_secret_is_kept_without_an_override() {
     let plan = W::default().run(&wta(|v| {
-        v["spec"]
-            .as_object_mut()
-            .unwrap()
-            .remove("writeConnectionSecretToRef");
+        remove(v, &["spec", "writeConnectionSecretToRef"]);
     }));
     assert_eq!(
         created(&plan, "Workspace")[0].body["spec"]["writeConnectionSecretToRef"],
@@ -493,7 +490,7 @@ fn deletion_deletes_or_retains_the_workspace() {
             v["spec"]["retainWorkspaceOnDelete"] = json!(retain);
             v["status"] = json!({"applied": true, "workspaceName": WS});
             if !finalizer {
-                v["metadata"].as_object_mut().unwrap().remove("finalizers");
+                remove(v, &["metadata", "finalizers"]);
             }
         })
     };
