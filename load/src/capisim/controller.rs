@@ -13,7 +13,7 @@ use super::Config;
 use super::cluster::{
     self, CLUSTER_NAME_LABEL, ClusterKey, ClusterView, Endpoint, FINALIZER, ObjRef,
 };
-use super::refs::{RefError, Refs};
+use super::refs::{RefError, Refs, Watched};
 use super::status::{self, Observed, RefState};
 use crate::tfsim::queue;
 use crate::tfsim::watch_loop::{WatchLoop, is_status, now_rfc3339};
@@ -118,25 +118,26 @@ impl Ctx {
         Ok(None)
     }
 
+    /// The watched kind of reference `r`, the namespace it points into and the object (`None`: it does
+    /// not exist).
+    async fn lookup_ref(
+        &self,
+        c: &ClusterView,
+        r: &ObjRef,
+    ) -> Result<(Arc<Watched>, String, Option<Arc<DynamicObject>>), ReconcileError> {
+        let ref_err = |source| ReconcileError::Ref {
+            key: c.key.clone(),
+            source,
+        };
+        let ns = Refs::namespace_of(r, &c.key).to_string();
+        let w = self.refs.watched(r).await.map_err(ref_err)?;
+        let obj = self.refs.get(&w, &ns, &r.name).await.map_err(ref_err)?;
+        Ok((w, ns, obj))
+    }
+
     /// Reads a referenced object and makes sure it carries the Cluster's controller ownerReference and label.
     async fn observe_ref(&self, c: &ClusterView, r: &ObjRef) -> Result<RefState, ReconcileError> {
-        let ns = Refs::namespace_of(r, &c.key).to_string();
-        let w = self
-            .refs
-            .watched(r)
-            .await
-            .map_err(|source| ReconcileError::Ref {
-                key: c.key.clone(),
-                source,
-            })?;
-        let obj = self
-            .refs
-            .get(&w, &ns, &r.name)
-            .await
-            .map_err(|source| ReconcileError::Ref {
-                key: c.key.clone(),
-                source,
-            })?;
+        let (w, ns, obj) = self.lookup_ref(c, r).await?;
         let Some(obj) = obj else {
             return Ok(RefState::default());
         };
@@ -290,23 +291,7 @@ impl Ctx {
         status.insert("phase".into(), json!("Deleting"));
         self.write_status(c, status).await?;
         for r in c.cp_ref.iter().chain(c.infra_ref.iter()) {
-            let ns = Refs::namespace_of(r, &c.key).to_string();
-            let w = self
-                .refs
-                .watched(r)
-                .await
-                .map_err(|source| ReconcileError::Ref {
-                    key: c.key.clone(),
-                    source,
-                })?;
-            let obj =
-                self.refs
-                    .get(&w, &ns, &r.name)
-                    .await
-                    .map_err(|source| ReconcileError::Ref {
-                        key: c.key.clone(),
-                        source,
-                    })?;
+            let (w, ns, obj) = self.lookup_ref(c, r).await?;
             if let Some(obj) = obj {
                 if !deleting(&obj) {
                     match self
