@@ -156,6 +156,21 @@ impl W {
         plan
     }
 
+    /// A second decision on `cp` carrying the status the first one wrote warns no more.
+    fn assert_warned_once(
+        &self,
+        cp: &CAPTControlPlane,
+        written: CAPTControlPlaneStatus,
+        case: &str,
+    ) {
+        let mut again = cp.clone();
+        again.status = Some(written);
+        assert!(
+            warnings(&self.run(&again)).is_empty(),
+            "{case}: announced once"
+        );
+    }
+
     /// The EKS apply as a first decision creates it, applied to Workspace `alpha-eks-controlplane`.
     fn with_eks(mut self, ws: Workspace) -> Self {
         let plan = W::default().run(&cp(|_| {}));
@@ -299,12 +314,7 @@ fn invalid_spec_and_missing_template_fail_the_phase() {
                 ready.message
             );
         }
-        let mut again = c.clone();
-        again.status = Some(s);
-        assert!(
-            warnings(&w.run(&again)).is_empty(),
-            "{case}: announced once"
-        );
+        w.assert_warned_once(&c, s, case);
     }
 }
 
@@ -584,9 +594,7 @@ fn terraform_errors_are_terminal_or_waiting_by_message() {
             );
             assert_eq!(s.failure_reason.as_deref(), Some(reasons::WORKSPACE_ERROR));
             assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), None);
-            let mut again = c.clone();
-            again.status = Some(s.clone());
-            assert!(warnings(&w.run(&again)).is_empty(), "announced once");
+            w.assert_warned_once(&c, s.clone(), case);
         } else {
             assert_eq!(ready.reason, reasons::CREATING);
             assert_eq!(
@@ -642,12 +650,7 @@ fn control_plane_timeout_after_thirty_minutes() {
                 vec![reasons::CONTROL_PLANE_TIMEOUT],
                 "{case}"
             );
-            let mut again = c.clone();
-            again.status = Some(s);
-            assert!(
-                warnings(&w.run(&again)).is_empty(),
-                "{case}: announced once"
-            );
+            w.assert_warned_once(&c, s, case);
         } else {
             assert_eq!(s.phase, Some(ControlPlanePhase::Creating), "{case}");
             assert_eq!(s.failure_reason, None, "{case}");
