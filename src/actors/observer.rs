@@ -41,7 +41,3 @@ pub trait Observer: Send + Sync + 'static {
     /// Reconciles running now changed by `delta`.
     fn active(&self, kind: &'static str, delta: i64) {}
 }
-
-/// Reports nothing.
-pub struct NoopObserver;
-impl Observer for NoopObserver {}

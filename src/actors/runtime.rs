@@ -9,7 +9,7 @@ use actix::{Arbiter, ArbiterHandle};
 use tokio::sync::Semaphore;
 
 use super::freshness::Freshness;
-use super::observer::{NoopObserver, Observer};
+use super::observer::Observer;
 use super::reconciler::Reconciler;
 use super::registry::{Dispatch, Registry};
 use super::settings::RuntimeSettings;
@@ -78,15 +78,6 @@ impl ActorRuntime {
         }
     }
 
-    /// A runtime with default settings and no metrics (tests).
-    pub fn with_defaults() -> Self {
-        Self::new(
-            RuntimeSettings::default(),
-            Freshness::default(),
-            Arc::new(NoopObserver),
-        )
-    }
-
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -104,17 +95,6 @@ impl ActorRuntime {
         ));
         self.registries.insert(reg.kind(), reg.clone());
         reg
-    }
-
-    /// Pending wake-ups per registered kind.
-    pub fn pending(&self) -> Vec<(&'static str, usize)> {
-        let mut v: Vec<_> = self
-            .registries
-            .iter()
-            .map(|(k, r)| (*k, r.pending()))
-            .collect();
-        v.sort_unstable();
-        v
     }
 
     /// Actors alive per registered kind.

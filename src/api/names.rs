@@ -283,6 +283,8 @@ mod tests {
         );
         assert_eq!(workspace_name_for_apply("x-vpc"), "x-vpc");
         assert_eq!(workspace_name_for_apply("x-apply-apply"), "x-apply");
+        assert_eq!(workspace_name_for_apply("apply"), "apply");
+        assert_eq!(workspace_name_for_apply("-apply"), "");
     }
 
     #[test]

@@ -75,11 +75,3 @@ impl StatusWriter {
         Ok(true)
     }
 }
-
-/// True when two statuses differ beyond condition timestamps (exposed for decisions and tests).
-pub fn status_differs<S: Serialize>(a: &S, b: &S) -> bool {
-    match (serde_json::to_value(a), serde_json::to_value(b)) {
-        (Ok(a), Ok(b)) => differs(&a, &b),
-        _ => true,
-    }
-}

@@ -200,9 +200,4 @@ impl Running {
         }
         self.runtime.shutdown(deadline).await
     }
-
-    /// Actors alive per kind.
-    pub fn actor_counts(&self) -> Vec<(&'static str, usize)> {
-        self.runtime.counts()
-    }
 }

@@ -174,11 +174,6 @@ impl<S> Plan<S> {
         self.blocked = Some(b);
         self
     }
-
-    /// Whether the plan writes anything besides status.
-    pub fn has_ops(&self) -> bool {
-        !self.ops.is_empty()
-    }
 }
 
 /// Arm `name` to fire at `deadline` seen from `now`, or right away when it passed.

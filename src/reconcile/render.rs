@@ -24,13 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::api::names;
-
 /// Name of the built-in placeholder.
 pub const WORKSPACE_NAME_VARIABLE: &str = "WORKSPACE_NAME";
-
-/// Annotation carrying [`spec_hash`] of the rendered spec on a Workspace. Not part of `api::names` yet.
-pub const SPEC_HASH_ANNOTATION: &str = "infrastructure.cluster.x-k8s.io/spec-hash";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
@@ -38,11 +33,6 @@ pub enum RenderError {
     NotAnObject { found: &'static str },
     #[error("variable name {name:?} is not usable as a placeholder (empty or contains '}}')")]
     InvalidVariableName { name: String },
-}
-
-/// Workspace name of a WorkspaceTemplateApply: its name with one trailing `-apply` removed.
-pub fn workspace_name(wta_name: &str) -> String {
-    names::workspace_name_for_apply(wta_name).to_string()
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -271,19 +261,6 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn workspace_name_strips_one_apply() {
-        for (wta, ws) in [
-            ("demo-eks-controlplane-apply", "demo-eks-controlplane"),
-            ("demo-vpc", "demo-vpc"),
-            ("x-apply-apply", "x-apply"),
-            ("apply", "apply"),
-            ("-apply", ""),
-        ] {
-            assert_eq!(workspace_name(wta), ws, "{wta}");
-        }
     }
 
     #[test]
