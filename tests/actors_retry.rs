@@ -1,6 +1,6 @@
 //! Failure handling of one actor: transient errors back off and stop after success, the
-//! per-object rate limit holds bursts back, deadlines cancel and retry, terminal errors wait for
-//! a new generation, and waiting is not an error.
+//! per-object rate limit holds bursts back, deadlines cancel and retry, terminal errors are not
+//! retried but new input (watch events, a new generation) is reconciled, and waiting is not an error.
 
 mod common;
 
@@ -147,7 +147,7 @@ fn reconcile_past_its_deadline_is_cancelled_and_retried() {
 }
 
 #[test]
-fn terminal_error_waits_for_a_new_generation() {
+fn terminal_error_is_not_retried_but_sees_new_input() {
     block_on(async {
         let env = Env::start(
             fast_settings(),
@@ -168,28 +168,38 @@ fn terminal_error_waits_for_a_new_generation() {
         })
         .await;
 
-        // Events that do not change the generation do not retry.
+        // No automatic retry at the same generation: retries, requeues and timers are dropped.
         let key = Env::key("t");
         for _ in 0..5 {
-            env.reg.wake(&key, Trigger::Event("Secret"), None);
+            env.reg.wake(&key, Trigger::Retry, None);
+            env.reg.wake(&key, Trigger::Requeue, None);
+            env.reg.wake(&key, Trigger::Timer("deadline"), None);
         }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(env.rec.count("t"), 1, "no retry at the same generation");
+        assert_eq!(env.observer.retried.load(Ordering::SeqCst), 0);
+
+        // A watch event is new input (a Workspace or secret that changed): it is reconciled,
+        // still without a retry of its own.
         let relabelled = env.set_label("t", "touched", "yes").await;
         assert_eq!(
             relabelled.metadata.generation, created.metadata.generation,
             "a metadata change keeps the generation"
         );
-        env.wait_cache(common::rv(&relabelled)).await;
+        env.wait_count("t", 2).await;
+        env.reg.wake(&key, Trigger::Event("Secret"), None);
+        env.wait_count("t", 3).await;
         tokio::time::sleep(Duration::from_millis(600)).await;
-        assert_eq!(env.rec.count("t"), 1, "no retry at the same generation");
+        assert_eq!(env.rec.count("t"), 3, "one reconcile per new input");
         assert_eq!(env.observer.retried.load(Ordering::SeqCst), 0);
 
         // A spec (data) change bumps the generation and reconciles again.
         let fixed = env.set_data("t", "mode", "good").await;
         assert!(fixed.metadata.generation > created.metadata.generation);
-        env.wait_count("t", 2).await;
+        env.wait_count("t", 4).await;
         let seen = env.rec.seen_of("t");
-        assert_eq!(seen[1].generation, fixed.metadata.generation);
-        assert_eq!(seen[1].data["mode"], "good");
+        assert_eq!(seen[3].generation, fixed.metadata.generation);
+        assert_eq!(seen[3].data["mode"], "good");
         let obs = env.observer.clone();
         wait_until("the success", WAIT, || {
             obs.outcome_count(Outcome::Success) == 1

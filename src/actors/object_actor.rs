@@ -172,8 +172,15 @@ impl<R: Reconciler> ObjectActor<R> {
         };
         let generation = kube::Resource::meta(obj.as_ref()).generation;
         if let Some(g) = self.terminal_generation {
-            if g == generation && !matches!(trigger, Trigger::Start) {
-                tracing::debug!(key = %self.key, "terminal error at this generation; waiting for a spec change");
+            // Terminal means no automatic retry of this generation: retries, requeues and timers
+            // are dropped, but a watch event (a changed Workspace, template or secret) is new input.
+            if g == generation
+                && matches!(
+                    trigger,
+                    Trigger::Retry | Trigger::Requeue | Trigger::Timer(_)
+                )
+            {
+                tracing::debug!(key = %self.key, "terminal error at this generation; waiting for new input");
                 self.next = None;
                 self.links.clear();
                 return;
@@ -264,7 +271,7 @@ impl<R: Reconciler> ObjectActor<R> {
                         self.schedule_retry(ctx);
                     }
                     ErrorClass::Terminal => {
-                        tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed terminally; waiting for a spec change");
+                        tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed terminally; no automatic retry until new input");
                         self.backoff.reset();
                         self.terminal_generation = Some(generation);
                     }

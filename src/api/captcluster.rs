@@ -106,14 +106,29 @@ pub struct CAPTClusterStatus {
     pub failure_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
+    /// Not published: Cluster API reads this path as a map under the v1beta1 contract and as a
+    /// list under v1beta2, and one CRD version serves both; EKS spreads its control plane itself.
+    /// Kept in the schema so statuses written by earlier versions still parse (they are cleared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_domains: Option<FailureDomains>,
+    /// Cluster API v1beta2 contract: `provisioned` once the VPC is ready (never goes back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialization: Option<ClusterInitialization>,
+    /// metav1 conditions (both contracts read them): `Ready`, `VPCReady`, `VPCFailed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_template_status: Option<ClusterWorkspaceTemplateStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// `status.initialization` of the Cluster API v1beta2 InfraCluster contract.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInitialization {
+    #[serde(default)]
+    pub provisioned: bool,
 }
 
 /// State of the VPC WorkspaceTemplateApply as seen by the CAPTCluster.

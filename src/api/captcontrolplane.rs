@@ -12,6 +12,7 @@ use super::names::secrets;
 use super::schema::preserve_unknown_object;
 use super::validation::{
     ValidationError, check_min, check_non_empty, check_region, check_set_once, check_unchanged,
+    check_version,
 };
 
 /// Default of `controlPlaneConfig.timeouts.controlPlaneTimeout` (minutes).
@@ -53,8 +54,12 @@ pub const DEFAULT_VPC_READY_TIMEOUT_MINUTES: i32 = 15;
     }
 ]))]
 pub struct CAPTControlPlaneSpec {
-    /// Kubernetes version, passed as `kubernetes_version` (e.g. "1.31").
-    #[schemars(length(min = 1))]
+    /// Kubernetes version: `1.31`, `v1.31` or `v1.31.2`; passed to the template as
+    /// `kubernetes_version` in the form EKS takes (`1.31`).
+    #[schemars(
+        regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$"),
+        length(min = 1, max = 32)
+    )]
     pub version: String,
     /// WorkspaceTemplate of the EKS control plane.
     pub workspace_template_ref: TemplateRef,
@@ -125,6 +130,22 @@ pub struct Timeouts {
     pub vpc_ready_timeout: i32,
 }
 
+impl Timeouts {
+    /// `controlPlaneTimeout` as a duration (at least one minute).
+    pub fn control_plane(&self) -> std::time::Duration {
+        minutes(self.control_plane_timeout)
+    }
+
+    /// `vpcReadyTimeout` as a duration (at least one minute).
+    pub fn vpc_ready(&self) -> std::time::Duration {
+        minutes(self.vpc_ready_timeout)
+    }
+}
+
+fn minutes(m: i32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(m.max(1).unsigned_abs()) * 60)
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
@@ -171,6 +192,9 @@ pub struct CAPTControlPlaneStatus {
     /// Control plane has been initialized once; never goes back to false (CAPI contract).
     #[serde(default)]
     pub initialized: bool,
+    /// Cluster API v1beta2 contract: `controlPlaneInitialized` (never goes back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialization: Option<ControlPlaneInitialization>,
     /// EKS manages the control plane machines (CAPI contract).
     #[serde(default)]
     pub external_managed_control_plane: bool,
@@ -244,6 +268,14 @@ pub enum SecretSyncState {
     ValidatingSecret,
     Ready,
     Failed,
+}
+
+/// `status.initialization` of the Cluster API v1beta2 ControlPlane contract.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPlaneInitialization {
+    #[serde(default)]
+    pub control_plane_initialized: bool,
 }
 
 /// Secret synchronisation sub-status.
@@ -324,6 +356,7 @@ impl CAPTControlPlaneSpec {
     /// Check the rules the CRD schema enforces.
     pub fn validate(&self) -> Result<(), ValidationError> {
         check_non_empty("spec.version", &self.version)?;
+        check_version("spec.version", &self.version)?;
         check_non_empty(
             "spec.workspaceTemplateRef.name",
             &self.workspace_template_ref.name,
@@ -371,6 +404,14 @@ impl CAPTControlPlaneSpec {
     }
 
     /// Region from `controlPlaneConfig`, if set and non-empty.
+    /// The timeouts in force: `controlPlaneConfig.timeouts`, else the defaults (30 and 15 minutes).
+    pub fn timeouts(&self) -> Timeouts {
+        self.control_plane_config
+            .as_ref()
+            .and_then(|c| c.timeouts.clone())
+            .unwrap_or_default()
+    }
+
     pub fn region(&self) -> Option<&str> {
         self.control_plane_config
             .as_ref()

@@ -34,7 +34,33 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         WorkspaceTemplateApply::crd(),
     ];
     all.sort_by_key(crd_file_name);
-    all.into_iter().map(tidy).collect()
+    all.into_iter().map(tidy).map(label).collect()
+}
+
+/// Labels Cluster API and clusterctl read on a provider's CRDs.
+pub mod crd_labels {
+    /// Cluster API contract `v1beta1`, implemented by CRD version v1beta1 (CAPI before v1.11).
+    pub const CONTRACT_V1BETA1: &str = "cluster.x-k8s.io/v1beta1";
+    /// Cluster API contract `v1beta2`, implemented by the same CRD version (CAPI v1.11 and later).
+    pub const CONTRACT_V1BETA2: &str = "cluster.x-k8s.io/v1beta2";
+    /// Marks a provider's CRD for clusterctl (inventory, move).
+    pub const CLUSTERCTL: &str = "clusterctl.cluster.x-k8s.io";
+    /// `clusterctl move` moves every object of the kind, not only those owned by a Cluster.
+    pub const CLUSTERCTL_MOVE: &str = "clusterctl.cluster.x-k8s.io/move";
+}
+
+/// Add the contract labels (both contracts, served by version v1beta1) and the clusterctl labels.
+/// WorkspaceTemplates are not owned by a Cluster, so `clusterctl move` is told to carry them all;
+/// everything else reaches a Cluster through owner references.
+fn label(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let labels = crd.metadata.labels.get_or_insert_with(Default::default);
+    labels.insert(crd_labels::CONTRACT_V1BETA1.into(), "v1beta1".into());
+    labels.insert(crd_labels::CONTRACT_V1BETA2.into(), "v1beta1".into());
+    labels.insert(crd_labels::CLUSTERCTL.into(), String::new());
+    if crd.spec.names.kind == "WorkspaceTemplate" {
+        labels.insert(crd_labels::CLUSTERCTL_MOVE.into(), String::new());
+    }
+    crd
 }
 
 /// Remove the `null` entries schemars adds to the `enum` of optional enums: nullability is already

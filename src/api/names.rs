@@ -49,6 +49,9 @@ pub mod conditions {
     pub const READY: &str = "Ready";
     /// Crossplane Workspace: reconcile success of the provider.
     pub const SYNCED: &str = "Synced";
+    /// CAPTControlPlane: the EKS Workspace's provider reconcile (its `Synced`), reported apart
+    /// from readiness.
+    pub const WORKSPACE_SYNCED: &str = "WorkspaceSynced";
     /// CAPTControlPlane: declared upstream, unused.
     pub const INITIALIZED: &str = "Initialized";
     pub const FAILED: &str = "Failed";

@@ -33,6 +33,34 @@ pub enum ValidationError {
     },
 }
 
+/// Pattern of `CAPTControlPlane.spec.version`: what EKS and Cluster API users write.
+pub const VERSION_PATTERN: &str = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$";
+
+/// A Kubernetes version as EKS takes it (`<major>.<minor>`) from what users write: `1.31`, `v1.31`
+/// or `v1.31.2`. `None` for anything else.
+pub fn eks_version(version: &str) -> Option<String> {
+    let v = version.strip_prefix('v').unwrap_or(version);
+    let parts: Vec<&str> = v.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit());
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(numeric) {
+        return None;
+    }
+    let n = |p: &str| p.parse::<u32>().ok();
+    Some(format!("{}.{}", n(parts[0])?, n(parts[1])?))
+}
+
+pub(crate) fn check_version(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    match eks_version(value) {
+        Some(_) => Ok(()),
+        None => Err(ValidationError::Invalid {
+            field,
+            message: format!(
+                "{value:?} is not a Kubernetes version (expected 1.31, v1.31 or v1.31.2)"
+            ),
+        }),
+    }
+}
+
 /// Whether `region` matches [`REGION_PATTERN`].
 pub fn is_valid_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();

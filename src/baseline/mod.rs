@@ -28,7 +28,7 @@ use crate::controllers::generic::{Controller, Decide};
 use crate::controllers::infra::Infra;
 use crate::controllers::manager::{self, ManagerConfig};
 use crate::controllers::routes::{self, CAPT_CLUSTER, CAPT_CONTROL_PLANE, WORKSPACE_TEMPLATE, WTA};
-use crate::controllers::templates::{ClusterTemplates, WorkspaceTemplates};
+use crate::controllers::templates::{ClusterTemplates, ControlPlaneTemplates, WorkspaceTemplates};
 use crate::controllers::waiters::Waiters;
 use crate::controllers::wta::Wta;
 use crate::telemetry::Metrics;
@@ -44,18 +44,6 @@ pub enum RuntimeKind {
     /// kube-runtime controllers (baseline for comparison).
     KubeRuntime,
 }
-
-const KINDS: [&str; 9] = [
-    CAPT_CLUSTER,
-    CAPT_CONTROL_PLANE,
-    WTA,
-    WORKSPACE_TEMPLATE,
-    "Workspace",
-    "Cluster",
-    "Secret",
-    "CaptControlPlaneTemplate",
-    "CAPTClusterTemplate",
-];
 
 /// The kube-runtime controllers and the tasks feeding them.
 pub struct Running {
@@ -80,6 +68,8 @@ struct Spawner {
     stop: tokio::sync::watch::Receiver<bool>,
     controllers: Vec<JoinHandle<()>>,
     pumps: Vec<JoinHandle<()>>,
+    /// Kinds watched for the enabled controller groups; other streams are dropped unpolled.
+    watched: Vec<&'static str>,
 }
 
 impl Spawner {
@@ -116,6 +106,9 @@ impl Spawner {
         stream: EventStream<K>,
         owners: Option<OwnersFn<K>>,
     ) {
+        if !self.watched.contains(&kind) {
+            return;
+        }
         self.pumps.push(tokio::spawn(pump(
             kind,
             stream,
@@ -138,8 +131,10 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         metrics: metrics.clone(),
         freshness: freshness.clone(),
         waiters: Waiters::default(),
+        rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
     });
-    let gate = SyncGate::new(KINDS);
+    let watched = crate::controllers::manager::watched_kinds(cfg.controllers);
+    let gate = SyncGate::new(watched.iter().copied());
     let mut triggers = Triggers::new(gate.clone(), freshness, Arc::new(metrics.clone()));
     // The kinds `manager::start` and `controllers::register_reconcilers` run.
     let (infra, cp) = (
@@ -160,14 +155,18 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     let rx_wt = channel(infra, WORKSPACE_TEMPLATE);
     let rx_ct = channel(infra, "CAPTClusterTemplate");
     let rx_cp = channel(cp, CAPT_CONTROL_PLANE);
+    let rx_cpt = channel(cp, "CaptControlPlaneTemplate");
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let triggers = Arc::new(triggers);
+    let rollout_triggers = triggers.clone();
     let mut sp = Spawner {
         ctx: ctx.clone(),
-        triggers: Arc::new(triggers),
+        triggers,
         settings: cfg.runtime.clone(),
         stop: stop_rx,
         controllers: Vec::new(),
         pumps: Vec::new(),
+        watched,
     };
     let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
     sp.kind::<Infra>(rx_cc, s.captclusters, None);
@@ -194,7 +193,13 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         s.secrets,
         Some(owners(move |x| routes::secret_owners(&c3, x))),
     );
-    sp.pump("CaptControlPlaneTemplate", s.cp_templates, None);
+    sp.kind::<ControlPlaneTemplates>(rx_cpt, s.cp_templates, None);
+    sp.pumps.extend(crate::controllers::rollout::spawn(
+        &ctx.rollout,
+        cfg.rollout_rate(),
+        metrics.clone(),
+        move |key| rollout_triggers.send(key),
+    ));
     Running {
         ctx,
         gate,

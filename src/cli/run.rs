@@ -94,6 +94,10 @@ pub struct RunArgs {
     /// How long in-flight reconciles may take to finish on SIGTERM, in seconds.
     #[arg(long, default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
+    /// Applies re-rendered per second when a WorkspaceTemplate they use changes (a shared template
+    /// edit reaches every cluster, paced; progress in `capt_template_rollout_pending`).
+    #[arg(long, default_value_t = crate::controllers::rollout::DEFAULT_ROLLOUT_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub template_rollout_rate: u32,
     /// List with streaming lists (watch + initial events) instead of paged lists.
     #[arg(long, value_enum, default_value_t = StreamingLists::Auto)]
     pub streaming_lists: StreamingLists,
@@ -261,6 +265,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             runtime: args.runtime_settings(),
             streaming_lists: streaming,
             controllers: args.controllers(),
+            template_rollout_rate: args.template_rollout_rate,
         },
     );
     let gate = running.gate();

@@ -23,6 +23,8 @@ pub struct Ctx {
     pub metrics: Metrics,
     pub freshness: Freshness,
     pub waiters: Waiters,
+    /// Re-renders the applies of a changed WorkspaceTemplate at a bounded rate.
+    pub rollout: std::sync::Arc<super::rollout::Rollout>,
 }
 
 pub type SharedCtx = Arc<Ctx>;

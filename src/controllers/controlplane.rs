@@ -14,10 +14,13 @@ use super::error::ControllerError;
 use super::generic::Decide;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
-use crate::api::names::{suffixes, templates, with_suffix};
+use crate::api::names::{outputs, secrets, suffixes, templates, with_suffix};
 use crate::api::{CAPTControlPlane, CAPTControlPlaneStatus, SecretSyncState};
+
 use crate::reconcile::children::owner_cluster;
-use crate::reconcile::controlplane::{CpWorld, apply_name, decide};
+use crate::reconcile::controlplane::{
+    ConnectionNeeds, CpWorld, apply_name, decide, secret_sync_settled, source_version,
+};
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
 use crate::reconcile::plan::Plan;
 use crate::reconcile::secret_sync::{ConnectionSecret, OwnedSecret};
@@ -119,6 +122,11 @@ impl Decide for ControlPlane {
         let eks_workspace = ws_of(&eks_apply);
         // The VPC of the same Cluster, which the EKS Workspace must wait for.
         let (vpc_workspace, vpc_pending) = vpc_dependency(ctx, &ns, cluster.as_deref());
+        let vpc_ready_since = vpc_workspace
+            .as_deref()
+            .and_then(|n| get_cluster(&w.workspaces, n))
+            .filter(|ws| ws.is_ready())
+            .and_then(|ws| ws.ready_condition()?.last_transition_time.clone());
         let spot_check_apply = get(
             &w.applies,
             &ns,
@@ -140,28 +148,55 @@ impl Decide for ControlPlane {
             &with_suffix(&name, suffixes::KUBECONFIG_APPLY),
         );
 
-        // The connection secret's data is read only when the sync needs it.
+        // The connection secret's data is read only when a decision needs it.
         let conn_name = with_suffix(&name, suffixes::EKS_CONNECTION);
         let conn_meta = get(&w.secrets, &ns, &conn_name);
+        // Upstream's kubeconfig source: the kubeconfig Workspace's outputs secret.
+        let outputs_name = with_suffix(&cluster_name, suffixes::OUTPUTS_KUBECONFIG);
+        let outputs_meta = get(&w.secrets, &ns, &outputs_name);
+        let source_version = conn_meta.as_ref().map(|c| {
+            source_version(
+                &c.resource_version().unwrap_or_default(),
+                outputs_meta
+                    .as_ref()
+                    .and_then(|o| o.resource_version())
+                    .as_deref(),
+            )
+        });
         let kubeconfig_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::KUBECONFIG));
         let ca_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::CA));
         let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
-        // Settled: the sync already ran on this version of the secret and its outputs exist.
-        let settled = conn_meta.as_ref().is_some_and(|m| {
-            sync.is_some_and(|s| {
-                s.observed_secret_version.as_deref() == m.resource_version().as_deref()
-                    && match s.state {
-                        SecretSyncState::Failed => true,
-                        SecretSyncState::Ready => {
-                            kubeconfig_secret.is_some() && ca_secret.is_some()
-                        }
-                        _ => false,
-                    }
-            })
-        });
+        let settled = secret_sync_settled(
+            sync,
+            source_version.as_deref(),
+            kubeconfig_secret.is_some() && ca_secret.is_some(),
+        );
+        let needed = ConnectionNeeds {
+            settled,
+            kubeconfig_apply_missing: kubeconfig_template_ns.is_some()
+                && kubeconfig_apply.is_none(),
+            endpoint_in_outputs: eks_workspace
+                .as_ref()
+                .is_some_and(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT).is_some()),
+        }
+        .fetch();
         let started = Instant::now();
-        let connection = match &conn_meta {
-            Some(_) if !settled => fetch_secret(ctx, &ns, &conn_name).await?,
+        let connection = match (&source_version, needed) {
+            (Some(version), true) => {
+                let mut c = fetch_secret(ctx, &ns, &conn_name).await?;
+                if let Some(c) = c.as_mut() {
+                    c.resource_version = version.clone();
+                    if !c.data.contains_key(secrets::KUBECONFIG_KEY) && outputs_meta.is_some() {
+                        let upstream = fetch_secret(ctx, &ns, &outputs_name).await?;
+                        if let Some(kc) =
+                            upstream.and_then(|mut u| u.data.remove(secrets::KUBECONFIG_KEY))
+                        {
+                            c.data.insert(secrets::KUBECONFIG_KEY.to_string(), kc);
+                        }
+                    }
+                }
+                c
+            }
             _ => None,
         };
         let world = CpWorld {
@@ -171,6 +206,7 @@ impl Decide for ControlPlane {
             eks_workspace: eks_workspace.as_deref(),
             vpc_workspace,
             vpc_pending,
+            vpc_ready_since,
             spot_check_template: get(&w.templates, &ns, templates::SPOT_ROLE_CHECK).is_some(),
             spot_create_template: get(&w.templates, &ns, templates::SPOT_ROLE_CREATE).is_some(),
             spot_check_apply: spot_check_apply.as_deref(),

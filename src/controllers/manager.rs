@@ -38,6 +38,28 @@ impl Default for Controllers {
     }
 }
 
+/// The kinds watched (and waited for by the sync gate) for the enabled controller groups. An
+/// infrastructure-only install has no control-plane CRDs, so their kinds are not watched; the
+/// control plane reads CAPTClusters (its VPC dependency) and both create applies and read
+/// templates, Workspaces, Clusters and Secrets.
+pub fn watched_kinds(c: Controllers) -> Vec<&'static str> {
+    let mut kinds = vec![
+        CAPT_CLUSTER,
+        WTA,
+        WORKSPACE_TEMPLATE,
+        "Workspace",
+        "Cluster",
+        "Secret",
+    ];
+    if c.infrastructure {
+        kinds.push("CAPTClusterTemplate");
+    }
+    if c.control_plane {
+        kinds.extend([CAPT_CONTROL_PLANE, "CaptControlPlaneTemplate"]);
+    }
+    kinds
+}
+
 /// Settings of one controller instance.
 #[derive(Clone, Debug, Default)]
 pub struct ManagerConfig {
@@ -47,6 +69,18 @@ pub struct ManagerConfig {
     /// Use streaming lists (watch with initial events) instead of paged lists.
     pub streaming_lists: bool,
     pub controllers: Controllers,
+    /// Applies re-rendered per second after a WorkspaceTemplate change (0: the default, 5).
+    pub template_rollout_rate: u32,
+}
+
+impl ManagerConfig {
+    /// `template_rollout_rate`, or its default when unset.
+    pub fn rollout_rate(&self) -> u32 {
+        match self.template_rollout_rate {
+            0 => super::rollout::DEFAULT_ROLLOUT_RATE,
+            n => n,
+        }
+    }
 }
 
 /// A running controller.
@@ -57,16 +91,20 @@ pub struct Running {
     routers: Vec<JoinHandle<()>>,
 }
 
+/// Route `kind`'s events when it is watched; otherwise its stream is dropped unpolled (no watch).
 fn spawn<K>(
     kind: &'static str,
     stream: EventStream<K>,
     route: Route<K>,
     rctx: &RouterCtx,
-) -> JoinHandle<()>
+    watched: &[&'static str],
+) -> Option<JoinHandle<()>>
 where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
-    tokio::spawn(router::run(kind, stream, route, rctx.clone()))
+    watched
+        .contains(&kind)
+        .then(|| tokio::spawn(router::run(kind, stream, route, rctx.clone())))
 }
 
 fn owners<K: 'static>(
@@ -88,6 +126,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         metrics: metrics.clone(),
         freshness: freshness.clone(),
         waiters: Waiters::default(),
+        rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
     });
     let mut runtime = ActorRuntime::new(
         cfg.runtime.clone(),
@@ -98,18 +137,8 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         runtime.register(Controller::<Wta>::new(ctx.clone()));
     }
     super::register_reconcilers(&mut runtime, &ctx, cfg.controllers);
-    let kinds = [
-        CAPT_CLUSTER,
-        CAPT_CONTROL_PLANE,
-        WTA,
-        WORKSPACE_TEMPLATE,
-        "Workspace",
-        "Cluster",
-        "Secret",
-        "CaptControlPlaneTemplate",
-        "CAPTClusterTemplate",
-    ];
-    let gate = SyncGate::new(kinds);
+    let kinds = watched_kinds(cfg.controllers);
+    let gate = SyncGate::new(kinds.iter().copied());
     for (kind, _) in runtime.counts() {
         metrics.set_max_concurrent_reconciles(
             &kind.to_ascii_lowercase(),
@@ -122,12 +151,13 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         gate: gate.clone(),
     };
     let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
-    let routers = vec![
+    let routers: Vec<JoinHandle<()>> = [
         spawn(
             CAPT_CLUSTER,
             streams.captclusters,
             Route::Own(world.captclusters.clone()),
             &rctx,
+            &kinds,
         ),
         spawn(
             CAPT_CONTROL_PLANE,
@@ -137,12 +167,14 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
                 owners(routes::control_plane_owners),
             ),
             &rctx,
+            &kinds,
         ),
         spawn(
             WTA,
             streams.applies,
             Route::OwnAndOwners(world.applies.clone(), owners(routes::apply_owners)),
             &rctx,
+            &kinds,
         ),
         spawn(
             WORKSPACE_TEMPLATE,
@@ -152,38 +184,65 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
                 owners(move |t| routes::template_owners(&c1, t)),
             ),
             &rctx,
+            &kinds,
         ),
         spawn(
             "Workspace",
             streams.workspaces,
             Route::Owners(owners(move |w| routes::workspace_owners(&c2, w))),
             &rctx,
+            &kinds,
         ),
         spawn(
             "Cluster",
             streams.clusters,
             Route::Owners(owners(routes::cluster_owners)),
             &rctx,
+            &kinds,
         ),
         spawn(
             "Secret",
             streams.secrets,
             Route::Owners(owners(move |s| routes::secret_owners(&c3, s))),
             &rctx,
+            &kinds,
         ),
         spawn(
             "CaptControlPlaneTemplate",
             streams.cp_templates,
             Route::Own(world.cp_templates.clone()),
             &rctx,
+            &kinds,
         ),
         spawn(
             "CAPTClusterTemplate",
             streams.cluster_templates,
             Route::Own(world.cluster_templates.clone()),
             &rctx,
+            &kinds,
         ),
-    ];
+    ]
+    .into_iter()
+    .flatten()
+    .chain({
+        let dispatcher = runtime.dispatcher();
+        super::rollout::spawn(
+            &ctx.rollout,
+            cfg.rollout_rate(),
+            metrics.clone(),
+            move |key| {
+                if let Some(d) = dispatcher.get(key.kind) {
+                    d.ensure(
+                        &key,
+                        0,
+                        crate::actors::Trigger::Event(WORKSPACE_TEMPLATE),
+                        None,
+                    );
+                }
+            },
+        )
+    })
+    .collect();
     Running {
         ctx,
         gate,

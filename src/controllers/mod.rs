@@ -10,6 +10,7 @@ pub mod generic;
 pub mod infra;
 pub mod manager;
 pub mod observe;
+pub mod rollout;
 pub mod routes;
 pub mod templates;
 pub mod waiters;
@@ -35,5 +36,6 @@ pub fn register_reconcilers(
         runtime.register(generic::Controller::<controlplane::ControlPlane>::new(
             ctx.clone(),
         ));
+        runtime.register(generic::Controller::<templates::ControlPlaneTemplates>::new(ctx.clone()));
     }
 }

@@ -108,8 +108,10 @@ pub fn control_plane_owners(cp: &CAPTControlPlane) -> Vec<ObjectKey> {
     vec![ObjectKey::new(CAPT_CLUSTER, &ns, &cluster)]
 }
 
-/// A WorkspaceTemplate concerns whoever waits for it.
+/// A WorkspaceTemplate concerns whoever waits for it; a new generation also queues its applies for
+/// re-rendering (paced by the rollout).
 pub fn template_owners(ctx: &SharedCtx, t: &WorkspaceTemplate) -> Vec<ObjectKey> {
+    ctx.rollout.template_event(t, &ctx.world.applies);
     ctx.waiters.take(
         "WorkspaceTemplate",
         &t.namespace().unwrap_or_default(),

@@ -66,6 +66,11 @@ impl Decide for Wta {
         }
         let root_owner = controller_of(wta.meta()).map(|(_, kind, name)| owner_id(kind, &ns, name));
         let lookup = |name: &str| get_cluster(&w.workspaces, name);
+        let cluster = wta
+            .labels()
+            .get(crate::api::names::labels::CLUSTER_NAME)
+            .and_then(|c| get(&w.clusters, &ns, c));
+        let paused = crate::reconcile::pause::is_paused(wta.meta(), cluster.as_deref());
         let world = WtaWorld {
             template: template.as_deref(),
             workspace: &lookup,
@@ -73,6 +78,7 @@ impl Decide for Wta {
             unready_workspaces,
             root_owner,
             traceparent: current_traceparent(),
+            paused,
             now: now(),
         };
         Ok(decide(wta, &world))

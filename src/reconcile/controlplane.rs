@@ -20,13 +20,13 @@ use crate::api::names::{
     conditions as ct, finalizers, messages, outputs, reasons, suffixes, templates, variables,
     with_suffix,
 };
+use crate::api::validation::eks_version;
 use crate::api::{
     ApiEndpoint, CAPTControlPlane, CAPTControlPlaneStatus, Cluster, Condition, ControlPlanePhase,
     NamespacedName, SecretSyncState, TemplateRef, Workspace, WorkspaceRef, WorkspaceStatusMirror,
     WorkspaceTemplateApply, set_condition,
 };
 
-pub const CONTROL_PLANE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const CONTROL_PLANE_TIMER: &str = "control-plane-timeout";
 /// Condition type of the secret sync.
 pub const SECRETS_READY: &str = "SecretsReady";
@@ -56,6 +56,8 @@ pub struct CpWorld<'a> {
     pub vpc_workspace: Option<String>,
     /// The Cluster's infrastructure is a CAPTCluster whose VPC is not known yet.
     pub vpc_pending: bool,
+    /// When the VPC Workspace became Ready (its Ready condition's transition time), if it is.
+    pub vpc_ready_since: Option<Time>,
     pub spot_check_template: bool,
     pub spot_create_template: bool,
     pub spot_check_apply: Option<&'a WorkspaceTemplateApply>,
@@ -81,14 +83,25 @@ pub fn apply_name(cp: &CAPTControlPlane) -> String {
         .unwrap_or_else(|| with_suffix(&cp.name_any(), suffixes::EKS_CONTROL_PLANE_APPLY))
 }
 
-/// Variables of the EKS apply (upstream names).
-pub fn eks_intent(cp: &CAPTControlPlane, vpc_workspace: Option<String>) -> ApplyIntent {
+/// Variables of the EKS apply (upstream names). `cluster_name` is the Cluster API Cluster's name, as
+/// in every apply of the cluster (the template finds the VPC's secret from it), except that an
+/// existing apply keeps the value it was created with: renaming would replace the EKS cluster.
+pub fn eks_intent(
+    cp: &CAPTControlPlane,
+    cluster_name: &str,
+    existing: Option<&WorkspaceTemplateApply>,
+    vpc_workspace: Option<String>,
+) -> ApplyIntent {
     let ns = cp.namespace().unwrap_or_default();
     let mut vars = std::collections::BTreeMap::new();
-    vars.insert(variables::CLUSTER_NAME.to_string(), cp.name_any());
+    let name = existing
+        .and_then(|a| a.spec.variables.get(variables::CLUSTER_NAME))
+        .cloned()
+        .unwrap_or_else(|| cluster_name.to_string());
+    vars.insert(variables::CLUSTER_NAME.to_string(), name);
     vars.insert(
         variables::KUBERNETES_VERSION.to_string(),
-        cp.spec.version.clone(),
+        eks_version(&cp.spec.version).unwrap_or_else(|| cp.spec.version.clone()),
     );
     if let Some(cfg) = &cp.spec.control_plane_config {
         vars.insert(variables::REGION.to_string(), cfg.region.clone());
@@ -123,6 +136,51 @@ pub fn eks_intent(cp: &CAPTControlPlane, vpc_workspace: Option<String>) -> Apply
             .unwrap_or_default(),
         retain_workspace_on_delete: false,
     }
+}
+
+/// What the gather step needs to know to decide whether the connection secret's data must be read
+/// (Secrets are cached metadata-only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionNeeds {
+    /// The secret sync already settled on this version of the sources.
+    pub settled: bool,
+    /// The kubeconfig apply is wanted (its template exists) but missing: it needs the CA data.
+    pub kubeconfig_apply_missing: bool,
+    /// The EKS Workspace reports the endpoint in its outputs; otherwise it comes from the secret.
+    pub endpoint_in_outputs: bool,
+}
+
+impl ConnectionNeeds {
+    /// Read the secret's data: unless the sync is settled and nothing else reads from it.
+    pub fn fetch(self) -> bool {
+        !self.settled || self.kubeconfig_apply_missing || !self.endpoint_in_outputs
+    }
+}
+
+/// The version of the secret sync's sources: the connection secret's resourceVersion, plus that of
+/// upstream's `<cluster>-outputs-kubeconfig` when it exists (a change to either is new input).
+pub fn source_version(connection_rv: &str, outputs_kubeconfig_rv: Option<&str>) -> String {
+    match outputs_kubeconfig_rv {
+        Some(o) => format!("{connection_rv}+{o}"),
+        None => connection_rv.to_string(),
+    }
+}
+
+/// The sync already ran on this version of its sources and its outputs exist (or it failed on it).
+pub fn secret_sync_settled(
+    sync: Option<&crate::api::SecretSyncStatus>,
+    source_version: Option<&str>,
+    outputs_exist: bool,
+) -> bool {
+    let (Some(s), Some(v)) = (sync, source_version) else {
+        return false;
+    };
+    s.observed_secret_version.as_deref() == Some(v)
+        && match s.state {
+            SecretSyncState::Failed => true,
+            SecretSyncState::Ready => outputs_exist,
+            _ => false,
+        }
 }
 
 fn cond(type_: &str, ok: bool, reason: &str, msg: impl Into<String>, g: Option<i64>) -> Condition {
@@ -319,7 +377,61 @@ fn kubeconfig_apply(
     }
 }
 
+/// The deadline the control plane is held to while it is not up.
+struct Deadline {
+    at: k8s_openapi::jiff::Timestamp,
+    reason: &'static str,
+    limit: Duration,
+    what: &'static str,
+}
+
+impl Deadline {
+    fn message(&self) -> String {
+        format!(
+            "{} not ready within {} minutes",
+            self.what,
+            self.limit.as_secs() / 60
+        )
+    }
+}
+
+/// `vpcReadyTimeout` from creation while the VPC the control plane depends on is not ready; once it
+/// is, `controlPlaneTimeout` from the moment it became ready (from creation without a VPC dependency).
+fn control_plane_deadline(cp: &CAPTControlPlane, w: &CpWorld) -> Deadline {
+    let timeouts = cp.spec.timeouts();
+    let created = cp
+        .meta()
+        .creation_timestamp
+        .clone()
+        .map(|t| t.0)
+        .unwrap_or(w.now.0);
+    let after = |from: k8s_openapi::jiff::Timestamp, d: Duration| {
+        from + SignedDuration::try_from(d).unwrap_or_default()
+    };
+    let waits_for_vpc = w.vpc_pending || w.vpc_workspace.is_some();
+    match (&w.vpc_ready_since, waits_for_vpc) {
+        (None, true) => Deadline {
+            at: after(created, timeouts.vpc_ready()),
+            reason: reasons::VPC_READY_TIMEOUT,
+            limit: timeouts.vpc_ready(),
+            what: "VPC",
+        },
+        (since, _) => Deadline {
+            at: after(
+                since.as_ref().map(|t| t.0).unwrap_or(created).max(created),
+                timeouts.control_plane(),
+            ),
+            reason: reasons::CONTROL_PLANE_TIMEOUT,
+            limit: timeouts.control_plane(),
+            what: "Control plane",
+        },
+    }
+}
+
 pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
+    if super::pause::is_paused(cp.meta(), w.cluster) {
+        return super::pause::paused_plan();
+    }
     if cp.meta().deletion_timestamp.is_some() {
         return deletion(cp, w);
     }
@@ -354,14 +466,6 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         ));
         return plan;
     };
-    if cluster.is_paused()
-        || cp
-            .annotations()
-            .contains_key(crate::api::names::annotations::PAUSED)
-    {
-        plan.block(Blocked::waiting("Paused", "reconciliation is paused"));
-        return plan;
-    }
     let cluster_name = cluster.name_any();
     if let Err(e) = cp.spec.validate() {
         let msg = e.to_string();
@@ -382,6 +486,10 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         plan.block(Blocked::terminal("InvalidSpec", msg));
         return plan;
     }
+    // Only an invalid spec is reported through failureReason, which Cluster API copies to the
+    // Cluster for good; every other problem is a condition and an Event and clears when resolved.
+    st.failure_reason = None;
+    st.failure_message = None;
     if !w.template_exists {
         let r = &cp.spec.workspace_template_ref;
         let msg = format!(
@@ -411,19 +519,40 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
     if w.eks_apply.is_none() && w.vpc_pending {
         // Waits are fixed when the apply is first created: never start before the VPC is known.
         let msg = "Waiting for the VPC of the cluster";
-        set_phase(
-            &mut st,
-            ControlPlanePhase::Creating,
-            reasons::WAITING_FOR_VPC,
-            msg,
-            g,
-            &now,
-        );
+        let deadline = control_plane_deadline(cp, w);
+        if now.0 >= deadline.at {
+            let m = deadline.message();
+            set_phase(
+                &mut st,
+                ControlPlanePhase::Failed,
+                deadline.reason,
+                &m,
+                g,
+                &now,
+            );
+            if !observed
+                .conditions
+                .iter()
+                .any(|c| c.type_ == ct::FAILED && c.reason == deadline.reason)
+            {
+                plan.warning(deadline.reason, m);
+            }
+        } else {
+            set_phase(
+                &mut st,
+                ControlPlanePhase::Creating,
+                reasons::WAITING_FOR_VPC,
+                msg,
+                g,
+                &now,
+            );
+            plan.timer(deadline_timer(CONTROL_PLANE_TIMER, now.0, deadline.at));
+        }
         plan.status = Some(st);
         plan.block(Blocked::waiting(reasons::WAITING_FOR_VPC, msg));
         return plan;
     }
-    let intent = eks_intent(cp, w.vpc_workspace.clone());
+    let intent = eks_intent(cp, &cluster_name, w.eks_apply, w.vpc_workspace.clone());
     if let Some(op) = ensure_apply(cp, &cluster_name, &apply, w.eks_apply, &intent) {
         plan.op(op);
     }
@@ -455,7 +584,9 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         .as_ref()
         .map(|t| t.0.to_string());
 
-    let ws_ready = ws.is_some_and(|ws| ws.is_ready() && ws.is_synced());
+    // Ready comes from the Workspace's Ready alone: a provider error on a running control plane
+    // is reported in its own condition and does not make the control plane not-ready.
+    let ws_ready = ws.is_some_and(Workspace::is_ready);
     let outputs_endpoint = ws.and_then(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT));
     let secret_endpoint = w
         .connection
@@ -484,10 +615,22 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
             .find(|c| c.type_ == ct::SYNCED && !c.is_true())?;
         c.message.clone()
     });
+    if let Some(ws) = ws {
+        let (ok, reason, msg) = match &terraform_error {
+            Some(m) => (false, reasons::WORKSPACE_ERROR, m.clone()),
+            None if ws.is_synced() => (true, reasons::READY, String::new()),
+            None => (false, reasons::CREATING, String::new()),
+        };
+        set_condition(
+            &mut st.conditions,
+            cond(ct::WORKSPACE_SYNCED, ok, reason, msg, g),
+            now.clone(),
+        );
+    }
     let applied_version = w
         .eks_apply
         .and_then(|a| a.spec.variables.get(variables::KUBERNETES_VERSION))
-        .is_some_and(|v| *v == cp.spec.version);
+        .is_some_and(|v| Some(v) == eks_version(&cp.spec.version).as_ref());
     let ws_current = ws.is_some_and(|ws| {
         ws.ready_condition()
             .and_then(|c| c.observed_generation)
@@ -495,13 +638,7 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
     });
 
     let mut blocked = None;
-    let created = cp
-        .meta()
-        .creation_timestamp
-        .clone()
-        .map(|t| t.0)
-        .unwrap_or(now.0);
-    let deadline = created + SignedDuration::try_from(CONTROL_PLANE_TIMEOUT).unwrap_or_default();
+    let deadline = control_plane_deadline(cp, w);
     match (&endpoint, &terraform_error) {
         (Some(ep), _) => {
             let hp = format!("{}:{}", ep.host, ep.port);
@@ -572,9 +709,12 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
                 g,
                 &now,
             );
-            st.failure_reason = Some(reasons::WORKSPACE_ERROR.into());
-            st.failure_message = Some(msg.clone());
-            if observed.failure_message.as_deref() != Some(msg.as_str()) {
+            if observed
+                .workspace_template_status
+                .as_ref()
+                .and_then(|w| w.last_failure_message.as_deref())
+                != Some(msg.as_str())
+            {
                 plan.warning(reasons::WORKSPACE_ERROR, msg.clone());
             }
             blocked = Some(Blocked::terminal(reasons::WORKSPACE_ERROR, msg.clone()));
@@ -590,23 +730,22 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
                 .workspace_template_status
                 .get_or_insert_with(Default::default);
             wts.ready = false;
-            if now.0 >= deadline && !st.initialized {
-                let m = format!(
-                    "Control plane not ready within {} minutes",
-                    CONTROL_PLANE_TIMEOUT.as_secs() / 60
-                );
+            if now.0 >= deadline.at && !st.initialized {
+                let m = deadline.message();
                 set_phase(
                     &mut st,
                     ControlPlanePhase::Failed,
-                    reasons::CONTROL_PLANE_TIMEOUT,
+                    deadline.reason,
                     &m,
                     g,
                     &now,
                 );
-                st.failure_reason = Some(reasons::CONTROL_PLANE_TIMEOUT.into());
-                st.failure_message = Some(m.clone());
-                if observed.failure_reason.as_deref() != Some(reasons::CONTROL_PLANE_TIMEOUT) {
-                    plan.warning(reasons::CONTROL_PLANE_TIMEOUT, m);
+                let already = observed
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == ct::FAILED && c.reason == deadline.reason);
+                if !already {
+                    plan.warning(deadline.reason, m);
                 }
             } else {
                 set_phase(
@@ -618,7 +757,7 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
                     &now,
                 );
                 if !st.initialized {
-                    plan.timer(deadline_timer(CONTROL_PLANE_TIMER, now.0, deadline));
+                    plan.timer(deadline_timer(CONTROL_PLANE_TIMER, now.0, deadline.at));
                 }
             }
         }
@@ -676,6 +815,9 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         now,
     );
     st.secret_sync = Some(out.status);
+    st.initialization = Some(crate::api::ControlPlaneInitialization {
+        control_plane_initialized: st.initialized,
+    });
     plan.status = Some(st);
     if let Some(b) = blocked {
         plan.block(b);

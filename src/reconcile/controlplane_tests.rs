@@ -90,6 +90,7 @@ struct W {
     eks_workspace: Option<Workspace>,
     vpc_workspace: Option<String>,
     vpc_pending: bool,
+    vpc_ready_since: Option<Time>,
     spot_check_template: bool,
     spot_create_template: bool,
     spot_check_apply: Option<WorkspaceTemplateApply>,
@@ -113,6 +114,7 @@ impl Default for W {
             eks_workspace: None,
             vpc_workspace: None,
             vpc_pending: false,
+            vpc_ready_since: None,
             spot_check_template: false,
             spot_create_template: false,
             spot_check_apply: None,
@@ -138,6 +140,7 @@ impl W {
             eks_workspace: self.eks_workspace.as_ref(),
             vpc_workspace: self.vpc_workspace.clone(),
             vpc_pending: self.vpc_pending,
+            vpc_ready_since: self.vpc_ready_since.clone(),
             spot_check_template: self.spot_check_template,
             spot_create_template: self.spot_create_template,
             spot_check_apply: self.spot_check_apply.as_ref(),
@@ -386,9 +389,11 @@ fn creates_the_eks_apply_and_arms_the_control_plane_timer() {
             cond_state(&s.conditions, ct::READY),
             state("False", reasons::CREATING, messages::CONTROL_PLANE_CREATING)
         );
+        // While the VPC is not ready the deadline is vpcReadyTimeout; afterwards controlPlaneTimeout.
+        let limit = if vpc.is_some() { 15 * 60 } else { 30 * 60 };
         assert_eq!(
             armed(&plan, CONTROL_PLANE_TIMER),
-            Some(after(30 * 60)),
+            Some(after(limit)),
             "{case}"
         );
         assert!(plan.blocked.is_none(), "{case}");
@@ -592,7 +597,10 @@ fn terraform_errors_are_terminal_or_waiting_by_message() {
                 (ready.reason.as_str(), ready.message.as_str()),
                 (reasons::WORKSPACE_ERROR, msg)
             );
-            assert_eq!(s.failure_reason.as_deref(), Some(reasons::WORKSPACE_ERROR));
+            assert_eq!(
+                s.failure_reason, None,
+                "recoverable (an IAM fix outside the spec): never copied to the Cluster for good"
+            );
             assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), None);
             w.assert_warned_once(&c, s.clone(), case);
         } else {
@@ -641,10 +649,7 @@ fn control_plane_timeout_after_thirty_minutes() {
                 cond_state(&s.conditions, ct::READY),
                 state("False", reasons::CONTROL_PLANE_TIMEOUT, m)
             );
-            assert_eq!(
-                s.failure_reason.as_deref(),
-                Some(reasons::CONTROL_PLANE_TIMEOUT)
-            );
+            assert_eq!(s.failure_reason, None, "a timeout is recoverable: {case}");
             assert_eq!(
                 warnings(&plan),
                 vec![reasons::CONTROL_PLANE_TIMEOUT],
@@ -665,11 +670,12 @@ fn recovers_after_timeout_when_the_workspace_succeeds() {
         ..W::default()
     }
     .with_eks(creating_workspace(EKS_WS));
-    let timed_out = st(&late.run(&cp(|_| {}))).clone();
-    assert_eq!(
-        timed_out.failure_reason.as_deref(),
-        Some(reasons::CONTROL_PLANE_TIMEOUT)
-    );
+    let mut timed_out = st(&late.run(&cp(|_| {}))).clone();
+    assert_eq!(timed_out.phase, Some(ControlPlanePhase::Failed));
+    assert_eq!(timed_out.failure_reason, None);
+    // A status written by an earlier version with a failure reason is cleared too.
+    timed_out.failure_reason = Some(reasons::CONTROL_PLANE_TIMEOUT.into());
+    timed_out.failure_message = Some("old".into());
 
     let w = W {
         now: at(mins(50)),
@@ -1176,4 +1182,303 @@ fn eks_apply_waits_until_the_vpc_is_known() {
     assert_eq!(b.reason, "WaitingForVPC");
     let st = plan.status.as_ref().expect("status");
     assert_eq!(st.phase, Some(crate::api::ControlPlanePhase::Creating));
+}
+
+#[test]
+fn ready_comes_from_the_workspace_ready_and_synced_problems_have_their_own_condition() {
+    let msg = "apply failed: ThrottlingException: Rate exceeded";
+    let mut ws = ready_workspace(EKS_WS, eks_outputs(&format!("https://{HOST}")));
+    let conds = &mut ws.status.as_mut().unwrap().conditions;
+    conds.retain(|c| c.type_ != ct::SYNCED);
+    conds.push(
+        serde_json::from_value(xp_cond("Synced", false, "ReconcileError", Some(msg))).unwrap(),
+    );
+    let plan = W::default().with_eks(ws).run(&cp(|_| {}));
+    let s = st(&plan);
+    assert!(
+        s.ready,
+        "a provider error on a running control plane keeps it ready"
+    );
+    assert_eq!(s.phase, Some(ControlPlanePhase::Ready));
+    assert_eq!(
+        cond_state(&s.conditions, ct::WORKSPACE_SYNCED),
+        state("False", reasons::WORKSPACE_ERROR, msg)
+    );
+    let healthy = W::default()
+        .with_eks(ready_workspace(
+            EKS_WS,
+            eks_outputs(&format!("https://{HOST}")),
+        ))
+        .run(&cp(|_| {}));
+    assert_eq!(
+        cond(&st(&healthy).conditions, ct::WORKSPACE_SYNCED).map(|c| c.status.as_str()),
+        Some("True")
+    );
+}
+
+#[test]
+fn deadlines_follow_the_spec_timeouts_and_start_when_the_vpc_is_ready() {
+    let vpc = Some("demo-vpc".to_string());
+    // (case, vpc workspace, vpc ready since, timeouts (cp, vpc) in minutes, now, reason when timed out, timer left)
+    let table: [(
+        &str,
+        Option<String>,
+        Option<i64>,
+        Option<(i32, i32)>,
+        i64,
+        Option<&str>,
+        Option<u64>,
+    ); 7] = [
+        (
+            "no VPC dependency, default 30",
+            None,
+            None,
+            None,
+            mins(10),
+            None,
+            Some(20 * 60),
+        ),
+        (
+            "no VPC dependency, spec 5",
+            None,
+            None,
+            Some((5, 15)),
+            mins(6),
+            Some(reasons::CONTROL_PLANE_TIMEOUT),
+            None,
+        ),
+        (
+            "VPC not ready, default 15",
+            vpc.clone(),
+            None,
+            None,
+            mins(10),
+            None,
+            Some(5 * 60),
+        ),
+        (
+            "VPC not ready past vpcReadyTimeout",
+            vpc.clone(),
+            None,
+            Some((30, 8)),
+            mins(9),
+            Some(reasons::VPC_READY_TIMEOUT),
+            None,
+        ),
+        (
+            "VPC ready at 12 min: 30 from then",
+            vpc.clone(),
+            Some(mins(12)),
+            None,
+            mins(35),
+            None,
+            Some(7 * 60),
+        ),
+        (
+            "VPC ready at 12 min, spec 10",
+            vpc.clone(),
+            Some(mins(12)),
+            Some((10, 15)),
+            mins(23),
+            Some(reasons::CONTROL_PLANE_TIMEOUT),
+            None,
+        ),
+        (
+            "VPC ready before creation",
+            vpc.clone(),
+            Some(-mins(5)),
+            None,
+            mins(29),
+            None,
+            Some(60),
+        ),
+    ];
+    for (case, vpc_ws, since, timeouts, now, timed_out, left) in table {
+        let w = W {
+            now: at(now),
+            vpc_workspace: vpc_ws,
+            vpc_ready_since: since.map(at),
+            ..W::default()
+        }
+        .with_eks(creating_workspace(EKS_WS));
+        let c = cp(|c| {
+            if let Some((cp_min, vpc_min)) = timeouts {
+                c["spec"]["controlPlaneConfig"]["timeouts"] = json!({
+                    "controlPlaneTimeout": cp_min,
+                    "vpcReadyTimeout": vpc_min,
+                });
+            }
+        });
+        let plan = w.run(&c);
+        let s = st(&plan);
+        assert_eq!(armed(&plan, CONTROL_PLANE_TIMER), left.map(after), "{case}");
+        match timed_out {
+            Some(reason) => {
+                assert_eq!(s.phase, Some(ControlPlanePhase::Failed), "{case}");
+                assert_eq!(
+                    cond(&s.conditions, ct::READY).unwrap().reason,
+                    reason,
+                    "{case}"
+                );
+                assert_eq!(warnings(&plan), vec![reason], "{case}");
+                assert_eq!(s.failure_reason, None, "{case}");
+            }
+            None => assert_eq!(s.phase, Some(ControlPlanePhase::Creating), "{case}"),
+        }
+    }
+}
+
+#[test]
+fn the_connection_secret_is_read_whenever_a_decision_needs_it() {
+    use super::ConnectionNeeds;
+    // (settled, kubeconfig apply missing, endpoint in outputs, fetch)
+    let table = [
+        (false, false, true, true),
+        (true, false, true, false),
+        (true, true, true, true),
+        (true, false, false, true),
+    ];
+    for (settled, kubeconfig_apply_missing, endpoint_in_outputs, want) in table {
+        let n = ConnectionNeeds {
+            settled,
+            kubeconfig_apply_missing,
+            endpoint_in_outputs,
+        };
+        assert_eq!(n.fetch(), want, "{n:?}");
+    }
+}
+
+#[test]
+fn a_settled_sync_reopens_when_either_source_changes() {
+    use super::{secret_sync_settled, source_version};
+    use crate::api::{AddonKeys, SecretSyncStatus};
+    let status = |state, version: &str| SecretSyncStatus {
+        state,
+        observed_secret_version: Some(version.to_string()),
+        keys: AddonKeys::default(),
+        ..Default::default()
+    };
+    let v = source_version("10", Some("20"));
+    assert_eq!(v, "10+20");
+    assert_eq!(source_version("10", None), "10");
+    let ready = status(SecretSyncState::Ready, &v);
+    assert!(secret_sync_settled(Some(&ready), Some(&v), true));
+    assert!(
+        !secret_sync_settled(Some(&ready), Some(&v), false),
+        "outputs missing"
+    );
+    assert!(!secret_sync_settled(
+        Some(&ready),
+        Some(&source_version("10", Some("21"))),
+        true
+    ));
+    assert!(!secret_sync_settled(Some(&ready), Some("10"), true));
+    assert!(secret_sync_settled(
+        Some(&status(SecretSyncState::Failed, &v)),
+        Some(&v),
+        false
+    ));
+    assert!(!secret_sync_settled(
+        Some(&status(SecretSyncState::WaitingForSecret, &v)),
+        Some(&v),
+        true
+    ));
+    assert!(!secret_sync_settled(None, Some(&v), true));
+}
+
+#[test]
+fn clusterclass_names_use_the_cluster_name_and_versions_are_normalised() {
+    // (case, Cluster name, spec.version, existing apply's cluster_name, want cluster_name, want version)
+    let table = [
+        ("same names", NAME, "1.31", None, NAME, "1.31"),
+        (
+            "generated control plane name",
+            "demo",
+            "v1.31",
+            None,
+            "demo",
+            "1.31",
+        ),
+        ("semver with patch", NAME, "v1.30.4", None, NAME, "1.30"),
+        (
+            "an existing apply keeps its name",
+            "demo",
+            "1.31",
+            Some("legacy"),
+            "legacy",
+            "1.31",
+        ),
+    ];
+    for (case, cluster_name, version, existing, want_name, want_version) in table {
+        let c = cp(|v| {
+            v["spec"]["version"] = json!(version);
+            v["metadata"]["ownerReferences"] = json!([cluster_owner_ref(cluster_name)]);
+        });
+        let existing_apply = existing.map(|n| {
+            apply(
+                EKS_APPLY,
+                json!({}),
+                json!({"templateRef": {"name": "eks-controlplane-template"},
+                       "variables": {"cluster_name": n, "kubernetes_version": want_version}}),
+                json!({}),
+            )
+        });
+        let intent = super::eks_intent(&c, cluster_name, existing_apply.as_ref(), None);
+        assert_eq!(intent.variables["cluster_name"], want_name, "{case}");
+        assert_eq!(
+            intent.variables["kubernetes_version"], want_version,
+            "{case}"
+        );
+        let w = W {
+            cluster: Some(cluster(cluster_name)),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        if existing.is_none() {
+            let body = &created(&plan, "WorkspaceTemplateApply")[0].body;
+            assert_eq!(
+                body["spec"]["variables"]["cluster_name"], want_name,
+                "{case}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_paused_control_plane_writes_nothing_even_when_deleting() {
+    // (case, object annotated, cluster paused, deleting)
+    let table = [
+        ("annotation", true, false, false),
+        ("cluster spec.paused", false, true, false),
+        ("annotation while deleting", true, false, true),
+        ("cluster paused while deleting", false, true, true),
+    ];
+    for (case, annotated, cluster_paused, deleting) in table {
+        let c = cp(|v| {
+            if annotated {
+                v["metadata"]["annotations"] = json!({"cluster.x-k8s.io/paused": ""});
+            }
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = json!(at(mins(1)).0.to_string());
+            }
+            remove(v, &["metadata", "finalizers"]);
+        });
+        let w = W {
+            cluster: Some(cluster_with(
+                NAME,
+                json!({}),
+                json!({"paused": cluster_paused}),
+            )),
+            ..W::default()
+        }
+        .with_eks(creating_workspace(EKS_WS));
+        let plan = w.run(&c);
+        assert!(plan.ops.is_empty(), "{case}: {:?}", plan.ops);
+        assert!(plan.status.is_none() && plan.events.is_empty(), "{case}");
+        assert_eq!(
+            plan.blocked.as_ref().map(|b| b.reason),
+            Some(crate::reconcile::pause::PAUSED_REASON),
+            "{case}"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::SignedDuration;
 use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, owner_cluster};
 use super::plan::{Blocked, Op, Plan, deadline_timer};
@@ -17,9 +17,8 @@ use crate::api::names::{
     conditions as ct, finalizers, labels, messages, reasons, suffixes, variables, with_suffix,
 };
 use crate::api::{
-    CAPTCluster, CAPTClusterStatus, Cluster, ClusterWorkspaceTemplateStatus, Condition,
-    FailureDomainSpec, FailureDomains, VpcSource, Workspace, WorkspaceTemplateApply,
-    remove_condition, set_condition,
+    CAPTCluster, CAPTClusterStatus, Cluster, ClusterWorkspaceTemplateStatus, Condition, VpcSource,
+    Workspace, WorkspaceTemplateApply, find_condition, remove_condition, set_condition,
 };
 
 /// VPC creation timeout (seed: 15 minutes).
@@ -41,34 +40,24 @@ pub struct InfraWorld<'a> {
 }
 
 /// Name of the VPC apply: `spec.workspaceTemplateApplyName` or `<name>-vpc`.
+/// Name of the VPC apply: `spec.workspaceTemplateApplyName`, else `<cluster>-vpc` named after the
+/// Cluster API Cluster (its `cluster.x-k8s.io/cluster-name` label, else the CAPTCluster's own name),
+/// so that templates find the VPC's outputs from the cluster name alone, also when ClusterClass
+/// gives the CAPTCluster a generated name.
 pub fn apply_name(cc: &CAPTCluster) -> String {
     cc.spec
         .workspace_template_apply_name
         .clone()
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| with_suffix(&cc.name_any(), suffixes::VPC))
-}
-
-/// Failure domains from VPC outputs: `private_subnet_azs`, else `azs` (all usable by control planes).
-pub fn failure_domains(ws: &Workspace) -> Option<FailureDomains> {
-    let azs = ws
-        .output("private_subnet_azs")
-        .or_else(|| ws.output("azs"))?
-        .as_array()?;
-    let fd: FailureDomains = azs
-        .iter()
-        .filter_map(Value::as_str)
-        .map(|az| {
-            (
-                az.to_string(),
-                FailureDomainSpec {
-                    control_plane: Some(true),
-                    attributes: Default::default(),
-                },
-            )
+        .unwrap_or_else(|| {
+            let base = cc
+                .labels()
+                .get(labels::CLUSTER_NAME)
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or_else(|| cc.name_any());
+            with_suffix(&base, suffixes::VPC)
         })
-        .collect();
-    (!fd.is_empty()).then_some(fd)
 }
 
 fn gen_condition(
@@ -85,12 +74,47 @@ fn time_str(t: &Option<Time>) -> Option<String> {
     t.as_ref().map(|t| t.0.to_string())
 }
 
+/// The CAPTCluster decision, with the fields of both Cluster API contracts filled from it.
 pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
+    let mut plan = decide_vpc(cc, w);
+    if let Some(st) = plan.status.as_mut() {
+        contract_fields(st, cc.meta().generation, &w.now);
+    }
+    plan
+}
+
+/// v1beta2 contract fields: `initialization.provisioned` latches once ready; a `Ready` condition
+/// summarises `VPCReady`; no failure domains (see the status field's doc).
+fn contract_fields(st: &mut CAPTClusterStatus, g: Option<i64>, now: &Time) {
+    let provisioned = st.ready || st.initialization.as_ref().is_some_and(|i| i.provisioned);
+    st.initialization = Some(crate::api::ClusterInitialization { provisioned });
+    st.failure_domains = None;
+    let (reason, message) = find_condition(&st.conditions, ct::VPC_READY)
+        .map(|c| (c.reason.clone(), c.message.clone()))
+        .unwrap_or_else(|| (reasons::VPC_CREATING.to_string(), String::new()));
+    let (reason, message) = if st.ready {
+        (reasons::VPC_CREATED.to_string(), String::new())
+    } else if reason.is_empty() {
+        (reasons::VPC_CREATING.to_string(), message)
+    } else {
+        (reason, message)
+    };
+    set_condition(
+        &mut st.conditions,
+        gen_condition(ct::READY, st.ready, &reason, &message, g),
+        now.clone(),
+    );
+}
+
+fn decide_vpc(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
     let mut plan = Plan::default();
     let ns = cc.namespace().unwrap_or_default();
     let gen_ = cc.meta().generation;
     let now = w.now.clone();
     let apply = apply_name(cc);
+    if super::pause::is_paused(cc.meta(), w.cluster) {
+        return super::pause::paused_plan();
+    }
 
     if cc.meta().deletion_timestamp.is_some() {
         if !has_finalizer(cc.meta(), finalizers::CAPT_CLUSTER) {
@@ -169,14 +193,6 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
         return plan;
     };
     remove_condition(&mut st.conditions, ct::WAITING_FOR_CLUSTER);
-    if cluster.is_paused()
-        || cc
-            .annotations()
-            .contains_key(crate::api::names::annotations::PAUSED)
-    {
-        plan.block(Blocked::waiting("Paused", "reconciliation is paused"));
-        return plan;
-    }
     let cluster_name = cluster.name_any();
     if cc.labels().get(labels::CLUSTER_NAME) != Some(&cluster_name) {
         plan.op(Op::Patch(
@@ -227,6 +243,10 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
         }
     };
 
+    // Only an invalid VPC source (immutable, so unrecoverable without deleting the cluster) is
+    // reported through failureReason, which Cluster API copies to the Cluster for good.
+    st.failure_reason = None;
+    st.failure_message = None;
     let clear_failure = |st: &mut CAPTClusterStatus| {
         remove_condition(&mut st.conditions, ct::VPC_FAILED);
         st.failure_reason = None;
@@ -303,6 +323,7 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
                 variables::ENVIRONMENT.to_string(),
                 variables::ENVIRONMENT_VALUE.to_string(),
             ),
+            (variables::REGION.to_string(), cc.spec.region.clone()),
         ]
         .into(),
         retain_workspace_on_delete: false,
@@ -323,9 +344,8 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
     let apply_status = w.apply.and_then(|a| a.status.clone()).unwrap_or_default();
     wts.workspace_name = apply_status.workspace_name.clone();
     st.vpc_workspace_name = apply_status.workspace_name.clone();
-    let ws_ready = w
-        .workspace
-        .is_some_and(|ws| ws.is_ready() && ws.is_synced());
+    // Ready comes from the Workspace's Ready alone; provider errors are reported in VPCReady's message.
+    let ws_ready = w.workspace.is_some_and(Workspace::is_ready);
     let vpc_id = w
         .workspace
         .and_then(|ws| ws.output_str(crate::api::names::outputs::VPC_ID))
@@ -345,9 +365,6 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
             wts.last_applied_time = apply_status.last_applied_time.clone();
             wts.last_applied_revision = time_str(&apply_status.last_applied_time);
             wts.last_failure_message = None;
-            if let Some(fd) = w.workspace.and_then(failure_domains) {
-                st.failure_domains = Some(fd);
-            }
             set_condition(
                 &mut st.conditions,
                 gen_condition(
@@ -407,9 +424,13 @@ pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
                     gen_condition(ct::VPC_FAILED, true, reasons::VPC_READY_TIMEOUT, &m, gen_),
                     now.clone(),
                 );
-                st.failure_reason = Some(reasons::VPC_READY_TIMEOUT.into());
-                st.failure_message = Some(m.clone());
-                if observed.failure_reason.as_deref() != Some(reasons::VPC_READY_TIMEOUT) {
+                // A timeout is recoverable (the VPC may still come up): a condition and an Event,
+                // never failureReason, which Cluster API would copy to the Cluster for good.
+                let already = observed
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == ct::VPC_FAILED && c.reason == reasons::VPC_READY_TIMEOUT);
+                if !already {
                     plan.warning(reasons::VPC_READY_TIMEOUT, m);
                 }
             } else if !st.ready {

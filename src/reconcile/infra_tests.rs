@@ -85,7 +85,7 @@ fn vpc_apply(created: i64) -> WorkspaceTemplateApply {
         json!({"creationTimestamp": at(created).0.to_string()}),
         json!({
             "templateRef": {"name": "vpc-template", "namespace": NS},
-            "variables": {"cluster_name": NAME, "vpc_name": "alpha-vpc", "environment": "production"},
+            "variables": {"cluster_name": NAME, "vpc_name": "alpha-vpc", "environment": "production", "region": "ap-northeast-1"},
         }),
         json!({"workspaceName": VPC_APPLY, "applied": true, "lastAppliedTime": at(created).0.to_string()}),
     )
@@ -398,7 +398,7 @@ fn vpc_template_creates_the_apply_and_arms_the_vpc_timer() {
         );
         assert_eq!(
             body["spec"]["variables"],
-            json!({"cluster_name": NAME, "vpc_name": want_vpc, "environment": "production"}),
+            json!({"cluster_name": NAME, "vpc_name": want_vpc, "environment": "production", "region": "ap-northeast-1"}),
             "{case}"
         );
         assert_eq!(body["spec"]["retainWorkspaceOnDelete"], json!(false));
@@ -450,7 +450,7 @@ fn apply_spec_drift_is_patched_and_user_fields_are_kept() {
     assert_eq!(p.len(), 1);
     assert_eq!(
         p[0].body,
-        json!({"spec": {"variables": {"cluster_name": NAME, "vpc_name": "alpha-vpc", "environment": "production"}}})
+        json!({"spec": {"variables": {"cluster_name": NAME, "vpc_name": "alpha-vpc", "environment": "production", "region": "ap-northeast-1"}}})
     );
 
     let in_step = W {
@@ -463,7 +463,7 @@ fn apply_spec_drift_is_patched_and_user_fields_are_kept() {
 }
 
 #[test]
-fn vpc_ready_sets_id_failure_domains_and_clears_failures() {
+fn vpc_ready_sets_id_and_provisioned_and_clears_failures() {
     let previously_failed = json!({
         "ready": false,
         "failureReason": r::VPC_READY_TIMEOUT,
@@ -474,7 +474,7 @@ fn vpc_ready_sets_id_failure_domains_and_clears_failures() {
         ],
         "workspaceTemplateStatus": {"ready": false, "lastFailureMessage": "boom"},
     });
-    // (case, outputs, failure domains)
+    // (case, outputs, AZs in the outputs)
     let table = [
         (
             "private subnet AZs",
@@ -514,17 +514,20 @@ fn vpc_ready_sets_id_failure_domains_and_clears_failures() {
         assert_eq!(wts.last_applied_revision, Some(at(0).0.to_string()));
         assert_eq!(wts.workspace_name.as_deref(), Some(VPC_APPLY));
         assert_eq!(s.vpc_workspace_name.as_deref(), Some(VPC_APPLY));
-        let got: Vec<&str> = s
-            .failure_domains
-            .iter()
-            .flat_map(|f| f.keys().map(String::as_str))
-            .collect();
-        assert_eq!(got, fds, "{case}");
-        assert!(
-            s.failure_domains
-                .iter()
-                .flat_map(|f| f.values())
-                .all(|d| d.control_plane == Some(true))
+        let _ = fds;
+        assert_eq!(
+            s.failure_domains, None,
+            "{case}: not published under either contract"
+        );
+        assert_eq!(
+            s.initialization.as_ref().map(|i| i.provisioned),
+            Some(true),
+            "{case}"
+        );
+        assert_eq!(
+            cond(&s.conditions, ct::READY).map(|c| (c.status.as_str(), c.reason.as_str())),
+            Some(("True", r::VPC_CREATED)),
+            "{case}"
         );
         assert!(cancelled(&plan, VPC_TIMER), "{case}");
         assert_eq!(armed(&plan, VPC_TIMER), None);
@@ -641,8 +644,11 @@ fn vpc_timeout_after_fifteen_minutes() {
                 state("True", r::VPC_READY_TIMEOUT, m),
                 "{case}"
             );
-            assert_eq!(s.failure_reason.as_deref(), Some(r::VPC_READY_TIMEOUT));
-            assert_eq!(s.failure_message.as_deref(), Some(m));
+            assert_eq!(
+                (s.failure_reason.as_deref(), s.failure_message.as_deref()),
+                (None, None),
+                "a timeout is recoverable: never copied to the Cluster for good"
+            );
             assert_eq!(warnings(&plan), vec![r::VPC_READY_TIMEOUT], "{case}");
             assert!(!s.ready);
             // Announced once.
@@ -668,7 +674,11 @@ fn vpc_recovers_after_timeout() {
     };
     let c = cc(|v| v["spec"]["workspaceTemplateApplyName"] = json!(VPC_APPLY));
     let s = st(&timed_out.run(&c)).clone();
-    assert_eq!(s.failure_reason.as_deref(), Some(r::VPC_READY_TIMEOUT));
+    assert_eq!(
+        cond(&s.conditions, ct::VPC_FAILED).map(|c| c.reason.as_str()),
+        Some(r::VPC_READY_TIMEOUT)
+    );
+    assert_eq!(s.failure_reason, None);
 
     let later = W {
         apply: Some(vpc_apply(0)),

@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod infra;
 pub mod kubeconfig;
 pub mod ownership;
+pub mod pause;
 pub mod plan;
 pub mod render;
 pub mod secret_sync;

@@ -29,6 +29,9 @@ pub fn decide_workspace_template(
     users: &[String],
     now: &Time,
 ) -> Plan<WorkspaceTemplateStatus> {
+    if super::pause::is_paused(t.meta(), None) {
+        return super::pause::paused_plan();
+    }
     let mut plan = Plan::default();
     let has = has_finalizer(t.meta(), finalizers::WORKSPACE_TEMPLATE);
     let observed = t.status.clone().unwrap_or_default();

@@ -49,6 +49,8 @@ pub struct WtaWorld<'a> {
     pub root_owner: Option<String>,
     /// W3C trace context for created Workspaces.
     pub traceparent: Option<String>,
+    /// The apply or the Cluster it belongs to (its `cluster.x-k8s.io/cluster-name` label) is paused.
+    pub paused: bool,
     pub now: Time,
 }
 
@@ -306,6 +308,9 @@ pub fn decide(
     wta: &WorkspaceTemplateApply,
     world: &WtaWorld,
 ) -> Plan<WorkspaceTemplateApplyStatus> {
+    if world.paused {
+        return super::pause::paused_plan();
+    }
     let mut plan = Plan::default();
     let observed = wta.status.clone().unwrap_or_default();
     let mut st = observed.clone();

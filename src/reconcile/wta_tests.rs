@@ -66,6 +66,7 @@ struct W {
     workspaces: HashMap<String, Arc<Workspace>>,
     missing_secrets: Vec<String>,
     unready_workspaces: Vec<(String, bool)>,
+    paused: bool,
     now: Time,
 }
 
@@ -76,6 +77,7 @@ impl Default for W {
             workspaces: HashMap::new(),
             missing_secrets: Vec::new(),
             unready_workspaces: Vec::new(),
+            paused: false,
             now: at(0),
         }
     }
@@ -96,6 +98,7 @@ impl W {
             unready_workspaces: self.unready_workspaces.clone(),
             root_owner: Some("CAPTControlPlane/default/alpha".into()),
             traceparent: Some("00-0123456789abcdef0123456789abcdef-0123456789abcdef-01".into()),
+            paused: self.paused,
             now: self.now.clone(),
         };
         let plan = decide(wta, &world);
@@ -597,4 +600,27 @@ fn replace_spec_patch_nulls_absent_fields() {
             .unwrap()
             .contains_key("writeConnectionSecretToRef")
     );
+}
+
+#[test]
+fn a_paused_apply_writes_nothing_even_when_deleting() {
+    for deleting in [false, true] {
+        let w = W {
+            paused: true,
+            ..W::default()
+        };
+        let a = wta(|v| {
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+                v["metadata"]["finalizers"] = json!([finalizers::WORKSPACE_TEMPLATE_APPLY]);
+            }
+        });
+        let plan = w.run(&a);
+        assert!(plan.ops.is_empty(), "deleting={deleting}: {:?}", plan.ops);
+        assert!(plan.status.is_none() && plan.events.is_empty());
+        assert_eq!(
+            plan.blocked.as_ref().map(|b| b.reason),
+            Some(crate::reconcile::pause::PAUSED_REASON)
+        );
+    }
 }

@@ -73,6 +73,9 @@ struct Families {
     secret_sync_duration: Histogram,
     leader: Gauge,
     leader_changes: Counter,
+    template_rollout_queued: Counter,
+    template_rollout_woken: Counter,
+    template_rollout_pending: Gauge,
 }
 
 impl Families {
@@ -99,6 +102,9 @@ impl Families {
             secret_sync_duration: secret_sync_histogram(),
             leader: Gauge::default(),
             leader_changes: Counter::default(),
+            template_rollout_queued: Counter::default(),
+            template_rollout_woken: Counter::default(),
+            template_rollout_pending: Gauge::default(),
         }
     }
 
@@ -207,6 +213,21 @@ impl Families {
             "capt_leader_changes",
             "Leadership transitions observed by this replica",
             self.leader_changes.clone(),
+        );
+        r.register(
+            "capt_template_rollout_queued",
+            "Applies queued for re-rendering because their WorkspaceTemplate changed",
+            self.template_rollout_queued.clone(),
+        );
+        r.register(
+            "capt_template_rollout_woken",
+            "Applies woken by a WorkspaceTemplate rollout (paced by --template-rollout-rate)",
+            self.template_rollout_woken.clone(),
+        );
+        r.register(
+            "capt_template_rollout_pending",
+            "Applies waiting in the WorkspaceTemplate rollout queue",
+            self.template_rollout_pending.clone(),
         );
     }
 }
@@ -447,6 +468,20 @@ impl Metrics {
             })
             .inc();
         f.secret_sync_duration.observe(took.as_secs_f64());
+    }
+
+    /// `n` applies were queued by a template change.
+    pub fn template_rollout_queued(&self, n: u64) {
+        let f = self.f();
+        f.template_rollout_queued.inc_by(n);
+        f.template_rollout_pending.inc_by(n as i64);
+    }
+
+    /// One apply left the rollout queue and was woken.
+    pub fn template_rollout_woken(&self) {
+        let f = self.f();
+        f.template_rollout_woken.inc();
+        f.template_rollout_pending.dec();
     }
 
     /// Records whether this replica leads; counts a change when the value flips.
