@@ -46,7 +46,10 @@ fn expected(fault: FaultKind, s: &CAPTControlPlaneStatus) -> bool {
         FaultKind::ApplyError => {
             s.phase == Some(ControlPlanePhase::Failed)
                 && !s.ready
-                && s.failure_reason.as_deref() == Some("WorkspaceError")
+                && s.failure_reason.is_none()
+                && cond(s, "WorkspaceSynced").is_some_and(|c| {
+                    c.status == "False" && c.reason == "WorkspaceError"
+                })
                 && cond(s, "Ready").is_some_and(|c| {
                     c.reason == "WorkspaceError" && c.message.contains("InvalidParameterException")
                 })

@@ -19,6 +19,8 @@ const COUNTERS: &[&str] = &[
     "capt_events_total",
     "capt_secret_sync_total",
     "capt_leader_changes_total",
+    "capt_template_rollout_queued_total",
+    "capt_template_rollout_woken_total",
 ];
 const GAUGES: &[&str] = &[
     "controller_runtime_active_workers",
@@ -26,6 +28,7 @@ const GAUGES: &[&str] = &[
     "workqueue_depth",
     "capt_actors",
     "capt_leader",
+    "capt_template_rollout_pending",
 ];
 const HISTOGRAMS: &[&str] = &[
     "controller_runtime_reconcile_time_seconds",

@@ -37,7 +37,7 @@ pub use captmachineset::*;
 pub use captmachinetemplate::*;
 pub use cluster::*;
 pub use common::*;
-pub use crds::{CrdError, crd_file_name, crds, crds_yaml};
+pub use crds::{CrdError, crd_file_name, crd_yaml, crds, crds_yaml};
 pub use validation::{REGION_PATTERN, ValidationError, is_valid_region};
 pub use workspace::*;
 pub use workspace_spec::*;

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+#[cfg(test)]
+use std::time::Duration;
 
 use governor::{Quota, RateLimiter};
 use kube::runtime::reflector::Store;
@@ -103,4 +105,89 @@ pub fn spawn(
 ) -> Option<tokio::task::JoinHandle<()>> {
     let rx = rollout.take_receiver()?;
     Some(tokio::spawn(run(rx, rate_per_sec, metrics, wake)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::{reflector, watcher};
+    use serde_json::json;
+
+    fn template(ns: &str, name: &str, generation: i64) -> WorkspaceTemplate {
+        serde_json::from_value(json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "WorkspaceTemplate",
+            "metadata": {"name": name, "namespace": ns, "generation": generation},
+            "spec": {"template": {"spec": {"forProvider": {"source": "Inline", "module": ""}}}}
+        }))
+        .unwrap()
+    }
+
+    fn apply(ns: &str, name: &str, tref: serde_json::Value, deleting: bool) -> WorkspaceTemplateApply {
+        let mut v = json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "WorkspaceTemplateApply",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"templateRef": tref}
+        });
+        if deleting {
+            v["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+            v["metadata"]["finalizers"] = json!(["x"]);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn store(applies: Vec<WorkspaceTemplateApply>) -> Store<WorkspaceTemplateApply> {
+        let (reader, mut writer) = reflector::store();
+        for a in applies {
+            writer.apply_watcher_event(&watcher::Event::Apply(a));
+        }
+        reader
+    }
+
+    #[tokio::test]
+    async fn a_new_generation_queues_the_live_applies_of_that_template_only() {
+        let applies = store(vec![
+            apply("a", "same-ns", json!({"name": "vpc"}), false),
+            apply("b", "shared", json!({"name": "vpc", "namespace": "a"}), false),
+            apply("a", "other-template", json!({"name": "eks"}), false),
+            apply("b", "same-name-other-ns", json!({"name": "vpc"}), false),
+            apply("a", "deleting", json!({"name": "vpc"}), true),
+        ]);
+        let r = Rollout::new(Metrics::new());
+        assert_eq!(r.template_event(&template("a", "vpc", 1), &applies), 0, "first sight");
+        assert_eq!(r.template_event(&template("a", "vpc", 1), &applies), 0, "same generation");
+        assert_eq!(r.template_event(&template("a", "vpc", 2), &applies), 2);
+        let mut rx = r.take_receiver().expect("receiver");
+        assert!(r.take_receiver().is_none(), "taken once");
+        let mut got = Vec::new();
+        while let Ok(k) = rx.try_recv() {
+            got.push(format!("{}/{}/{}", k.kind, k.namespace, k.name));
+        }
+        assert_eq!(
+            got,
+            vec!["WorkspaceTemplateApply/a/same-ns", "WorkspaceTemplateApply/b/shared"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_rollout_is_paced() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for i in 0..10 {
+            tx.send(ObjectKey::new(WTA, "ns", &format!("a{i}"))).unwrap();
+        }
+        drop(tx);
+        let woken = Arc::new(Mutex::new(Vec::new()));
+        let w2 = woken.clone();
+        let started = std::time::Instant::now();
+        run(rx, 5, Metrics::new(), move |k| {
+            w2.lock().unwrap().push((k.name.clone(), started.elapsed()));
+        })
+        .await;
+        let woken = woken.lock().unwrap();
+        assert_eq!(woken.len(), 10);
+        // Five a second, in order: the tenth is woken no sooner than 1.8 s after the first.
+        assert_eq!(woken[9].0, "a9");
+        assert!(woken[9].1 >= Duration::from_millis(1700), "{:?}", woken[9].1);
+    }
 }
