@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use capt_load::kubesim::{Config, start};
+use capt_load::kubesim::{Config, Handle, start};
 
 const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -18,7 +18,9 @@ spec:
   - name: v1
     served: true
     storage: true
-    subresources: {status: {}}
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
     additionalPrinterColumns:
     - {name: Region, type: string, jsonPath: .spec.region}
     - {name: Ready, type: string, jsonPath: ".status.conditions[?(@.type=='Ready')].status"}
@@ -32,6 +34,7 @@ spec:
             properties:
               region: {type: string}
               size: {type: integer, default: 1}
+              replicas: {type: integer}
           status:
             type: object
             x-kubernetes-preserve-unknown-fields: true
@@ -92,11 +95,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-#[tokio::test]
-async fn kubectl_round_trip() {
+/// A kubesim server, a scratch directory and kubectl pointed at both.
+async fn setup() -> Option<(Handle, PathBuf, Kubectl)> {
     let Some(bin) = kubectl_path() else {
         println!("skipped: kubectl not found");
-        return;
+        return None;
     };
     let h = start(Config::default()).await.unwrap();
     let dir = std::env::temp_dir().join(format!(
@@ -109,6 +112,14 @@ async fn kubectl_round_trip() {
         bin,
         kubeconfig: write(&dir, "kubeconfig", &h.kubeconfig_yaml()),
         cache: dir.join("cache"),
+    };
+    Some((h, dir, k))
+}
+
+#[tokio::test]
+async fn kubectl_round_trip() {
+    let Some((h, dir, k)) = setup().await else {
+        return;
     };
     let crd = write(&dir, "crd.yaml", CRD);
     let gadget = write(&dir, "gadget.yaml", GADGET);
@@ -219,6 +230,138 @@ async fn kubectl_round_trip() {
     assert!(
         resources.contains("gadgets") && resources.contains("leases"),
         "{resources}"
+    );
+    h.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The imperative commands, whose built-in kinds kubectl sends and reads in protobuf.
+#[tokio::test]
+async fn kubectl_imperative_commands() {
+    let Some((h, dir, k)) = setup().await else {
+        return;
+    };
+    let out = k
+        .ok(&[
+            "create",
+            "secret",
+            "generic",
+            "db",
+            "--from-literal=password=s3cret",
+        ])
+        .await;
+    assert_eq!(out.trim(), "secret/db created");
+    let pw = k
+        .ok(&[
+            "get",
+            "secret",
+            "db",
+            "-o",
+            "jsonpath={.data.password} {.type}",
+        ])
+        .await;
+    assert_eq!(pw, "czNjcmV0 Opaque");
+    k.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+    ])
+    .await;
+    k.ok(&["create", "namespace", "team-a"]).await;
+    k.ok(&["create", "serviceaccount", "robot", "-n", "team-a"])
+        .await;
+    let again = k.run(&["create", "namespace", "team-a"]).await;
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("(AlreadyExists)") && err.contains("namespaces \"team-a\" already exists"),
+        "{err}"
+    );
+    let phase = k
+        .ok(&[
+            "get",
+            "namespace",
+            "team-a",
+            "-o",
+            "jsonpath={.status.phase}",
+        ])
+        .await;
+    assert_eq!(phase, "Active");
+    let can = k.ok(&["auth", "can-i", "get", "secrets"]).await;
+    assert_eq!(can.trim(), "yes");
+
+    k.ok(&["label", "secret", "db", "tier=backend"]).await;
+    k.ok(&["annotate", "configmap", "settings", "owner=team-a"])
+        .await;
+    let yaml: serde_json::Value =
+        serde_yaml::from_str(&k.ok(&["get", "configmap", "settings", "-o", "yaml"]).await).unwrap();
+    assert_eq!(yaml["metadata"]["annotations"]["owner"], "team-a");
+    assert_eq!(yaml["data"]["mode"], "fast");
+    let labels = k
+        .ok(&["get", "secrets", "-l", "tier=backend", "-o", "name"])
+        .await;
+    assert_eq!(labels.trim(), "secret/db");
+
+    let editor = write(
+        &dir,
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/mode: fast/mode: slow/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut edit = tokio::process::Command::new(&k.bin);
+    edit.arg("--kubeconfig")
+        .arg(&k.kubeconfig)
+        .args(["edit", "configmap", "settings"])
+        .env("EDITOR", &editor)
+        .env("KUBE_EDITOR", &editor);
+    let edited = edit.output().await.unwrap();
+    assert!(
+        edited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&edited.stdout).trim(),
+        "configmap/settings edited"
+    );
+    let mode = k
+        .ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-o",
+            "jsonpath={.data.mode}",
+        ])
+        .await;
+    assert_eq!(mode, "slow");
+
+    let crd = write(&dir, "crd.yaml", CRD);
+    k.ok(&["apply", "-f", crd.to_str().unwrap()]).await;
+    let gadget = write(
+        &dir,
+        "gadget.yaml",
+        GADGET
+            .replace("  finalizers: [example.com/hold]\n", "")
+            .as_str(),
+    );
+    k.ok(&["apply", "-f", gadget.to_str().unwrap()]).await;
+    let scaled = k.ok(&["scale", "gadget", "g1", "--replicas=3"]).await;
+    assert_eq!(scaled.trim(), "gadget.example.com/g1 scaled");
+    let replicas = k
+        .ok(&["get", "gadget", "g1", "-o", "jsonpath={.spec.replicas}"])
+        .await;
+    assert_eq!(replicas, "3");
+
+    let deleted = k.ok(&["delete", "secret", "db"]).await;
+    assert_eq!(deleted.trim(), "secret \"db\" deleted");
+    k.ok(&["delete", "namespace", "team-a", "--wait=false"])
+        .await;
+    let gone = k.run(&["get", "secret", "db"]).await;
+    let err = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        err.contains("(NotFound)") && err.contains("secrets \"db\" not found"),
+        "{err}"
     );
     h.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -13,10 +13,13 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::App;
+use super::codec::{self, json_bytes, json_value, respond};
 use super::discovery;
 use super::gc::{DeleteOpts, Policy};
+use super::negotiate::{self, Convert, Media, Output};
 use super::ops::Sub;
 use super::patch::PatchType;
+use super::proto;
 use super::resources::{ResKey, ResourceDef};
 use super::selectors::Filter;
 use super::status::{ApiError, ApiResult};
@@ -25,30 +28,6 @@ use super::table;
 use super::watch::{self, WatchFaults, WatchParams};
 
 const MAX_BODY: usize = 64 << 20;
-
-fn json_bytes(code: u16, body: Bytes) -> Response {
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-fn json_value(code: u16, v: &Value) -> Response {
-    json_bytes(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
-}
-
-fn error_response(e: &ApiError) -> Response {
-    let mut r = json_value(e.code, &e.to_status());
-    if let Some(s) = e.retry_after {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-    }
-    r
-}
 
 struct Target {
     version: String,
@@ -101,11 +80,10 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return error_response(&ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                "request body too large",
-            ));
+            return codec::error_response(
+                Media::Json,
+                &ApiError::new(413, "RequestEntityTooLarge", "request body too large"),
+            );
         }
     };
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
@@ -172,7 +150,7 @@ fn non_resource(app: &App, method: &Method, segs: &[&str]) -> Response {
         }
         Err(e) => {
             app.metrics.record("get", &label, e.code);
-            error_response(&e)
+            codec::error_response(Media::Json, &e)
         }
     }
 }
@@ -190,7 +168,7 @@ async fn resource(
 ) -> Response {
     let Some(t) = parse_target(group, version, rest) else {
         app.metrics.record("get", "unknown", 404);
-        return error_response(&ApiError::path_not_found());
+        return codec::error_response(Media::Json, &ApiError::path_not_found());
     };
     let def = {
         let g = app.store.lock();
@@ -215,7 +193,23 @@ async fn resource(
     };
     let Some(def) = def else {
         app.metrics.record(verb, &label, 404);
-        return error_response(&ApiError::path_not_found());
+        return codec::error_response(Media::Json, &ApiError::path_not_found());
+    };
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let negotiated = if verb == "watch" {
+        negotiate::watch_output(accept)
+    } else {
+        negotiate::output(accept, answers_protobuf(&def, &t))
+    };
+    let out = match negotiated {
+        Ok(o) => o,
+        Err(e) => {
+            app.metrics.record(verb, &label, e.code);
+            return codec::error_response(Media::Json, &e);
+        }
     };
     let decision = app.faults.decide(verb, &label);
     if !decision.latency.is_zero() {
@@ -231,10 +225,10 @@ async fn resource(
             wf.expired = true;
         } else {
             app.metrics.record(verb, &label, e.code);
-            return error_response(&e);
+            return codec::error_response(out.media, &e);
         }
     }
-    let resp = dispatch(app, &def, &t, verb, query, headers, body, wf);
+    let resp = dispatch(app, &def, &t, verb, query, headers, body, wf, out);
     let code = match &resp {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.code,
@@ -242,31 +236,13 @@ async fn resource(
     app.metrics.record(verb, &label, code);
     match resp {
         Ok(r) => r,
-        Err(e) => error_response(&e),
+        Err(e) => codec::error_response(out.media, &e),
     }
 }
 
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if ct.contains("protobuf") {
-        return Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct}; kubesim does not decode protobuf)"
-            ),
-        ));
-    }
-    if ct.contains("yaml") {
-        serde_yaml::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))
-    }
+/// Whether the endpoint's objects (a `Scale` on `/scale`) have a protobuf form.
+fn answers_protobuf(def: &ResourceDef, t: &Target) -> bool {
+    t.sub.as_deref() == Some("scale") || proto::has_kind(&def.api_version(&t.version), &def.kind)
 }
 
 fn sub_of(t: &Target) -> ApiResult<Sub> {
@@ -289,6 +265,7 @@ fn dispatch(
     headers: &HeaderMap,
     body: Bytes,
     wf: WatchFaults,
+    out: Output,
 ) -> ApiResult<Response> {
     if def.namespaced != t.ns.is_some() && !(def.namespaced && matches!(verb, "list" | "watch")) {
         return Err(ApiError::path_not_found());
@@ -304,11 +281,12 @@ fn dispatch(
     let name = t.name.clone().unwrap_or_default();
     let av = def.api_version(&t.version);
     let dry_run = q(query, "dryRun") == Some("All");
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let serve = |code: u16, obj: &Arc<Value>| json_value(code, &at_version(obj, &av));
+    // `/scale` writes answer the `autoscaling/v1 Scale`, every other call the object.
+    let serve = |code: u16, obj: &Arc<Value>| match sub {
+        Sub::Scale => respond(out.media, code, obj),
+        _ => respond(out.media, code, &at_version(obj, &av)),
+    };
+    let body_protobuf = answers_protobuf(def, t);
     match verb {
         "get" => {
             let obj = {
@@ -322,19 +300,20 @@ fn dispatch(
             .ok_or_else(|| ApiError::not_found(&def.target(&name)))?;
             if sub == Sub::Scale {
                 let g = app.store.lock();
-                return Ok(json_value(200, &g.scale_of(def, &t.version, &obj)));
+                return Ok(respond(out.media, 200, &g.scale_of(def, &t.version, &obj)));
             }
-            if table::wants_table(accept) {
+            if out.convert == Some(Convert::Table) {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion")});
                 let include = q(query, "includeObject").unwrap_or("Metadata");
-                return Ok(json_value(
+                return Ok(respond(
+                    out.media,
                     200,
                     &table::render(def, &t.version, &[at_version(&obj, &av)], meta, include),
                 ));
             }
             Ok(serve(200, &obj))
         }
-        "list" => list(app, def, t, query, accept),
+        "list" => list(app, def, t, query, out),
         "watch" => {
             let filter = Filter::parse(q(query, "labelSelector"), q(query, "fieldSelector"))?;
             let mut filter = filter;
@@ -369,14 +348,14 @@ fn dispatch(
             Ok(r)
         }
         "create" => {
-            let v = parse_body(headers, &body)?;
+            let v = codec::parse_body(headers, &body, body_protobuf)?;
             let mut g = app.store.lock();
             let obj = g.create(def, &t.version, &ns, v, dry_run)?;
             drop(g);
             Ok(serve(201, &obj))
         }
         "update" => {
-            let v = parse_body(headers, &body)?;
+            let v = codec::parse_body(headers, &body, body_protobuf)?;
             let mut g = app.store.lock();
             let obj = g.update(def, &t.version, &ns, &name, v, sub, dry_run)?;
             drop(g);
@@ -412,14 +391,14 @@ fn dispatch(
             Ok(serve(if existed { 201 } else { 200 }, &obj))
         }
         "delete" => {
-            let opts = delete_opts(query, &body, dry_run)?;
+            let opts = delete_opts(query, headers, &body, dry_run)?;
             let mut g = app.store.lock();
             let (obj, _gone) = g.delete(def, &ns, &name, &opts)?;
             drop(g);
             Ok(serve(200, &obj))
         }
         "deletecollection" => {
-            let opts = delete_opts(query, &body, dry_run)?;
+            let opts = delete_opts(query, headers, &body, dry_run)?;
             let filter = Filter::parse(q(query, "labelSelector"), q(query, "fieldSelector"))?;
             let mut g = app.store.lock();
             let names: Vec<(String, String)> = g
@@ -437,7 +416,8 @@ fn dispatch(
             let rv = g.rv;
             drop(g);
             let items: Vec<Value> = items.iter().map(|o| (**o).clone()).collect();
-            Ok(json_value(
+            Ok(respond(
+                out.media,
                 200,
                 &json!({"apiVersion": av, "kind": def.list_kind, "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
             ))
@@ -448,6 +428,7 @@ fn dispatch(
 
 fn delete_opts(
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
     body: &[u8],
     dry_run: bool,
 ) -> ApiResult<DeleteOpts> {
@@ -455,12 +436,7 @@ fn delete_opts(
         dry_run,
         ..Default::default()
     };
-    let b: Value = if body.iter().all(|c| c.is_ascii_whitespace()) {
-        Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
-    };
+    let b = codec::parse_delete_options(headers, body)?;
     if let Some(p) = b
         .get("propagationPolicy")
         .and_then(|v| v.as_str())
@@ -513,7 +489,7 @@ fn list(
     def: &Arc<ResourceDef>,
     t: &Target,
     query: &HashMap<String, String>,
-    accept: &str,
+    out: Output,
 ) -> ApiResult<Response> {
     let filter = Filter::parse(q(query, "labelSelector"), q(query, "fieldSelector"))?;
     let limit = q(query, "limit")
@@ -564,13 +540,23 @@ fn list(
     if let Some(n) = &next {
         meta["continue"] = json!(n);
     }
-    if table::wants_table(accept) {
+    if out.convert == Some(Convert::Table) {
         let objs: Vec<Arc<Value>> = items.iter().map(|(_, o)| at_version(o, &av)).collect();
         let include = q(query, "includeObject").unwrap_or("Metadata");
-        return Ok(json_value(
+        return Ok(respond(
+            out.media,
             200,
             &table::render(def, &t.version, &objs, meta, include),
         ));
+    }
+    if out.media != Media::Json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(_, o)| (*at_version(o, &av)).clone())
+            .collect();
+        let list =
+            json!({"apiVersion": av, "kind": def.list_kind, "metadata": meta, "items": items});
+        return Ok(respond(out.media, 200, &list));
     }
     let mut buf = Vec::with_capacity(64 + items.len() * 512);
     buf.extend_from_slice(b"{\"apiVersion\":");

@@ -16,13 +16,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod bench;
+mod codec;
 mod discovery;
 mod faults;
 mod gc;
 mod handlers;
 mod metrics;
+mod negotiate;
 mod ops;
 mod patch;
+mod proto;
 mod resources;
 mod schema;
 mod selectors;

@@ -6,14 +6,6 @@ use serde_json::{Value, json};
 
 use super::resources::{PrinterColumn, ResourceDef, Special};
 
-/// Whether an `Accept` header asks for a Table.
-pub fn wants_table(accept: &str) -> bool {
-    accept.split(',').any(|part| {
-        let p = part.replace(' ', "");
-        p.contains("as=Table") && p.contains("g=meta.k8s.io")
-    })
-}
-
 /// Evaluates the JSONPath subset used by printer columns: `.a.b`, `.a[0].b`,
 /// `.a[?(@.type=='Ready')].status`, `{.a.b}`.
 pub fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
