@@ -24,6 +24,42 @@ pub struct World {
     pub client: Client,
     pub running: Option<Running>,
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The controller's metrics (`capt_api_requests_total` counts its requests).
+    pub metrics: Metrics,
+}
+
+/// (verb, resource) → count of the controller's API requests, from `capt_api_requests_total`.
+pub fn requests(metrics: &Metrics) -> Vec<(String, String, u64)> {
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("capt_api_requests_total{"))
+        .map(|l| {
+            let labels = &l[l.find('{').unwrap() + 1..l.find('}').unwrap()];
+            let get = |k: &str| {
+                labels
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_string())
+                    .unwrap_or_default()
+            };
+            let n = l
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            (get("verb"), get("resource"), n as u64)
+        })
+        .collect()
+}
+
+/// The controller's writes so far (create, update, patch, delete).
+pub fn writes(metrics: &Metrics) -> u64 {
+    requests(metrics)
+        .iter()
+        .filter(|(v, _, _)| matches!(v.as_str(), "create" | "update" | "patch" | "delete"))
+        .map(|(_, _, n)| n)
+        .sum()
 }
 
 pub fn fast_tfsim() -> tfsim::Config {
@@ -37,6 +73,11 @@ pub fn fast_tfsim() -> tfsim::Config {
 impl World {
     /// Start everything; must run inside `capt::actors::block_on`.
     pub async fn start(tf: tfsim::Config) -> World {
+        Self::start_with(tf, ManagerConfig::default()).await
+    }
+
+    /// Start everything with the given controller settings.
+    pub async fn start_with(tf: tfsim::Config, cfg: ManagerConfig) -> World {
         let server = kubesim::start(kubesim::Config::default())
             .await
             .expect("kubesim");
@@ -59,7 +100,15 @@ impl World {
         tasks.push(tokio::spawn(async move {
             let _ = capisim::run(c, capisim::Config::default()).await;
         }));
-        let running = manager::start(client.clone(), Metrics::new(), ManagerConfig::default());
+        let metrics = Metrics::new();
+        // The controller's own client, through the layer that counts its requests (no QPS limit).
+        let own = capt::client::build(
+            server.client_config(),
+            capt::client::ClientLimits { qps: 0, burst: 0 },
+            std::sync::Arc::new(metrics.clone()),
+        )
+        .expect("client");
+        let running = manager::start(own, metrics.clone(), cfg);
         tokio::time::timeout(Duration::from_secs(20), running.gate.wait())
             .await
             .expect("caches sync");
@@ -68,6 +117,7 @@ impl World {
             client,
             running: Some(running),
             tasks,
+            metrics,
         }
     }
 
