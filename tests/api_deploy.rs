@@ -81,66 +81,26 @@ fn manager_role_is_least_privilege() {
         return;
     };
     let role = find(&docs, "ClusterRole", "capt-manager-role");
-    let rw = sorted(&["get", "list", "watch", "update", "patch"]);
-    let crud = sorted(&[
-        "get", "list", "watch", "create", "update", "patch", "delete",
-    ]);
-    for res in [
-        "captclusters",
-        "captclustertemplates",
-        "captmachinetemplates",
-        "workspacetemplates",
+    // What the role grants is checked against what the code calls in tests/e2e_rbac.rs; here:
+    // the built role is that file, unchanged by kustomize.
+    let source: Value =
+        serde_yaml::from_str(include_str!("../deploy/rbac/role.yaml")).expect("role.yaml");
+    assert_eq!(role["rules"], source["rules"]);
+    for (group, res) in [
+        (INFRA, "captmachines"),
+        (INFRA, "captmachinesets"),
+        (INFRA, "captmachinedeployments"),
+        (INFRA, "captmachinetemplates"),
+        ("events.k8s.io", "events"),
     ] {
-        assert_eq!(verbs(role, INFRA, res), rw, "{res}");
+        assert!(
+            verbs(role, group, res).is_empty(),
+            "{group}/{res}: nothing calls it"
+        );
     }
-    for res in ["captcontrolplanes", "captcontrolplanetemplates"] {
-        assert_eq!(verbs(role, CP, res), rw, "{res}");
-    }
-    for res in [
-        "workspacetemplateapplies",
-        "captmachines",
-        "captmachinesets",
-        "captmachinedeployments",
-    ] {
-        assert_eq!(verbs(role, INFRA, res), crud, "{res}");
-    }
-    let infra_kinds = [
-        "captclusters",
-        "captclustertemplates",
-        "captmachinetemplates",
-        "workspacetemplates",
-        "workspacetemplateapplies",
-        "captmachines",
-        "captmachinesets",
-        "captmachinedeployments",
-    ];
-    for (group, kinds) in [
-        (INFRA, &infra_kinds[..]),
-        (CP, &["captcontrolplanes", "captcontrolplanetemplates"][..]),
-    ] {
-        for k in kinds {
-            assert_eq!(
-                verbs(role, group, &format!("{k}/status")),
-                sorted(&["get", "update", "patch"]),
-                "{k}/status"
-            );
-            assert_eq!(
-                verbs(role, group, &format!("{k}/finalizers")),
-                sorted(&["update"]),
-                "{k}/finalizers"
-            );
-        }
-    }
-    assert_eq!(verbs(role, "tf.upbound.io", "workspaces"), crud);
-    assert_eq!(verbs(role, "", "secrets"), crud);
-    assert_eq!(verbs(role, "", "events"), sorted(&["create", "patch"]));
     assert_eq!(
-        verbs(role, "events.k8s.io", "events"),
-        sorted(&["create", "patch"])
-    );
-    assert_eq!(
-        verbs(role, "cluster.x-k8s.io", "clusters"),
-        sorted(&["get", "list", "watch"])
+        verbs(role, "", "secrets"),
+        sorted(&["create", "get", "list", "patch", "watch"])
     );
     assert!(
         verbs(role, "cluster.x-k8s.io", "clusters/status").is_empty(),
