@@ -91,7 +91,9 @@ pub(crate) fn crd_name(group: &str, kind: &str) -> String {
 pub(crate) fn compare_kube_versions(a: &str, b: &str) -> Ordering {
     fn parse(v: &str) -> Option<(u64, u8, u64)> {
         let rest = v.strip_prefix('v')?;
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let major: u64 = rest[..digits].parse().ok()?;
         let tail = &rest[digits..];
         if tail.is_empty() {
@@ -155,7 +157,12 @@ pub(crate) fn resolve(
         Err(e) if require_label => return Err(e),
         Err(_) => (Contract::V1Beta1, ref_version.to_string()),
     };
-    if !crd.spec.versions.iter().any(|v| v.name == version && v.served) {
+    if !crd
+        .spec
+        .versions
+        .iter()
+        .any(|v| v.name == version && v.served)
+    {
         return Err(ContractError::VersionNotServed {
             crd: crd_name,
             version,
@@ -205,11 +212,15 @@ mod tests {
 
     #[test]
     fn kube_version_order() {
-        let mut v = vec!["v1beta1", "v2", "v1alpha3", "v1", "v1beta2", "foo", "v10beta1"];
+        let mut v = vec![
+            "v1beta1", "v2", "v1alpha3", "v1", "v1beta2", "foo", "v10beta1",
+        ];
         v.sort_by(|a, b| compare_kube_versions(a, b));
         assert_eq!(
             v,
-            ["foo", "v1alpha3", "v1beta1", "v1beta2", "v10beta1", "v1", "v2"]
+            [
+                "foo", "v1alpha3", "v1beta1", "v1beta2", "v10beta1", "v1", "v2"
+            ]
         );
     }
 

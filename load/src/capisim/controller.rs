@@ -147,10 +147,11 @@ impl Ctx {
         requeue = lowest(requeue, expiry);
         let endpoint = draft.endpoint.clone();
         let status = draft.finish(&c, &infra, &cp, &probe, first_err.is_none());
-        self.write_status(&c, status).await?;
+        // Spec first, then status (as Cluster API's patch helper does).
         if endpoint != c.endpoint {
             self.patch_endpoint(&c, &endpoint).await?;
         }
+        self.write_status(&c, status).await?;
         if release {
             let remaining: Vec<String> = c
                 .finalizers
@@ -280,7 +281,11 @@ impl Ctx {
         match self
             .refs
             .api(w, &c.key.namespace)
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&json!({ "metadata": meta })))
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({ "metadata": meta })),
+            )
             .await
         {
             Ok(_) => Ok(()),

@@ -100,11 +100,10 @@ impl External {
         };
         let failure_domains = match role {
             Role::ControlPlane => Ok(None),
-            Role::Infrastructure => read_failure_domains(
-                at(&root, &["status", "failureDomains"]),
-                contract,
-            )
-            .map_err(err),
+            Role::Infrastructure => {
+                read_failure_domains(at(&root, &["status", "failureDomains"]), contract)
+                    .map_err(err)
+            }
         };
         let text = |k: &str| {
             at(&root, &["status", k])
@@ -141,14 +140,14 @@ impl External {
 
 /// The v1beta2 condition `type_` from `status.v1beta2.conditions` if that list exists, else `status.conditions`.
 fn v2_condition(root: &Value, type_: &str, kind: &str) -> Result<Option<V2Condition>, String> {
-    let (list, path) = match at(root, &["status", "v1beta2", "conditions"]).and_then(Value::as_array)
-    {
-        Some(l) => (l, "status.v1beta2.conditions"),
-        None => match at(root, &["status", "conditions"]).and_then(Value::as_array) {
-            Some(l) => (l, "status.conditions"),
-            None => return Ok(None),
-        },
-    };
+    let (list, path) =
+        match at(root, &["status", "v1beta2", "conditions"]).and_then(Value::as_array) {
+            Some(l) => (l, "status.v1beta2.conditions"),
+            None => match at(root, &["status", "conditions"]).and_then(Value::as_array) {
+                Some(l) => (l, "status.conditions"),
+                None => return Ok(None),
+            },
+        };
     for c in list {
         let t = c.get("type").and_then(Value::as_str).unwrap_or_default();
         let status = c.get("status").and_then(Value::as_str).unwrap_or_default();
@@ -182,7 +181,10 @@ fn v2_condition(root: &Value, type_: &str, kind: &str) -> Result<Option<V2Condit
 }
 
 /// Failure domains in the v1beta2 shape, sorted by name (`controlPlane` defaults to false).
-fn read_failure_domains(v: Option<&Value>, contract: Contract) -> Result<Option<Vec<Value>>, String> {
+fn read_failure_domains(
+    v: Option<&Value>,
+    contract: Contract,
+) -> Result<Option<Vec<Value>>, String> {
     let v = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(v) => v,
@@ -194,7 +196,11 @@ fn read_failure_domains(v: Option<&Value>, contract: Contract) -> Result<Option<
         let cp = match d.get("controlPlane") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(format!("failure domain {name:?}: controlPlane is not a boolean")),
+            Some(_) => {
+                return Err(format!(
+                    "failure domain {name:?}: controlPlane is not a boolean"
+                ));
+            }
         };
         let mut out = Map::new();
         out.insert("name".into(), json!(name));
@@ -263,7 +269,10 @@ mod tests {
         );
         let e = External::read(&o, INFRA, Role::Infrastructure, Contract::V1Beta1);
         assert_eq!(e.flag, Ok(true));
-        assert_eq!(e.gvk, "infrastructure.example.io/v1beta1, Kind=ExampleCluster");
+        assert_eq!(
+            e.gvk,
+            "infrastructure.example.io/v1beta1, Kind=ExampleCluster"
+        );
         let fd = e.failure_domains.expect("fd").expect("some");
         assert_eq!(fd[0], json!({ "name": "a", "controlPlane": false }));
         assert_eq!(fd[1], json!({ "name": "b", "controlPlane": true }));
@@ -271,12 +280,14 @@ mod tests {
         assert_eq!(e.flag, Ok(false));
         assert!(e.failure_domains.is_err(), "a map is not a v1beta2 list");
 
-        let o = obj(
-            json!({ "status": { "initialized": "yes",
+        let o = obj(json!({ "status": { "initialized": "yes",
                     "initialization": { "controlPlaneInitialized": true },
-                    "conditions": [{ "type": "Available", "status": "True" }] } }),
+                    "conditions": [{ "type": "Available", "status": "True" }] } }));
+        assert!(
+            External::read(&o, CP, Role::ControlPlane, Contract::V1Beta1)
+                .flag
+                .is_err()
         );
-        assert!(External::read(&o, CP, Role::ControlPlane, Contract::V1Beta1).flag.is_err());
         let e = External::read(&o, CP, Role::ControlPlane, Contract::V1Beta2);
         assert_eq!(e.flag, Ok(true));
         let c = e.v2_condition.expect("valid").expect("present");

@@ -88,6 +88,9 @@ mod tests {
         assert_eq!(h.available, Some(false));
         let h = cluster_health(&json!({ "status": { "failureReason": "" } }));
         assert_eq!(h.failed, None);
-        assert!(h.kubeconfig_unusable(), "absent condition counts as unusable");
+        assert!(
+            h.kubeconfig_unusable(),
+            "absent condition counts as unusable"
+        );
     }
 }

@@ -34,7 +34,9 @@ impl KubeconfigState {
     pub(crate) fn at(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
         match self {
             KubeconfigState::Unusable(m) => Err(m.clone()),
-            KubeconfigState::Usable { expires_at: Some(t) } if *t <= now => Err(format!(
+            KubeconfigState::Usable {
+                expires_at: Some(t),
+            } if *t <= now => Err(format!(
                 "EKS token expired at {} (X-Amz-Date + 15m)",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
@@ -112,7 +114,8 @@ pub(crate) fn evaluate(secret: &str, value: Option<&[u8]>) -> KubeconfigState {
 }
 
 fn check(secret: &str, value: Option<&[u8]>) -> Result<Option<DateTime<Utc>>, String> {
-    let bytes = value.ok_or_else(|| format!("secret {secret}: missing key \"value\" in secret data"))?;
+    let bytes =
+        value.ok_or_else(|| format!("secret {secret}: missing key \"value\" in secret data"))?;
     let k: Kubeconfig = serde_yaml::from_slice(bytes).map_err(|e| {
         let at = e
             .location()
@@ -130,18 +133,36 @@ fn check(secret: &str, value: Option<&[u8]>) -> Result<Option<DateTime<Utc>>, St
         .ok_or_else(|| format!("secret {secret}: context {ctx_name:?} does not exist"))?;
     let cluster = find(&k.clusters, &ctx.cluster)
         .and_then(|c| c.entry.as_ref())
-        .ok_or_else(|| format!("secret {secret}: cluster {:?} was not found for context {ctx_name:?}", ctx.cluster))?;
+        .ok_or_else(|| {
+            format!(
+                "secret {secret}: cluster {:?} was not found for context {ctx_name:?}",
+                ctx.cluster
+            )
+        })?;
     let server = cluster
         .server
         .as_deref()
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| format!("secret {secret}: no server found for cluster {:?}", ctx.cluster))?;
+        .ok_or_else(|| {
+            format!(
+                "secret {secret}: no server found for cluster {:?}",
+                ctx.cluster
+            )
+        })?;
     if !(server.starts_with("https://") || server.starts_with("http://")) || server.contains(' ') {
-        return Err(format!("secret {secret}: server of cluster {:?} is not a URL", ctx.cluster));
+        return Err(format!(
+            "secret {secret}: server of cluster {:?} is not a URL",
+            ctx.cluster
+        ));
     }
     let user = find(&k.users, &ctx.user)
         .and_then(|u| u.entry.as_ref())
-        .ok_or_else(|| format!("secret {secret}: user {:?} was not found for context {ctx_name:?}", ctx.user))?;
+        .ok_or_else(|| {
+            format!(
+                "secret {secret}: user {:?} was not found for context {ctx_name:?}",
+                ctx.user
+            )
+        })?;
     if present(&user.token) {
         let token = user.token.as_deref().unwrap_or_default().trim();
         return match token.strip_prefix(EKS_PREFIX) {
@@ -173,7 +194,9 @@ pub(crate) fn eks_token_expiry(encoded: &str) -> Result<DateTime<Utc>, String> {
         .decode(encoded)
         .map_err(|_| bad("not unpadded base64url"))?;
     let url = String::from_utf8(raw).map_err(|_| bad("not UTF-8"))?;
-    let rest = url.strip_prefix("https://").ok_or_else(|| bad("not https"))?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| bad("not https"))?;
     let (host_path, query) = rest.split_once('?').ok_or_else(|| bad("no query"))?;
     let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
     if !is_sts_host(host) {
@@ -197,7 +220,10 @@ pub(crate) fn eks_token_expiry(encoded: &str) -> Result<DateTime<Utc>, String> {
         return Err(bad("Action is not GetCallerIdentity"));
     }
     let signed = param("X-Amz-SignedHeaders").unwrap_or_default();
-    if !signed.split(';').any(|h| h.eq_ignore_ascii_case("x-k8s-aws-id")) {
+    if !signed
+        .split(';')
+        .any(|h| h.eq_ignore_ascii_case("x-k8s-aws-id"))
+    {
         return Err(bad("x-k8s-aws-id header not signed"));
     }
     let date = param("X-Amz-Date").ok_or_else(|| bad("no X-Amz-Date"))?;
@@ -209,12 +235,17 @@ pub(crate) fn eks_token_expiry(encoded: &str) -> Result<DateTime<Utc>, String> {
 
 fn is_sts_host(host: &str) -> bool {
     let host = host.strip_suffix(".cn").unwrap_or(host);
-    let Some(mid) = host.strip_prefix("sts").and_then(|h| h.strip_suffix(".amazonaws.com")) else {
+    let Some(mid) = host
+        .strip_prefix("sts")
+        .and_then(|h| h.strip_suffix(".amazonaws.com"))
+    else {
         return false;
     };
     mid.is_empty()
         || mid.strip_prefix('.').is_some_and(|r| {
-            !r.is_empty() && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         })
 }
 
@@ -225,16 +256,14 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             c => out.push(c),
         }
@@ -277,7 +306,10 @@ mod tests {
         let token = eks_token("demo", "us-west-2", date);
         let enc = token.strip_prefix(EKS_PREFIX).expect("prefix");
         assert_eq!(eks_token_expiry(enc), Ok(date + EKS_TOKEN_LIFETIME));
-        let state = evaluate("ns/x-kubeconfig", Some(kubeconfig(&format!("{{token: {token}}}")).as_bytes()));
+        let state = evaluate(
+            "ns/x-kubeconfig",
+            Some(kubeconfig(&format!("{{token: {token}}}")).as_bytes()),
+        );
         assert!(state.at(date).is_ok());
         let expired = state.at(date + EKS_TOKEN_LIFETIME).expect_err("expired");
         assert!(expired.contains("expired"), "{expired}");
@@ -291,10 +323,25 @@ mod tests {
             (Some("{".to_string()), "not valid YAML"),
             (Some("clusters: []\n".to_string()), "no current-context"),
             (Some(kubeconfig("{}")), "has no credentials"),
-            (Some(kubeconfig("{exec: {command: aws}}")), "exec credential plugin"),
-            (Some(kubeconfig("{token: k8s-aws-v1.c2VjcmV0LXRva2VuLXZhbHVl}")), "not a presigned STS URL"),
-            (Some(kubeconfig("{token: t}").replace("server: https://ABC.gr7.us-west-2.eks.amazonaws.com", "insecure-skip-tls-verify: true")), "no server"),
-            (Some(kubeconfig("{token: t}").replace("user: u}", "user: v}")), "was not found"),
+            (
+                Some(kubeconfig("{exec: {command: aws}}")),
+                "exec credential plugin",
+            ),
+            (
+                Some(kubeconfig("{token: k8s-aws-v1.c2VjcmV0LXRva2VuLXZhbHVl}")),
+                "not a presigned STS URL",
+            ),
+            (
+                Some(kubeconfig("{token: t}").replace(
+                    "server: https://ABC.gr7.us-west-2.eks.amazonaws.com",
+                    "insecure-skip-tls-verify: true",
+                )),
+                "no server",
+            ),
+            (
+                Some(kubeconfig("{token: t}").replace("user: u}", "user: v}")),
+                "was not found",
+            ),
         ];
         for (value, want) in cases {
             match evaluate("ns/x-kubeconfig", value.as_deref().map(str::as_bytes)) {
@@ -306,17 +353,29 @@ mod tests {
             }
         }
         assert_eq!(
-            evaluate("ns/x-kubeconfig", Some(kubeconfig("{token: static}").as_bytes())),
+            evaluate(
+                "ns/x-kubeconfig",
+                Some(kubeconfig("{token: static}").as_bytes())
+            ),
             KubeconfigState::Usable { expires_at: None }
         );
     }
 
     #[test]
     fn sts_hosts() {
-        for h in ["sts.amazonaws.com", "sts.us-west-2.amazonaws.com", "sts.cn-north-1.amazonaws.com.cn"] {
+        for h in [
+            "sts.amazonaws.com",
+            "sts.us-west-2.amazonaws.com",
+            "sts.cn-north-1.amazonaws.com.cn",
+        ] {
             assert!(is_sts_host(h), "{h}");
         }
-        for h in ["evil.com", "sts.amazonaws.com.evil.com", "sts..amazonaws.com", "xsts.amazonaws.com"] {
+        for h in [
+            "evil.com",
+            "sts.amazonaws.com.evil.com",
+            "sts..amazonaws.com",
+            "xsts.amazonaws.com",
+        ] {
             assert!(!is_sts_host(h), "{h}");
         }
     }

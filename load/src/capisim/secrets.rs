@@ -43,7 +43,9 @@ pub(crate) enum Lookup {
 
 fn cluster_of(s: &Secret) -> Option<(ClusterKey, String)> {
     let name = s.metadata.name.as_deref()?;
-    let cluster = name.strip_suffix(KUBECONFIG_SUFFIX).filter(|c| !c.is_empty())?;
+    let cluster = name
+        .strip_suffix(KUBECONFIG_SUFFIX)
+        .filter(|c| !c.is_empty())?;
     let namespace = s.metadata.namespace.clone()?;
     let label = format!("{namespace}/{name}");
     Some((

@@ -117,10 +117,16 @@ impl Draft {
         self.set_infrastructure_ready(c, infra);
         self.set_control_plane_available(c, cp);
         self.set_control_plane_initialized(c, cp);
-        self.conds.set_v2(V2Condition::new(WORKERS_AVAILABLE, "True", "NoWorkers", ""));
+        self.conds
+            .set_v2(V2Condition::new(WORKERS_AVAILABLE, "True", "NoWorkers", ""));
         self.conds.set_v2(match (&self.deleting, c.deleting) {
             (Some((reason, message)), true) => V2Condition::new(DELETING, "True", reason, message),
-            (None, true) => V2Condition::new(DELETING, "True", INTERNAL_ERROR, "Please check controller logs for errors"),
+            (None, true) => V2Condition::new(
+                DELETING,
+                "True",
+                INTERNAL_ERROR,
+                "Please check controller logs for errors",
+            ),
             (_, false) => V2Condition::new(DELETING, "False", "NotDeleting", ""),
         });
         self.set_available(c);
@@ -132,7 +138,10 @@ impl Draft {
         s.insert("phase".into(), json!(phase));
         s.insert("infrastructureReady".into(), json!(self.infra_provisioned));
         s.insert("controlPlaneReady".into(), json!(self.cp_initialized));
-        for (k, v) in [("failureReason", &self.failure_reason), ("failureMessage", &self.failure_message)] {
+        for (k, v) in [
+            ("failureReason", &self.failure_reason),
+            ("failureMessage", &self.failure_message),
+        ] {
             if let Some(v) = v {
                 s.insert(k.into(), json!(v));
             }
@@ -147,15 +156,29 @@ impl Draft {
         if ok {
             s.insert("observedGeneration".into(), json!(c.generation));
         }
-        s.insert("conditions".into(), serde_json::to_value(&self.conds.v1).unwrap_or_default());
-        let mut v1beta2 = s.get("v1beta2").and_then(Value::as_object).cloned().unwrap_or_default();
-        v1beta2.insert("conditions".into(), serde_json::to_value(&self.conds.v2).unwrap_or_default());
+        s.insert(
+            "conditions".into(),
+            serde_json::to_value(&self.conds.v1).unwrap_or_default(),
+        );
+        let mut v1beta2 = s
+            .get("v1beta2")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        v1beta2.insert(
+            "conditions".into(),
+            serde_json::to_value(&self.conds.v2).unwrap_or_default(),
+        );
         s.insert("v1beta2".into(), Value::Object(v1beta2));
         s
     }
 
     fn phase(&self, c: &ClusterView) -> &'static str {
-        let current = self.status.get("phase").and_then(Value::as_str).unwrap_or_default();
+        let current = self
+            .status
+            .get("phase")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let mut phase = match current {
             "" => "Pending",
             "Pending" => "Pending",
@@ -180,15 +203,31 @@ impl Draft {
     fn set_probe(&mut self, probe: &Probe) {
         let c = match probe {
             Probe::NotYet if self.conds.get_v2(REMOTE_CONNECTION_PROBE).is_some() => return,
-            Probe::NotYet => V2Condition::new(REMOTE_CONNECTION_PROBE, "False", PROBE_FAILED, "Remote connection not established yet"),
-            Probe::Failed(m) => V2Condition::new(REMOTE_CONNECTION_PROBE, "False", PROBE_FAILED, &format!("Remote connection probe failed: {m}")),
-            Probe::Succeeded => V2Condition::new(REMOTE_CONNECTION_PROBE, "True", PROBE_SUCCEEDED, ""),
+            Probe::NotYet => V2Condition::new(
+                REMOTE_CONNECTION_PROBE,
+                "False",
+                PROBE_FAILED,
+                "Remote connection not established yet",
+            ),
+            Probe::Failed(m) => V2Condition::new(
+                REMOTE_CONNECTION_PROBE,
+                "False",
+                PROBE_FAILED,
+                &format!("Remote connection probe failed: {m}"),
+            ),
+            Probe::Succeeded => {
+                V2Condition::new(REMOTE_CONNECTION_PROBE, "True", PROBE_SUCCEEDED, "")
+            }
         };
         self.conds.set_v2(c);
     }
 
     fn set_infrastructure_ready(&mut self, c: &ClusterView, infra: &RefOutcome) {
-        let kind = c.infra_ref.as_ref().map(|r| r.kind.as_str()).unwrap_or_default();
+        let kind = c
+            .infra_ref
+            .as_ref()
+            .map(|r| r.kind.as_str())
+            .unwrap_or_default();
         let provisioned = self.infra_provisioned;
         let cond = match infra {
             RefOutcome::Found(e) => mirror(
@@ -198,15 +237,26 @@ impl Draft {
                 ("Ready", "NotReady"),
                 &format!("{kind} status.initialization.provisioned is false"),
             ),
-            RefOutcome::Error(m) => V2Condition::new(INFRASTRUCTURE_READY, "Unknown", INTERNAL_ERROR, m),
-            RefOutcome::NoRef => V2Condition::new(INFRASTRUCTURE_READY, "Unknown", INTERNAL_ERROR, "Please check controller logs for errors"),
+            RefOutcome::Error(m) => {
+                V2Condition::new(INFRASTRUCTURE_READY, "Unknown", INTERNAL_ERROR, m)
+            }
+            RefOutcome::NoRef => V2Condition::new(
+                INFRASTRUCTURE_READY,
+                "Unknown",
+                INTERNAL_ERROR,
+                "Please check controller logs for errors",
+            ),
             RefOutcome::NotFound => missing(INFRASTRUCTURE_READY, kind, c.deleting, provisioned),
         };
         self.conds.set_v2(cond);
     }
 
     fn set_control_plane_available(&mut self, c: &ClusterView, cp: &RefOutcome) {
-        let kind = c.cp_ref.as_ref().map(|r| r.kind.as_str()).unwrap_or_default();
+        let kind = c
+            .cp_ref
+            .as_ref()
+            .map(|r| r.kind.as_str())
+            .unwrap_or_default();
         let initialized = self.cp_initialized;
         let cond = match cp {
             RefOutcome::Found(e) => mirror(
@@ -216,8 +266,15 @@ impl Draft {
                 ("Available", "NotAvailable"),
                 &format!("{kind} status.initialization.controlPlaneInitialized is false"),
             ),
-            RefOutcome::Error(m) => V2Condition::new(CONTROL_PLANE_AVAILABLE, "Unknown", INTERNAL_ERROR, m),
-            RefOutcome::NoRef => V2Condition::new(CONTROL_PLANE_AVAILABLE, "Unknown", INTERNAL_ERROR, "Please check controller logs for errors"),
+            RefOutcome::Error(m) => {
+                V2Condition::new(CONTROL_PLANE_AVAILABLE, "Unknown", INTERNAL_ERROR, m)
+            }
+            RefOutcome::NoRef => V2Condition::new(
+                CONTROL_PLANE_AVAILABLE,
+                "Unknown",
+                INTERNAL_ERROR,
+                "Please check controller logs for errors",
+            ),
             RefOutcome::NotFound => missing(CONTROL_PLANE_AVAILABLE, kind, c.deleting, initialized),
         };
         self.conds.set_v2(cond);
@@ -227,17 +284,43 @@ impl Draft {
         if self.conds.v2_is_true(CONTROL_PLANE_INITIALIZED) {
             return;
         }
-        let kind = c.cp_ref.as_ref().map(|r| r.kind.as_str()).unwrap_or_default();
-        let not_yet = V2Condition::new(CONTROL_PLANE_INITIALIZED, "False", "NotInitialized", "Control plane not yet initialized");
+        let kind = c
+            .cp_ref
+            .as_ref()
+            .map(|r| r.kind.as_str())
+            .unwrap_or_default();
+        let not_yet = V2Condition::new(
+            CONTROL_PLANE_INITIALIZED,
+            "False",
+            "NotInitialized",
+            "Control plane not yet initialized",
+        );
         let cond = match cp {
             RefOutcome::Found(e) => match e.flag {
                 Ok(true) => V2Condition::new(CONTROL_PLANE_INITIALIZED, "True", "Initialized", ""),
                 Ok(false) => not_yet,
-                Err(_) => V2Condition::new(CONTROL_PLANE_INITIALIZED, "Unknown", INTERNAL_ERROR, "Please check controller logs for errors"),
+                Err(_) => V2Condition::new(
+                    CONTROL_PLANE_INITIALIZED,
+                    "Unknown",
+                    INTERNAL_ERROR,
+                    "Please check controller logs for errors",
+                ),
             },
-            RefOutcome::Error(m) => V2Condition::new(CONTROL_PLANE_INITIALIZED, "Unknown", INTERNAL_ERROR, m),
-            RefOutcome::NotFound => V2Condition::new(CONTROL_PLANE_INITIALIZED, "Unknown", DOES_NOT_EXIST, &format!("{kind} does not exist")),
-            RefOutcome::NoRef => V2Condition::new(CONTROL_PLANE_INITIALIZED, "False", "NotInitialized", "Waiting for the first control plane machine to have status.nodeRef set"),
+            RefOutcome::Error(m) => {
+                V2Condition::new(CONTROL_PLANE_INITIALIZED, "Unknown", INTERNAL_ERROR, m)
+            }
+            RefOutcome::NotFound => V2Condition::new(
+                CONTROL_PLANE_INITIALIZED,
+                "Unknown",
+                DOES_NOT_EXIST,
+                &format!("{kind} does not exist"),
+            ),
+            RefOutcome::NoRef => V2Condition::new(
+                CONTROL_PLANE_INITIALIZED,
+                "False",
+                "NotInitialized",
+                "Waiting for the first control plane machine to have status.nodeRef set",
+            ),
         };
         self.conds.set_v2(cond);
     }
@@ -247,26 +330,49 @@ impl Draft {
     fn set_available(&mut self, c: &ClusterView) {
         let mut issues = Vec::new();
         let mut unknown = Vec::new();
-        for t in [DELETING, REMOTE_CONNECTION_PROBE, INFRASTRUCTURE_READY, CONTROL_PLANE_AVAILABLE, WORKERS_AVAILABLE] {
+        for t in [
+            DELETING,
+            REMOTE_CONNECTION_PROBE,
+            INFRASTRUCTURE_READY,
+            CONTROL_PLANE_AVAILABLE,
+            WORKERS_AVAILABLE,
+        ] {
             let Some(x) = self.conds.get_v2(t) else {
                 unknown.push(format!("* {t}: Condition not yet reported"));
                 continue;
             };
             let negative = t == DELETING;
-            let good = if negative { x.status == "False" } else { x.status == "True" };
+            let good = if negative {
+                x.status == "False"
+            } else {
+                x.status == "True"
+            };
             let info_while_deleting = c.deleting
                 && matches!(t, INFRASTRUCTURE_READY | CONTROL_PLANE_AVAILABLE)
                 && matches!(x.reason.as_str(), DELETED | DOES_NOT_EXIST);
             if good || info_while_deleting {
                 continue;
             }
-            let line = if x.message.is_empty() { format!("* {t}: {}", x.reason) } else { format!("* {t}: {}", x.message) };
-            if x.status == "Unknown" { unknown.push(line) } else { issues.push(line) }
+            let line = if x.message.is_empty() {
+                format!("* {t}: {}", x.reason)
+            } else {
+                format!("* {t}: {}", x.message)
+            };
+            if x.status == "Unknown" {
+                unknown.push(line)
+            } else {
+                issues.push(line)
+            }
         }
         let cond = if !issues.is_empty() {
             V2Condition::new(AVAILABLE, "False", "NotAvailable", &issues.join("\n"))
         } else if !unknown.is_empty() {
-            V2Condition::new(AVAILABLE, "Unknown", "AvailableUnknown", &unknown.join("\n"))
+            V2Condition::new(
+                AVAILABLE,
+                "Unknown",
+                "AvailableUnknown",
+                &unknown.join("\n"),
+            )
         } else {
             V2Condition::new(AVAILABLE, "True", "Available", "")
         };
@@ -275,9 +381,19 @@ impl Draft {
 
     /// v1beta1 `InfrastructureReady` / `ControlPlaneReady`: the object's `Ready` condition, else `fallback`
     /// (True, or False/`reason`/Info); while the Cluster is deleting the fallback is False/Deleting.
-    pub(crate) fn mirror_v1(&mut self, type_: &str, e: &External, fallback: bool, reason: &str, cluster_deleting: bool) {
+    pub(crate) fn mirror_v1(
+        &mut self,
+        type_: &str,
+        e: &External,
+        fallback: bool,
+        reason: &str,
+        cluster_deleting: bool,
+    ) {
         let cond = match &e.v1_ready {
-            Some(r) => V1Condition { type_: type_.into(), ..r.clone() },
+            Some(r) => V1Condition {
+                type_: type_.into(),
+                ..r.clone()
+            },
             None if cluster_deleting => V1Condition::info(type_, "Deleting", ""),
             None if fallback => V1Condition::truthy(type_),
             None => V1Condition::info(type_, reason, ""),
@@ -287,7 +403,13 @@ impl Draft {
 }
 
 /// The v1beta2 mirror of the object's condition, else a fallback from the Cluster's own flag.
-fn mirror(e: &External, type_: &str, flag: bool, reasons: (&str, &str), false_message: &str) -> V2Condition {
+fn mirror(
+    e: &External,
+    type_: &str,
+    flag: bool,
+    reasons: (&str, &str),
+    false_message: &str,
+) -> V2Condition {
     match &e.v2_condition {
         Err(m) => V2Condition::new(type_, "Unknown", "InvalidConditionReported", m),
         Ok(Some(src)) => {
@@ -306,8 +428,20 @@ fn mirror(e: &External, type_: &str, flag: bool, reasons: (&str, &str), false_me
 /// A referenced object that does not exist.
 fn missing(type_: &str, kind: &str, deleting: bool, was_up: bool) -> V2Condition {
     match (deleting, was_up) {
-        (true, true) => V2Condition::new(type_, "False", DELETED, &format!("{kind} has been deleted")),
-        (false, true) => V2Condition::new(type_, "False", DELETED, &format!("{kind} has been deleted while the cluster still exists")),
-        (_, false) => V2Condition::new(type_, "False", DOES_NOT_EXIST, &format!("{kind} does not exist")),
+        (true, true) => {
+            V2Condition::new(type_, "False", DELETED, &format!("{kind} has been deleted"))
+        }
+        (false, true) => V2Condition::new(
+            type_,
+            "False",
+            DELETED,
+            &format!("{kind} has been deleted while the cluster still exists"),
+        ),
+        (_, false) => V2Condition::new(
+            type_,
+            "False",
+            DOES_NOT_EXIST,
+            &format!("{kind} does not exist"),
+        ),
     }
 }
