@@ -29,16 +29,19 @@ pub(crate) enum ReconcileError {
     #[error("patching cluster {key}: {source}")]
     Patch {
         key: ClusterKey,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("cluster {key}: {source}")]
-    Ref { key: ClusterKey, source: RefError },
+    Ref {
+        key: ClusterKey,
+        source: Box<RefError>,
+    },
     #[error("cluster {key}: updating {kind} {name}: {source}")]
     RefWrite {
         key: ClusterKey,
         kind: String,
         name: String,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("cluster {key}: {kind} {name} already has controller {owner}")]
     AlreadyOwned {
@@ -206,7 +209,7 @@ impl Ctx {
     ) -> Result<(Arc<Watched>, Contract, Option<Arc<DynamicObject>>), ReconcileError> {
         let ref_err = |source| ReconcileError::Ref {
             key: c.key.clone(),
-            source,
+            source: Box::new(source),
         };
         let (w, contract) = self.refs.watched(r).await.map_err(ref_err)?;
         let obj = self
@@ -294,7 +297,7 @@ impl Ctx {
                 key: c.key.clone(),
                 kind: w.ar.kind.clone(),
                 name,
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -330,7 +333,7 @@ impl Ctx {
             Err(e) if is_status(&e, 404) => Ok(false),
             Err(source) => Err(ReconcileError::Patch {
                 key: c.key.clone(),
-                source,
+                source: Box::new(source),
             }),
         }
     }

@@ -262,7 +262,7 @@ impl Ctx {
                 key: c.key.clone(),
                 kind: r.kind.clone(),
                 name: r.name.clone(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
