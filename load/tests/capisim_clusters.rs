@@ -35,8 +35,12 @@ async fn v1beta1_contract_drives_the_cluster_through_status_ready_and_initialize
         .wait(
             &cluster_ar(),
             "w1",
-            "finalizer and phase Provisioning",
-            |o| has_finalizer(o) && o.data["status"]["phase"] == "Provisioning",
+            "finalizer, phase Provisioning, a reconcile without error",
+            |o| {
+                has_finalizer(o)
+                    && o.data["status"]["phase"] == "Provisioning"
+                    && o.data["status"].get("observedGeneration").is_some()
+            },
         )
         .await;
     assert_eq!(cluster.data["status"]["infrastructureReady"], false);
