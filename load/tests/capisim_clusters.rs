@@ -40,6 +40,7 @@ async fn v1beta1_contract_drives_the_cluster_through_status_ready_and_initialize
                 has_finalizer(o)
                     && o.data["status"]["phase"] == "Provisioning"
                     && o.data["status"].get("observedGeneration").is_some()
+                    && status_of(cond2(o, "ControlPlaneInitialized")).as_deref() == Some("False")
             },
         )
         .await;

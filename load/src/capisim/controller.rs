@@ -274,13 +274,11 @@ impl Ctx {
             Some(o) => *o = desired,
             None => owners.push(desired),
         }
-        let mut meta = json!({
+        // A plain merge patch without resourceVersion, as Cluster API's patch helper sends it.
+        let meta = json!({
             "labels": { CLUSTER_NAME_LABEL: c.key.name },
             "ownerReferences": serde_json::to_value(&owners).unwrap_or(Value::Null),
         });
-        if let Some(rv) = &obj.metadata.resource_version {
-            meta["resourceVersion"] = json!(rv);
-        }
         match self
             .refs
             .api(w, &c.key.namespace)
