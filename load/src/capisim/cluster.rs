@@ -9,8 +9,10 @@ use serde_json::Value;
 
 /// API group of Cluster.
 pub const GROUP: &str = "cluster.x-k8s.io";
-/// API version of Cluster.
+/// API version of Cluster served and read (CAPI v1.11 stores v1beta2 and still serves v1beta1).
 pub const VERSION: &str = "v1beta1";
+/// apiVersion Cluster API v1.11 writes into the ownerReferences it adds (its storage version).
+pub const OWNER_API_VERSION: &str = "cluster.x-k8s.io/v1beta2";
 /// Finalizer CAPI puts on Clusters.
 pub const FINALIZER: &str = "cluster.cluster.x-k8s.io";
 /// Label CAPI puts on objects belonging to a Cluster.
@@ -42,7 +44,9 @@ impl fmt::Display for ClusterKey {
     }
 }
 
-/// An object reference from a Cluster spec.
+/// An object reference from a Cluster spec. Cluster API v1.11 keeps only its group, kind and name: the object
+/// is looked up in the Cluster's namespace at the version its CRD's contract label names (the reference's
+/// `namespace` and version are not used).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ObjRef {
@@ -52,8 +56,6 @@ pub(crate) struct ObjRef {
     pub kind: String,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
-    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -92,7 +94,10 @@ pub(crate) struct ClusterView {
     pub generation: i64,
     pub deleting: bool,
     pub finalizers: Vec<String>,
-    pub paused: bool,
+    /// `spec.paused`.
+    pub paused_spec: bool,
+    /// The `cluster.x-k8s.io/paused` annotation.
+    pub paused_annotation: bool,
     pub infra_ref: Option<ObjRef>,
     pub cp_ref: Option<ObjRef>,
     pub endpoint: Endpoint,
@@ -136,12 +141,17 @@ impl ClusterView {
             generation: meta.generation.unwrap_or(1),
             deleting: meta.deletion_timestamp.is_some(),
             finalizers: meta.finalizers.clone().unwrap_or_default(),
-            paused: spec.paused || paused_annotation,
+            paused_spec: spec.paused,
+            paused_annotation,
             infra_ref: non_empty(spec.infrastructure_ref),
             cp_ref: non_empty(spec.control_plane_ref),
             endpoint: spec.control_plane_endpoint.unwrap_or_default(),
             status,
         })
+    }
+
+    pub(crate) fn paused(&self) -> bool {
+        self.paused_spec || self.paused_annotation
     }
 
     pub(crate) fn has_finalizer(&self) -> bool {

@@ -1,9 +1,11 @@
-//! The Cluster reconciler.
+//! The Cluster reconciler: the order of Cluster API v1.11's `Reconcile` (finalizer, pause, infrastructure,
+//! control plane, deletion, status), and the writes it makes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::reflector;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -11,10 +13,13 @@ use serde_json::{Value, json};
 
 use super::Config;
 use super::cluster::{
-    self, CLUSTER_NAME_LABEL, ClusterKey, ClusterView, Endpoint, FINALIZER, ObjRef,
+    self, CLUSTER_NAME_LABEL, ClusterKey, ClusterView, Endpoint, FINALIZER, OWNER_API_VERSION,
+    ObjRef,
 };
+use super::contract::{Contract, split_api_version};
 use super::refs::{RefError, Refs, Watched};
-use super::status::{self, Observed, RefState};
+use super::secrets::{KUBECONFIG_SUFFIX, Kubeconfigs, Lookup};
+use super::status::{Draft, Probe};
 use crate::tfsim::queue;
 use crate::tfsim::watch_loop::{WatchLoop, is_status, now_rfc3339};
 
@@ -24,29 +29,45 @@ pub(crate) enum ReconcileError {
     #[error("patching cluster {key}: {source}")]
     Patch {
         key: ClusterKey,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("cluster {key}: {source}")]
-    Ref { key: ClusterKey, source: RefError },
+    Ref {
+        key: ClusterKey,
+        source: Box<RefError>,
+    },
     #[error("cluster {key}: updating {kind} {name}: {source}")]
     RefWrite {
         key: ClusterKey,
         kind: String,
         name: String,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
+    #[error("cluster {key}: {kind} {name} already has controller {owner}")]
+    AlreadyOwned {
+        key: ClusterKey,
+        kind: String,
+        name: String,
+        owner: String,
+    },
+    #[error("cluster {key}: {message}")]
+    Phase { key: ClusterKey, message: String },
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     api_resource: ApiResource,
     client: kube::Client,
     store: Store<DynamicObject>,
-    refs: Refs,
+    pub(crate) refs: Refs,
+    kubeconfigs: Kubeconfigs,
     config: Config,
 }
 
-fn deleting(obj: &DynamicObject) -> bool {
-    obj.metadata.deletion_timestamp.is_some()
+fn lowest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Ctx {
@@ -73,85 +94,138 @@ impl Ctx {
         for r in c.infra_ref.iter().chain(c.cp_ref.iter()) {
             self.refs.remember(&c.key, r);
         }
-        if c.deleting {
-            return self.reconcile_delete(&c).await;
-        }
-        if c.paused {
-            tracing::debug!(cluster = %key, "cluster is paused");
+        if c.deleting && !c.has_finalizer() {
+            self.refs.forget(&c.key);
             return Ok(None);
         }
-        if !c.has_finalizer() {
+        // The finalizer comes first, even on a paused Cluster; the update wakes the next reconcile.
+        if !c.deleting && !c.has_finalizer() {
             let mut f = c.finalizers.clone();
             f.push(FINALIZER.to_string());
-            if !self.patch_finalizers(&c, f).await? {
-                return Ok(None);
+            self.patch_finalizers(&c, f).await?;
+            return Ok(None);
+        }
+        let now = now_rfc3339();
+        let mut draft = Draft::new(&c, &now);
+        draft.set_paused(&c);
+        if c.paused() {
+            // Paused (also while deleting): only the Paused condition is written.
+            let mut status = c.status.clone();
+            let mut v1beta2 = status
+                .get("v1beta2")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            v1beta2.insert(
+                "conditions".into(),
+                serde_json::to_value(&draft.conds.v2).unwrap_or_default(),
+            );
+            status.insert("v1beta2".into(), Value::Object(v1beta2));
+            self.write_status(&c, status).await?;
+            return Ok(None);
+        }
+
+        let (infra, infra_res) = self.reconcile_infrastructure(&c, &mut draft).await;
+        let (cp, cp_res) = self.reconcile_control_plane(&c, &mut draft).await;
+        let mut release = false;
+        let mut requeue = None;
+        let mut first_err = None;
+        for res in [infra_res, cp_res] {
+            match res {
+                Ok(d) => requeue = lowest(requeue, d),
+                Err(e) => first_err = first_err.or(Some(e)),
             }
         }
-        let infra = match &c.infra_ref {
-            Some(r) => Some(self.observe_ref(&c, r).await?),
-            None => None,
-        };
-        let cp = match &c.cp_ref {
-            Some(r) => Some(self.observe_ref(&c, r).await?),
-            None => None,
-        };
-        let mut endpoint = c.endpoint.clone();
-        let from_cp = cp.as_ref().and_then(|s| s.endpoint.clone());
-        let from_infra = infra.as_ref().and_then(|s| s.endpoint.clone());
-        if let Some(e) = from_cp.filter(|e| *e != c.endpoint) {
-            endpoint = e;
-        } else if let Some(e) = from_infra.filter(|_| !c.endpoint.is_valid()) {
-            endpoint = e;
+        if c.deleting {
+            match self.reconcile_delete(&c, &mut draft, &infra, &cp).await {
+                Ok(done) => release = done,
+                Err(e) => first_err = first_err.or(Some(e)),
+            }
+            if !release {
+                // Woken by the objects' events; the timer is only a safety net.
+                requeue = lowest(requeue, Some(self.config.deletion_resync));
+            }
         }
+        let (probe, expiry) = self.probe(&c, &draft);
+        requeue = lowest(requeue, expiry);
+        let endpoint = draft.endpoint.clone();
+        let status = draft.finish(&c, &infra, &cp, &probe, first_err.is_none());
+        // Spec first, then status (as Cluster API's patch helper does).
         if endpoint != c.endpoint {
             self.patch_endpoint(&c, &endpoint).await?;
         }
-        let now = now_rfc3339();
-        let desired = status::compute(&Observed {
-            cluster: &c,
-            infra,
-            cp,
-            endpoint,
-            now: &now,
-        });
-        self.write_status(&c, desired).await?;
-        Ok(None)
+        self.write_status(&c, status).await?;
+        if release {
+            let remaining: Vec<String> = c
+                .finalizers
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .cloned()
+                .collect();
+            self.patch_finalizers(&c, remaining).await?;
+            self.refs.forget(&c.key);
+            tracing::info!(cluster = %c.key, "cluster deleted");
+            return Ok(None);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(requeue),
+        }
     }
 
-    /// The watched kind of reference `r`, the namespace it points into and the object (`None`: it does
-    /// not exist).
-    async fn lookup_ref(
+    /// The remote connection probe from the kubeconfig Secret, and when to look again (token expiry).
+    fn probe(&self, c: &ClusterView, draft: &Draft) -> (Probe, Option<Duration>) {
+        if !draft.infra_provisioned {
+            return (Probe::NotYet, None);
+        }
+        let now = chrono::Utc::now();
+        match self.kubeconfigs.lookup(&c.key) {
+            Lookup::Unknown => (Probe::NotYet, None),
+            Lookup::Missing => (
+                Probe::Failed(format!(
+                    "secret {}/{}{KUBECONFIG_SUFFIX} not found",
+                    c.key.namespace, c.key.name
+                )),
+                None,
+            ),
+            Lookup::Found(state) => match state.at(now) {
+                Err(m) => (Probe::Failed(m), None),
+                Ok(expiry) => {
+                    let wait = expiry
+                        .and_then(|t| (t - now).to_std().ok())
+                        .map(|d| d + Duration::from_secs(1));
+                    (Probe::Succeeded, wait)
+                }
+            },
+        }
+    }
+
+    /// The watched kind of reference `r`, its contract and the object in the Cluster's namespace (`None`: it
+    /// does not exist).
+    pub(crate) async fn lookup_ref(
         &self,
         c: &ClusterView,
         r: &ObjRef,
-    ) -> Result<(Arc<Watched>, String, Option<Arc<DynamicObject>>), ReconcileError> {
+    ) -> Result<(Arc<Watched>, Contract, Option<Arc<DynamicObject>>), ReconcileError> {
         let ref_err = |source| ReconcileError::Ref {
             key: c.key.clone(),
-            source,
+            source: Box::new(source),
         };
-        let ns = Refs::namespace_of(r, &c.key).to_string();
-        let w = self.refs.watched(r).await.map_err(ref_err)?;
-        let obj = self.refs.get(&w, &ns, &r.name).await.map_err(ref_err)?;
-        Ok((w, ns, obj))
+        let (w, contract) = self.refs.watched(r).await.map_err(ref_err)?;
+        let obj = self
+            .refs
+            .get(&w, &c.key.namespace, &r.name)
+            .await
+            .map_err(ref_err)?;
+        Ok((w, contract, obj))
     }
 
-    /// Reads a referenced object and makes sure it carries the Cluster's controller ownerReference and label.
-    async fn observe_ref(&self, c: &ClusterView, r: &ObjRef) -> Result<RefState, ReconcileError> {
-        let (w, ns, obj) = self.lookup_ref(c, r).await?;
-        let Some(obj) = obj else {
-            return Ok(RefState::default());
-        };
-        if !deleting(&obj) {
-            self.adopt(c, &w, &ns, &obj).await?;
-        }
-        Ok(RefState::from_object(&obj))
-    }
-
-    async fn adopt(
+    /// Makes the Cluster the object's controller owner and labels it (Cluster API's `ensureOwnerRefAndLabel`):
+    /// a reference to a Cluster of the same name is replaced; another controller is an error.
+    pub(crate) async fn adopt(
         &self,
         c: &ClusterView,
-        w: &super::refs::Watched,
-        ns: &str,
+        w: &Watched,
         obj: &DynamicObject,
     ) -> Result<(), ReconcileError> {
         let name = obj.metadata.name.clone().unwrap_or_default();
@@ -162,52 +236,57 @@ impl Ctx {
             .as_ref()
             .and_then(|l| l.get(CLUSTER_NAME_LABEL))
             .is_some_and(|v| *v == c.key.name);
-        let mut owners_changed = false;
-        match owners.iter_mut().find(|o| o.uid == c.uid) {
-            Some(o) => {
-                if o.controller != Some(true) {
-                    if owners_other_controller(obj, &c.uid) {
-                        tracing::warn!(cluster = %c.key, kind = %w.ar.kind, %name, "object has another controller; not taking control");
-                    } else {
-                        o.controller = Some(true);
-                        o.block_owner_deletion = Some(true);
-                        owners_changed = true;
-                    }
-                }
-            }
-            None => {
-                let other = owners_other_controller(obj, &c.uid);
-                if other {
-                    tracing::warn!(cluster = %c.key, kind = %w.ar.kind, %name, "object has another controller; adding a non-controller owner reference");
-                }
-                owners.push(
-                    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                        api_version: format!("{}/{}", cluster::GROUP, cluster::VERSION),
-                        kind: "Cluster".into(),
-                        name: c.key.name.clone(),
-                        uid: c.uid.clone(),
-                        controller: Some(!other),
-                        block_owner_deletion: Some(true),
-                    },
-                );
-                owners_changed = true;
-            }
-        }
-        if !owners_changed && labelled {
+        let exact = owners.iter().any(|o| {
+            o.api_version == OWNER_API_VERSION
+                && o.kind == "Cluster"
+                && o.name == c.key.name
+                && o.uid == c.uid
+                && o.controller == Some(true)
+        });
+        if exact && labelled {
             return Ok(());
         }
-        let mut meta = json!({ "labels": { CLUSTER_NAME_LABEL: c.key.name } });
-        if owners_changed {
-            meta["ownerReferences"] = serde_json::to_value(&owners).unwrap_or(Value::Null);
+        let same = |o: &OwnerReference| {
+            o.kind == "Cluster"
+                && split_api_version(&o.api_version).0 == cluster::GROUP
+                && o.name == c.key.name
+        };
+        if let Some(other) = owners
+            .iter()
+            .find(|o| o.controller == Some(true) && !same(o))
+        {
+            return Err(ReconcileError::AlreadyOwned {
+                key: c.key.clone(),
+                kind: w.ar.kind.clone(),
+                name,
+                owner: format!("{} {}", other.kind, other.name),
+            });
         }
-        if let Some(rv) = &obj.metadata.resource_version {
-            meta["resourceVersion"] = json!(rv);
+        let desired = OwnerReference {
+            api_version: OWNER_API_VERSION.into(),
+            kind: "Cluster".into(),
+            name: c.key.name.clone(),
+            uid: c.uid.clone(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        };
+        match owners.iter_mut().find(|o| same(o)) {
+            Some(o) => *o = desired,
+            None => owners.push(desired),
         }
-        let patch = json!({ "metadata": meta });
+        // A plain merge patch without resourceVersion, as Cluster API's patch helper sends it.
+        let meta = json!({
+            "labels": { CLUSTER_NAME_LABEL: c.key.name },
+            "ownerReferences": serde_json::to_value(&owners).unwrap_or(Value::Null),
+        });
         match self
             .refs
-            .api(w, ns)
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .api(w, &c.key.namespace)
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({ "metadata": meta })),
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -216,7 +295,7 @@ impl Ctx {
                 key: c.key.clone(),
                 kind: w.ar.kind.clone(),
                 name,
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -252,7 +331,7 @@ impl Ctx {
             Err(e) if is_status(&e, 404) => Ok(false),
             Err(source) => Err(ReconcileError::Patch {
                 key: c.key.clone(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -263,6 +342,7 @@ impl Ctx {
         self.merge(c, patch, false).await.map(drop)
     }
 
+    /// Writes `desired` as the whole status (keys no longer present are removed), only when it changed.
     async fn write_status(
         &self,
         c: &ClusterView,
@@ -279,64 +359,6 @@ impl Ctx {
             .await
             .map(drop)
     }
-
-    /// Deletes the control plane, waits for it to disappear, then the infrastructure cluster, then releases
-    /// the Cluster.
-    async fn reconcile_delete(&self, c: &ClusterView) -> Result<Option<Duration>, ReconcileError> {
-        if !c.has_finalizer() {
-            self.refs.forget(&c.key);
-            return Ok(None);
-        }
-        let mut status = c.status.clone();
-        status.insert("phase".into(), json!("Deleting"));
-        self.write_status(c, status).await?;
-        for r in c.cp_ref.iter().chain(c.infra_ref.iter()) {
-            let (w, ns, obj) = self.lookup_ref(c, r).await?;
-            if let Some(obj) = obj {
-                if !deleting(&obj) {
-                    match self
-                        .refs
-                        .api(&w, &ns)
-                        .delete(&r.name, &DeleteParams::background())
-                        .await
-                    {
-                        Ok(_) => {
-                            tracing::info!(cluster = %c.key, kind = %r.kind, name = %r.name, "deleting referenced object")
-                        }
-                        Err(e) if is_status(&e, 404) => {}
-                        Err(source) => {
-                            return Err(ReconcileError::RefWrite {
-                                key: c.key.clone(),
-                                kind: r.kind.clone(),
-                                name: r.name.clone(),
-                                source,
-                            });
-                        }
-                    }
-                }
-                // Woken by the object's deletion event; the timer is only a safety net.
-                return Ok(Some(self.config.deletion_resync));
-            }
-        }
-        let remaining: Vec<String> = c
-            .finalizers
-            .iter()
-            .filter(|f| *f != FINALIZER)
-            .cloned()
-            .collect();
-        self.patch_finalizers(c, remaining).await?;
-        self.refs.forget(&c.key);
-        tracing::info!(cluster = %c.key, "cluster deleted");
-        Ok(None)
-    }
-}
-
-fn owners_other_controller(obj: &DynamicObject, uid: &str) -> bool {
-    obj.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.controller == Some(true) && o.uid != uid)
 }
 
 /// Runs the Cluster controller until the future is dropped.
@@ -347,11 +369,15 @@ pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<
     let store = writer.as_reader();
     let (handle, rx) = queue::channel::<ClusterKey>();
     let concurrency = config.concurrency;
+    let kubeconfigs = Kubeconfigs::default();
+    let secrets = tokio::spawn(kubeconfigs.clone().run(client.clone(), handle.clone()));
+    let _abort_secrets = AbortOnDrop(secrets);
     let ctx = Arc::new(Ctx {
         api_resource: ar,
         client: client.clone(),
         store,
-        refs: Refs::new(client, handle.clone()),
+        refs: Refs::new(client, handle.clone(), config.require_contract_label),
+        kubeconfigs,
         config,
     });
     tracing::info!("capisim started");
@@ -373,4 +399,12 @@ pub(crate) async fn run(client: kube::Client, config: Config) -> anyhow::Result<
     }
     .run()
     .await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -1,20 +1,38 @@
-//! capisim: the part of Cluster API core that capt relies on.
+//! capisim: the part of Cluster API v1.11's core Cluster controller that capt relies on.
 //!
-//! Watches `cluster.x-k8s.io/v1beta1` Clusters, adds CAPI's finalizer, adopts the referenced infrastructure
-//! cluster and control plane (controller ownerReference + `cluster.x-k8s.io/cluster-name` label), mirrors their
-//! readiness, endpoint and failure domains into the Cluster, sets the phase, honours pause, and deletes
-//! control plane then infrastructure before releasing a deleted Cluster. See `load/README.md` (section capisim)
-//! for what it leaves out.
+//! Watches `cluster.x-k8s.io/v1beta1` Clusters, adds CAPI's finalizer, resolves the referenced infrastructure
+//! cluster and control plane through their CRDs' contract labels, adopts them (controller ownerReference +
+//! `cluster.x-k8s.io/cluster-name` label), reads them per contract (v1beta1 or v1beta2) into the Cluster's
+//! status (deprecated v1beta1 fields and conditions, v1beta2 conditions), judges the `<cluster>-kubeconfig`
+//! Secret as the cluster cache would (`RemoteConnectionProbe`), honours pause, and deletes control plane then
+//! infrastructure before releasing a deleted Cluster. See `load/README.md` (section capisim) for the rules
+//! and what it leaves out.
 
 mod cluster;
+mod conditions;
+mod contract;
 mod controller;
+mod external;
+mod health;
+mod phases;
+mod probe;
 mod refs;
+mod secrets;
 mod status;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use cluster::{CLUSTER_NAME_LABEL, FINALIZER, GROUP, PAUSED_ANNOTATION, VERSION, api_resource};
+pub use cluster::{
+    CLUSTER_NAME_LABEL, FINALIZER, GROUP, OWNER_API_VERSION, PAUSED_ANNOTATION, VERSION,
+    api_resource,
+};
+pub use health::{
+    ClusterHealth, FAILURE_MESSAGE_PATH, FAILURE_REASON_PATH, REMOTE_CONNECTION_PROBE,
+    V1BETA2_CONDITIONS_PATH, cluster_health,
+};
+pub use probe::{EKS_TOKEN_LIFETIME, eks_token};
+pub use secrets::{KUBECONFIG_KEY, KUBECONFIG_SUFFIX};
 
 /// The Cluster CRD capisim serves (a subset of Cluster API's).
 pub const CLUSTER_CRD_YAML: &str = include_str!("../../crds/cluster.x-k8s.io_clusters.yaml");
@@ -26,6 +44,10 @@ pub struct Config {
     pub concurrency: usize,
     /// While deleting, how often to look again if no event arrives.
     pub deletion_resync: Duration,
+    /// Refuse a referenced kind whose CRD has no `cluster.x-k8s.io/v1beta2` or `cluster.x-k8s.io/v1beta1`
+    /// contract label, as Cluster API does. When false, such a kind is read at the reference's version under
+    /// the v1beta1 contract.
+    pub require_contract_label: bool,
 }
 
 impl Default for Config {
@@ -33,6 +55,7 @@ impl Default for Config {
         Self {
             concurrency: 16,
             deletion_resync: Duration::from_secs(30),
+            require_contract_label: true,
         }
     }
 }
@@ -62,6 +85,9 @@ pub struct Args {
     /// Install (create or replace) the Cluster CRD before starting.
     #[arg(long)]
     pub install_crd: bool,
+    /// Refuse referenced kinds whose CRD has no Cluster API contract label (as Cluster API does).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_contract_label: bool,
 }
 
 /// Runs `capt-load capisim` until interrupted.
@@ -73,6 +99,7 @@ pub async fn run_cli(args: Args) -> anyhow::Result<()> {
     let config = Config {
         concurrency: args.concurrency.max(1),
         deletion_resync: args.deletion_resync,
+        require_contract_label: args.require_contract_label,
     };
     tracing::info!(concurrency = config.concurrency, "starting capisim");
     tokio::select! {

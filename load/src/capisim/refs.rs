@@ -1,35 +1,36 @@
-//! Referenced objects (infrastructure cluster, control plane): kind resolution, dynamic watches, and the map
-//! from those objects back to their Cluster.
+//! Referenced objects (infrastructure cluster, control plane): kind resolution through CRDs, dynamic watches,
+//! and the map from those objects back to their Cluster.
 //!
-//! The plural of a referenced kind comes from API discovery of its group/version; when discovery fails the
-//! plural is the lowercased kind with English pluralisation (`y` → `ies`; `s`, `x`, `ch`, `sh` → `+es`;
-//! otherwise `+s`). Each kind gets one cluster-wide watch with a local store, started the first time a
+//! CRDs are watched once (a local store); a referenced kind is resolved from its CRD (see
+//! [`contract`](super::contract)) and gets one cluster-wide watch with a local store, started the first time a
 //! Cluster references it. An event on a watched object wakes the Cluster named by its
-//! `cluster.x-k8s.io/cluster-name` label, by a `Cluster` ownerReference, or by a Cluster's spec reference.
+//! `cluster.x-k8s.io/cluster-name` label, by a `Cluster` ownerReference, or by a Cluster's spec reference; a
+//! CRD event wakes every Cluster referencing its kind (e.g. when a contract label is added).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::{ApiResource, Scope};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tokio::task::JoinSet;
 
 use super::cluster::{CLUSTER_NAME_LABEL, ClusterKey, GROUP, ObjRef};
+use super::contract::{self, Contract, ContractError, Resolved};
 use crate::tfsim::queue::QueueHandle;
 
-/// (apiVersion, kind).
+/// (apiVersion, kind) of a resolved kind.
 type KindKey = (String, String);
 /// (group, kind, namespace, name) of a referenced object.
 type TargetKey = (String, String, String, String);
+type Index = Arc<Mutex<HashMap<TargetKey, HashSet<ClusterKey>>>>;
 
 /// A watched kind.
 pub(crate) struct Watched {
-    pub ar: ApiResource,
+    pub ar: kube::discovery::ApiResource,
     pub namespaced: bool,
     pub store: Store<DynamicObject>,
 }
@@ -37,8 +38,8 @@ pub(crate) struct Watched {
 /// Reading a referenced object failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RefError {
-    #[error("invalid apiVersion {0:?}")]
-    ApiVersion(String),
+    #[error(transparent)]
+    Contract(#[from] ContractError),
     #[error("reading {kind} {namespace}/{name}: {source}")]
     Get {
         kind: String,
@@ -46,32 +47,18 @@ pub(crate) enum RefError {
         name: String,
         source: kube::Error,
     },
-}
-
-/// English plural of a kind, lowercased.
-pub(crate) fn plural_of(kind: &str) -> String {
-    let k = kind.to_ascii_lowercase();
-    if let Some(stem) = k.strip_suffix('y')
-        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
-    {
-        return format!("{stem}ies");
-    }
-    if k.ends_with('s') || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh") {
-        return format!("{k}es");
-    }
-    format!("{k}s")
-}
-
-fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+    #[error("reading CustomResourceDefinition {name}: {source}")]
+    Crd { name: String, source: kube::Error },
 }
 
 /// Kind resolution, watches, and the reverse index.
 pub(crate) struct Refs {
     client: kube::Client,
     queue: QueueHandle<ClusterKey>,
+    require_contract_label: bool,
+    crds: Store<CustomResourceDefinition>,
     kinds: tokio::sync::Mutex<HashMap<KindKey, Arc<Watched>>>,
-    index: Arc<Mutex<HashMap<TargetKey, HashSet<ClusterKey>>>>,
+    index: Index,
     tasks: Mutex<JoinSet<()>>,
 }
 
@@ -79,23 +66,55 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn group_of(api_version: &str) -> &str {
+    contract::split_api_version(api_version).0
+}
+
 impl Refs {
-    pub(crate) fn new(client: kube::Client, queue: QueueHandle<ClusterKey>) -> Self {
+    /// Starts the CRD watch.
+    pub(crate) fn new(
+        client: kube::Client,
+        queue: QueueHandle<ClusterKey>,
+        require_contract_label: bool,
+    ) -> Self {
+        let writer = reflector::store::Writer::<CustomResourceDefinition>::default();
+        let crds = writer.as_reader();
+        let index: Index = Arc::new(Mutex::new(HashMap::new()));
+        let mut tasks = JoinSet::new();
+        let (api, q, idx) = (Api::all(client.clone()), queue.clone(), index.clone());
+        tasks.spawn(async move {
+            let stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .modify(|c: &mut CustomResourceDefinition| c.metadata.managed_fields = None)
+                .reflect(writer)
+                .touched_objects();
+            futures::pin_mut!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(crd) => {
+                        let (group, kind) = (&crd.spec.group, &crd.spec.names.kind);
+                        let woken: HashSet<ClusterKey> = lock(&idx)
+                            .iter()
+                            .filter(|(k, _)| k.0 == *group && k.1 == *kind)
+                            .flat_map(|(_, set)| set.iter().cloned())
+                            .collect();
+                        for c in woken {
+                            q.enqueue(c);
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "CRD watch error"),
+                }
+            }
+        });
         Self {
             client,
             queue,
+            require_contract_label,
+            crds,
             kinds: tokio::sync::Mutex::new(HashMap::new()),
-            index: Arc::new(Mutex::new(HashMap::new())),
-            tasks: Mutex::new(JoinSet::new()),
+            index,
+            tasks: Mutex::new(tasks),
         }
-    }
-
-    /// Namespace of a reference (defaults to the Cluster's).
-    pub(crate) fn namespace_of<'a>(r: &'a ObjRef, cluster: &'a ClusterKey) -> &'a str {
-        r.namespace
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&cluster.namespace)
     }
 
     /// Records that `cluster` references `r`, so events on `r` wake it.
@@ -103,7 +122,7 @@ impl Refs {
         let key = (
             group_of(&r.api_version).to_string(),
             r.kind.clone(),
-            Self::namespace_of(r, cluster).to_string(),
+            cluster.namespace.clone(),
             r.name.clone(),
         );
         lock(&self.index)
@@ -120,36 +139,55 @@ impl Refs {
         });
     }
 
-    /// The watched kind of `r`, starting its watch on first use.
-    pub(crate) async fn watched(&self, r: &ObjRef) -> Result<Arc<Watched>, RefError> {
-        let key = (r.api_version.clone(), r.kind.clone());
+    /// The CRD of `r`'s group and kind (from the watch's store once it is ready, else read directly).
+    async fn crd(&self, r: &ObjRef) -> Result<CustomResourceDefinition, RefError> {
+        let (group, _) = contract::split_api_version(&r.api_version);
+        if group.is_empty() || r.api_version.ends_with('/') {
+            return Err(ContractError::ApiVersion(r.api_version.clone()).into());
+        }
+        let name = contract::crd_name(group, &r.kind);
+        let ready =
+            tokio::time::timeout(Duration::from_millis(100), self.crds.wait_until_ready()).await;
+        let found = if matches!(ready, Ok(Ok(()))) {
+            self.crds
+                .get(&ObjectRef::new(&name))
+                .map(|c| c.as_ref().clone())
+        } else {
+            Api::<CustomResourceDefinition>::all(self.client.clone())
+                .get_opt(&name)
+                .await
+                .map_err(|source| RefError::Crd {
+                    name: name.clone(),
+                    source,
+                })?
+        };
+        found.ok_or_else(|| ContractError::CrdNotFound(name).into())
+    }
+
+    /// The watched kind of `r` (resolved through its CRD) and the contract it implements, starting its watch
+    /// on first use.
+    pub(crate) async fn watched(&self, r: &ObjRef) -> Result<(Arc<Watched>, Contract), RefError> {
+        let crd = self.crd(r).await?;
+        let resolved =
+            contract::resolve(&crd, &r.api_version, &r.kind, self.require_contract_label)?;
+        let contract = resolved.contract;
+        let key = (resolved.ar.api_version.clone(), r.kind.clone());
         let mut kinds = self.kinds.lock().await;
         if let Some(w) = kinds.get(&key) {
-            return Ok(w.clone());
+            return Ok((w.clone(), contract));
         }
-        let (group, version) = match r.api_version.rsplit_once('/') {
-            Some((g, v)) => (g.to_string(), v.to_string()),
-            None => (String::new(), r.api_version.clone()),
-        };
-        if version.is_empty() {
-            return Err(RefError::ApiVersion(r.api_version.clone()));
-        }
-        let gvk = GroupVersionKind::gvk(&group, &version, &r.kind);
-        let (ar, namespaced) = match kube::discovery::pinned_kind(&self.client, &gvk).await {
-            Ok((ar, caps)) => (ar, caps.scope == Scope::Namespaced),
-            Err(err) => {
-                let plural = plural_of(&r.kind);
-                tracing::debug!(api_version = %r.api_version, kind = %r.kind, %plural, error = %err, "discovery failed; using plural rule");
-                (ApiResource::from_gvk_with_plural(&gvk, &plural), true)
-            }
-        };
+        let w = self.start_watch(resolved, r);
+        kinds.insert(key, w.clone());
+        Ok((w, contract))
+    }
+
+    fn start_watch(&self, resolved: Resolved, r: &ObjRef) -> Arc<Watched> {
+        let Resolved { ar, namespaced, .. } = resolved;
         let writer = reflector::store::Writer::new(ar.clone());
         let store = writer.as_reader();
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-        let queue = self.queue.clone();
-        let index = self.index.clone();
-        let kind = r.kind.clone();
-        let group_name = group.clone();
+        let (queue, index) = (self.queue.clone(), self.index.clone());
+        let (kind, group) = (r.kind.clone(), ar.group.clone());
         lock(&self.tasks).spawn(async move {
             let stream = watcher(api, watcher::Config::default())
                 .default_backoff()
@@ -160,7 +198,7 @@ impl Refs {
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(obj) => {
-                        for c in owners_of(&obj, &group_name, &kind, &index) {
+                        for c in owners_of(&obj, &group, &kind, &index) {
                             queue.enqueue(c);
                         }
                     }
@@ -168,14 +206,12 @@ impl Refs {
                 }
             }
         });
-        tracing::info!(api_version = %r.api_version, kind = %r.kind, plural = %ar.plural, "watching referenced kind");
-        let w = Arc::new(Watched {
+        tracing::info!(api_version = %ar.api_version, kind = %ar.kind, plural = %ar.plural, "watching referenced kind");
+        Arc::new(Watched {
             ar,
             namespaced,
             store,
-        });
-        kinds.insert(key, w.clone());
-        Ok(w)
+        })
     }
 
     /// The current state of the referenced object (`None` when it does not exist).
@@ -194,12 +230,8 @@ impl Refs {
             }
             return Ok(w.store.get(&key));
         }
-        let api: Api<DynamicObject> = if w.namespaced {
-            Api::namespaced_with(self.client.clone(), namespace, &w.ar)
-        } else {
-            Api::all_with(self.client.clone(), &w.ar)
-        };
-        api.get_opt(name)
+        self.api(w, namespace)
+            .get_opt(name)
             .await
             .map(|o| o.map(Arc::new))
             .map_err(|source| RefError::Get {
@@ -221,12 +253,7 @@ impl Refs {
 }
 
 /// Clusters an event on `obj` should wake.
-fn owners_of(
-    obj: &DynamicObject,
-    group: &str,
-    kind: &str,
-    index: &Mutex<HashMap<TargetKey, HashSet<ClusterKey>>>,
-) -> Vec<ClusterKey> {
+fn owners_of(obj: &DynamicObject, group: &str, kind: &str, index: &Index) -> Vec<ClusterKey> {
     let ns = obj.metadata.namespace.clone().unwrap_or_default();
     let mut out: HashSet<ClusterKey> = HashSet::new();
     if let Some(name) = obj
@@ -255,18 +282,4 @@ fn owners_of(
         }
     }
     out.into_iter().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plurals() {
-        assert_eq!(plural_of("CAPTCluster"), "captclusters");
-        assert_eq!(plural_of("Policy"), "policies");
-        assert_eq!(plural_of("Gateway"), "gateways");
-        assert_eq!(plural_of("Ingress"), "ingresses");
-        assert_eq!(plural_of("Box"), "boxes");
-    }
 }
