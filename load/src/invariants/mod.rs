@@ -30,6 +30,7 @@ mod index;
 mod object;
 mod report;
 mod rules;
+mod secrets;
 
 #[cfg(test)]
 mod tests;
