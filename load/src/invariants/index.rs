@@ -67,14 +67,14 @@ pub fn workspace_apply<'a>(ws: Obj<'a>) -> Option<Key<'a>> {
             return Some((ns, name));
         }
     }
-    let ns = ws.label("infrastructure.cluster.x-k8s.io/workspacetemplateapply-namespace")?;
-    let name = ws.label("infrastructure.cluster.x-k8s.io/workspacetemplateapply-name")?;
+    let ns = ws.label(n::APPLY_NAMESPACE_LABEL)?;
+    let name = ws.label(n::APPLY_NAME_LABEL)?;
     Some((ns, name))
 }
 
 /// Whether a Workspace carries capt's marks at all.
 pub fn is_capt_workspace(ws: Obj<'_>) -> bool {
-    workspace_apply(ws).is_some() || ws.label(n::MANAGED_BY_LABEL) == Some("capt")
+    workspace_apply(ws).is_some() || ws.label(n::MANAGED_BY_LABEL) == Some(n::MANAGED_BY_VALUE)
 }
 
 impl<'a> Index<'a> {

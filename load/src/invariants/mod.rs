@@ -58,6 +58,12 @@ pub mod names {
     pub const DEFAULT_NAMESPACE: &str = "default";
     pub const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
     pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+    pub const MANAGED_BY_VALUE: &str = "capt";
+    pub const APPLY_NAMESPACE_LABEL: &str =
+        "infrastructure.cluster.x-k8s.io/workspacetemplateapply-namespace";
+    pub const APPLY_NAME_LABEL: &str =
+        "infrastructure.cluster.x-k8s.io/workspacetemplateapply-name";
+    pub const REGION_ANNOTATION: &str = "cluster.x-k8s.io/region";
     pub const WORKSPACE_OWNER_ANNOTATION: &str = "infrastructure.cluster.x-k8s.io/owner";
     pub const CLUSTER_SECRET_TYPE: &str = "cluster.x-k8s.io/secret";
     pub const KUBECONFIG_VALUE_KEY: &str = "value";

@@ -320,7 +320,7 @@ fn control_plane_applies<'a>(
         || idx.has_template(n::DEFAULT_NAMESPACE, n::KUBECONFIG_TEMPLATE);
     let region = cp
         .str_at("/spec/controlPlaneConfig/region")
-        .or_else(|| cluster.annotation("cluster.x-k8s.io/region"))
+        .or_else(|| cluster.annotation(n::REGION_ANNOTATION))
         .is_some_and(|r| !r.is_empty());
     let ca = idx
         .applies
