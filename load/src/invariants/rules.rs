@@ -424,8 +424,8 @@ pub fn run(
     let now = earlier.map(|_| idx.fingerprints());
     for ((ns, name), c) in &idx.clusters {
         tally.clusters += 1;
-        let cc = idx.infra_of_cluster(*ns, name);
-        let cp = idx.control_plane_of_cluster(*ns, name);
+        let cc = idx.infra_of_cluster(ns, name);
+        let cp = idx.control_plane_of_cluster(ns, name);
         for (kind, key, obj) in [
             ("CAPTCluster", cc.0, cc.1),
             ("CAPTControlPlane", cp.0, cp.1),
