@@ -2,11 +2,13 @@
 //!
 //! Starts the in-memory API server (`kubesim`) with the capt, Workspace and Cluster CRDs, the
 //! provider-terraform simulator (`tfsim`), the Cluster API stand-in (`capisim`) and the controller,
-//! creates the sample WorkspaceTemplates and N clusters, draws their progress, and prints a table
-//! with time to Ready, API calls per cluster, reconciles and peak memory.
+//! creates the sample WorkspaceTemplates and N clusters, draws their progress, prints a table
+//! with time to Ready, API calls per cluster, reconciles and peak memory, and checks that every
+//! cluster has exactly the objects capt creates for it (`capt_load::invariants`).
 
 mod args;
 mod error;
+mod invariants;
 mod monitor;
 mod objects;
 mod progress;
@@ -18,7 +20,11 @@ mod view;
 
 pub use args::{DEFAULT_TF_DELAY, DemoArgs};
 pub use error::DemoError;
+pub use invariants::{
+    Failure, INVARIANT_EXIT_CODE, InvariantCheck, NOT_READY_EXIT_CODE, PRINTED_VIOLATIONS, verdict,
+};
 pub use objects::{NAMESPACE, cluster_names};
+pub use session::Inspect;
 pub use summary::{ClusterReport, DemoSummary, Ending};
 pub use view::{ClusterView, ConditionLine, Phase, Stage, kubeconfig_server};
 
@@ -32,6 +38,17 @@ pub const DEFAULT_LOG_FILTER: &str = "warn,capt_load=error";
 /// Runs the demo without printing anything but the progress bar (when `progress`), and returns
 /// what it measured. Telemetry is left to the caller. Must not be called inside a Tokio runtime.
 pub fn run_with(args: DemoArgs) -> Result<DemoSummary, DemoError> {
+    run_inner(args, None)
+}
+
+/// Like [`run_with`], and once the clusters are Ready (or the timeout passed) and before the
+/// invariant check, hands `inspect` a client of the in-memory API server to look around or to
+/// change objects.
+pub fn run_with_inspect(args: DemoArgs, inspect: Inspect) -> Result<DemoSummary, DemoError> {
+    run_inner(args, Some(inspect))
+}
+
+fn run_inner(args: DemoArgs, inspect: Option<Inspect>) -> Result<DemoSummary, DemoError> {
     crate::actors::block_on(async move {
         let mut ignore = |_: &DemoSummary| {};
         session::run(
@@ -40,6 +57,7 @@ pub fn run_with(args: DemoArgs) -> Result<DemoSummary, DemoError> {
                 progress: !args.quiet,
                 on_summary: &mut ignore,
                 ctrl_c: false,
+                inspect,
             },
         )
         .await
@@ -51,6 +69,7 @@ fn print_summary(s: &DemoSummary, keep_running: bool) {
     print!("{}", s.table());
     println!();
     print!("{}", s.totals());
+    print!("{}", s.invariants.lines());
     if !s.all_ready() {
         println!();
         println!("Not Ready:");
@@ -73,12 +92,10 @@ fn print_summary(s: &DemoSummary, keep_running: bool) {
     }
 }
 
-/// Exit status of `capt demo` when some cluster did not become Ready.
-pub const NOT_READY_EXIT_CODE: i32 = 1;
-
-/// `capt demo`: runs the demo and prints the summary. Returns when every cluster became Ready;
-/// otherwise, once everything is stopped, prints which clusters are stuck and exits the process
-/// with [`NOT_READY_EXIT_CODE`]. Errors that keep the demo from running are returned.
+/// `capt demo`: runs the demo and prints the summary. Returns when every cluster became Ready
+/// and no invariant is violated; otherwise, once everything is stopped, says why and exits the
+/// process with [`NOT_READY_EXIT_CODE`] or [`INVARIANT_EXIT_CODE`] (see [`verdict`]). Errors that
+/// keep the demo from running are returned.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::actors::block_on(async move {
         let env_filter = std::env::var(LOG_FILTER_ENV)
@@ -105,6 +122,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 progress: !args.quiet,
                 on_summary: &mut print,
                 ctrl_c: true,
+                inspect: None,
             },
         )
         .await;
@@ -112,20 +130,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             eprintln!("warning: flushing traces: {e}");
         }
         let summary = result?;
-        if summary.all_ready() {
-            return Ok(());
+        match verdict(&summary) {
+            Ok(()) => Ok(()),
+            Err(f) => {
+                eprintln!("Error: {}", f.message);
+                std::process::exit(f.code)
+            }
         }
-        let stuck: Vec<&str> = summary.stuck().map(|c| c.name.as_str()).collect();
-        eprintln!(
-            "Error: {} of {} clusters did not become Ready ({}): {}",
-            stuck.len(),
-            summary.clusters.len(),
-            match summary.ending {
-                Ending::Interrupted => "interrupted",
-                _ => "timed out",
-            },
-            stuck.join(", ")
-        );
-        std::process::exit(NOT_READY_EXIT_CODE)
     })
 }

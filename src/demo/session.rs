@@ -1,5 +1,5 @@
 //! One demo run: start the stack, create the clusters, follow them to Ready (or the timeout),
-//! measure, and tear down.
+//! check the invariants, measure, and tear down.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -8,6 +8,7 @@ use futures::StreamExt;
 
 use super::args::DemoArgs;
 use super::error::DemoError;
+use super::invariants::{self, InvariantCheck};
 use super::monitor::Monitor;
 use super::objects;
 use super::progress::{self, Progress};
@@ -27,7 +28,12 @@ pub struct Hooks<'a> {
     pub on_summary: &'a mut dyn FnMut(&DemoSummary),
     /// Whether Ctrl-C ends the wait early (and, with `--keep-running`, the run).
     pub ctrl_c: bool,
+    /// Called with a client of the API server after the wait, before the invariant check.
+    pub inspect: Option<Inspect>,
 }
+
+/// Looks at (or changes) the objects once the wait is over; see [`super::run_with_inspect`].
+pub type Inspect = Box<dyn FnOnce(kube::Client) -> futures::future::BoxFuture<'static, ()> + Send>;
 
 struct Tracker {
     names: Vec<String>,
@@ -183,8 +189,17 @@ async fn follow(
     };
     bar.finish();
     let elapsed = start.elapsed();
+    let invariants = if ending == Ending::Interrupted {
+        InvariantCheck::NotRun
+    } else {
+        if let Some(inspect) = hooks.inspect {
+            inspect(stack.user.clone()).await;
+        }
+        invariants::check(&stack.user).await
+    };
     let views = tracker.observe(monitor);
-    let summary = summarize(args, stack, &tracker, views, ending, elapsed);
+    let mut summary = summarize(args, stack, &tracker, views, ending, elapsed);
+    summary.invariants = invariants;
     (hooks.on_summary)(&summary);
     if args.keep_running && ending != Ending::Interrupted {
         interrupt.await;
@@ -234,5 +249,6 @@ fn summarize(
         metrics_url: format!("http://{}/metrics", stack.metrics_addr),
         health_url: format!("http://{}/readyz", stack.probe_addr),
         kubeconfig_path: args.kubeconfig_out.clone(),
+        invariants: InvariantCheck::NotRun,
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::invariants::InvariantCheck;
 use super::stats::{fmt_duration, percentile};
 use super::view::{ClusterView, Stage};
 
@@ -44,6 +45,8 @@ pub struct DemoSummary {
     pub metrics_url: String,
     pub health_url: String,
     pub kubeconfig_path: PathBuf,
+    /// Every cluster has exactly the objects capt creates for it.
+    pub invariants: InvariantCheck,
 }
 
 fn per_cluster(n: u64, clusters: usize) -> String {
@@ -265,6 +268,7 @@ mod tests {
             metrics_url: "http://127.0.0.1:2/metrics".into(),
             health_url: "http://127.0.0.1:3/readyz".into(),
             kubeconfig_path: "x".into(),
+            invariants: InvariantCheck::NotRun,
         }
     }
 
@@ -299,5 +303,60 @@ mod tests {
         let stuck = s.stuck_report();
         assert!(stuck.starts_with("demo-02: Pending"), "{stuck}");
         assert!(!stuck.contains("demo-01"));
+    }
+
+    #[test]
+    fn verdict_needs_ready_clusters_and_no_violations() {
+        use super::super::invariants::{INVARIANT_EXIT_CODE, NOT_READY_EXIT_CODE, verdict};
+        use capt_load::invariants::{Category, InvariantReport, Violation};
+
+        let mut s = summary(vec![
+            (ready_view(), Some(10)),
+            (ClusterView::default(), None),
+        ]);
+        let f = verdict(&s).unwrap_err();
+        assert_eq!(f.code, NOT_READY_EXIT_CODE);
+        assert!(
+            f.message
+                .starts_with("1 of 2 clusters did not become Ready (timed out): demo-02")
+        );
+
+        s = summary(vec![(ready_view(), Some(10))]);
+        s.ending = Ending::AllReady;
+        s.invariants = InvariantCheck::Checked(InvariantReport::default());
+        assert_eq!(verdict(&s), Ok(()));
+
+        let dup = Violation {
+            category: Category::Duplicate,
+            kind: "Workspace".into(),
+            object: "demo-01-vpc-copy".into(),
+            what: "a second Workspace for apply default/demo-01-vpc".into(),
+        };
+        s.invariants = InvariantCheck::Checked(InvariantReport {
+            violations: 1,
+            duplicates: 1,
+            details: vec![dup],
+            ..InvariantReport::default()
+        });
+        let f = verdict(&s).unwrap_err();
+        assert_eq!(f.code, INVARIANT_EXIT_CODE);
+        assert!(
+            f.message
+                .contains("1 invariant violations remain: duplicate: Workspace demo-01-vpc-copy"),
+            "{}",
+            f.message
+        );
+        let lines = s.invariants.lines();
+        assert!(
+            lines.starts_with("Invariants:         1 violations (missing 0 · duplicates 1"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("\n  duplicate: Workspace demo-01-vpc-copy: "),
+            "{lines}"
+        );
+
+        s.invariants = InvariantCheck::Failed("listing Secrets: connection refused".into());
+        assert_eq!(verdict(&s).unwrap_err().code, INVARIANT_EXIT_CODE);
     }
 }

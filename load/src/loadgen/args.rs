@@ -84,6 +84,13 @@ pub struct Args {
     /// no-op pass over every object.
     #[arg(long)]
     pub restart_check: bool,
+    /// Invariant check after convergence (and again after churn and restart): a cluster not
+    /// Ready whose objects did not change for this many seconds is stuck.
+    #[arg(long, default_value_t = 5)]
+    pub invariants_window: u64,
+    /// Give up re-checking invariants after this many seconds (violations left then are final).
+    #[arg(long, default_value_t = 60)]
+    pub invariants_timeout: u64,
     /// Report directory (report.json, summary.md, convergence.svg, controller.log).
     #[arg(long, default_value = "report")]
     pub out: PathBuf,

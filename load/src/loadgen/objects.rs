@@ -42,6 +42,14 @@ pub fn template_ar() -> ApiResource {
         "workspacetemplates",
     )
 }
+pub fn apply_ar() -> ApiResource {
+    ar(
+        "infrastructure.cluster.x-k8s.io",
+        "v1beta1",
+        "WorkspaceTemplateApply",
+        "workspacetemplateapplies",
+    )
+}
 pub fn workspace_ar() -> ApiResource {
     ar("tf.upbound.io", "v1beta1", "Workspace", "workspaces")
 }

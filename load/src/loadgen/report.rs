@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::stats::Dist;
+use crate::invariants::InvariantReport;
 
 pub const SCHEMA: &str = "capt-load/report/v1";
 
@@ -34,6 +35,13 @@ pub struct Report {
     pub quiet: Quiet,
     pub restart: Option<Restart>,
     pub churn: Vec<Churn>,
+    /// Invariants after convergence (and the quiet window): every cluster has exactly the
+    /// objects capt creates for it. `None`: the check could not run.
+    #[serde(default)]
+    pub invariants: Option<InvariantReport>,
+    /// The same check after churn and restart, when either ran.
+    #[serde(default)]
+    pub invariants_after_churn: Option<InvariantReport>,
     /// Seconds since the first create → clusters created and Ready.
     pub timeline: Vec<Point>,
     /// Limits hit and caveats of this run.
@@ -116,6 +124,20 @@ pub struct Point {
     pub t: f64,
     pub created: usize,
     pub ready: usize,
+}
+
+/// Invariant violations listed in summary.md (all counted; report.json holds more).
+pub const SUMMARY_DETAILS: usize = 20;
+
+impl Report {
+    /// Violations of every invariant check that ran, and whether the one after convergence ran.
+    pub fn invariant_violations(&self) -> Option<usize> {
+        let after = self
+            .invariants_after_churn
+            .as_ref()
+            .map_or(0, |r| r.violations);
+        self.invariants.as_ref().map(|r| r.violations + after)
+    }
 }
 
 pub const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
@@ -253,10 +275,30 @@ impl Report {
                 c.kind, c.completed, c.clusters, c.secs.p50, c.secs.p99
             );
         }
+        for (when, inv) in [
+            ("after convergence", &self.invariants),
+            ("after churn and restart", &self.invariants_after_churn),
+        ] {
+            if let Some(r) = inv {
+                let _ = writeln!(s, "| invariants {when} | {} |", r.counts_line());
+            }
+        }
+        if self.invariants.is_none() {
+            let _ = writeln!(s, "| invariants after convergence | not checked |");
+        }
         if !self.notes.is_empty() {
             let _ = writeln!(s, "\nNotes:\n");
             for n in &self.notes {
                 let _ = writeln!(s, "- {n}");
+            }
+        }
+        for (when, inv) in [
+            ("after convergence", &self.invariants),
+            ("after churn and restart", &self.invariants_after_churn),
+        ] {
+            if let Some(r) = inv.as_ref().filter(|r| !r.is_clean()) {
+                let _ = writeln!(s, "\nInvariant violations {when}:\n");
+                s.push_str(&r.first_details(SUMMARY_DETAILS, "- "));
             }
         }
         let _ = writeln!(s, "\n![convergence](convergence.svg)");
@@ -306,6 +348,11 @@ mod tests {
                 server_writes: Some(0),
                 ..Default::default()
             },
+            invariants: Some(InvariantReport {
+                clusters: 2,
+                ready_clusters: 2,
+                ..Default::default()
+            }),
             timeline: vec![
                 Point {
                     t: 0.0,
@@ -342,6 +389,7 @@ mod tests {
             "churn",
             "timeline",
             "notes",
+            "invariants",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
@@ -358,5 +406,36 @@ mod tests {
         assert!(md.contains("| controller RSS idle / converged / peak | 10.0 / 12.0 / 13.0 MiB |"));
         assert!(md.contains("| writes in 10 s quiet window: controller / all clients | 0 / 0 |"));
         assert!(md.contains("convergence.svg"));
+        assert!(md.contains("| invariants after convergence | 0 violations (missing 0 "));
+        assert!(!md.contains("Invariant violations"));
+        assert_eq!(sample().invariant_violations(), Some(0));
+    }
+
+    #[test]
+    fn summary_lists_invariant_violations() {
+        use crate::invariants::{Category, Violation};
+        let mut r = sample();
+        let v = Violation {
+            category: Category::Missing,
+            kind: "WorkspaceTemplateApply".into(),
+            object: "load-0/c00001-kubeconfig-apply".into(),
+            what: "kubeconfig apply of CAPTControlPlane c00001 absent".into(),
+        };
+        r.invariants_after_churn = Some(InvariantReport {
+            violations: 1,
+            missing: 1,
+            details: vec![v],
+            ..Default::default()
+        });
+        assert_eq!(r.invariant_violations(), Some(1));
+        let md = r.summary_md();
+        assert!(md.contains("| invariants after churn and restart | 1 violations (missing 1 "));
+        assert!(md.contains("Invariant violations after churn and restart:\n\n- missing: WorkspaceTemplateApply load-0/c00001-kubeconfig-apply: kubeconfig apply"), "{md}");
+        r.invariants = None;
+        assert_eq!(r.invariant_violations(), None);
+        assert!(
+            r.summary_md()
+                .contains("| invariants after convergence | not checked |")
+        );
     }
 }

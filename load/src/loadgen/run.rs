@@ -17,6 +17,7 @@ use super::promtext::{self, Sample};
 use super::report::{self, Point, Report, WRITE_VERBS};
 use super::stats::Dist;
 use super::{churn, stack, svg};
+use crate::invariants::{InvariantReport, Settle, check_settled};
 
 const RECONCILES: &str = "controller_runtime_reconcile_total";
 const API_REQUESTS: &str = "capt_api_requests_total";
@@ -111,6 +112,32 @@ fn machine() -> report::Machine {
     }
 }
 
+/// The invariant check, waiting up to `--invariants-timeout` for a clean or settled result;
+/// progress on stderr. `None` (with a note) when the objects could not be listed.
+async fn invariants(
+    client: &kube::Client,
+    args: &Args,
+    when: &str,
+    notes: &mut Vec<String>,
+) -> Option<InvariantReport> {
+    let settle = Settle {
+        window: Duration::from_secs(args.invariants_window),
+        timeout: Duration::from_secs(args.invariants_timeout),
+        ..Settle::default()
+    };
+    match check_settled(client, &settle).await {
+        Ok(r) => {
+            eprintln!("invariants {when}: {}", r.counts_line());
+            eprint!("{}", r.first_details(10, "  "));
+            Some(r)
+        }
+        Err(e) => {
+            notes.push(format!("invariant check {when} failed: {e}"));
+            None
+        }
+    }
+}
+
 /// Restart the controller and measure how long until it is ready and has reconciled every object
 /// once without anything left to do.
 async fn restart_check(
@@ -118,17 +145,9 @@ async fn restart_check(
     client: &kube::Client,
     timeout: Duration,
 ) -> anyhow::Result<report::Restart> {
-    let wta = kube::core::ApiResource::from_gvk_with_plural(
-        &kube::core::GroupVersionKind::gvk(
-            "infrastructure.cluster.x-k8s.io",
-            "v1beta1",
-            "WorkspaceTemplateApply",
-        ),
-        "workspacetemplateapplies",
-    );
     let expected = count(client, &objects::capt_cluster_ar()).await
         + count(client, &objects::control_plane_ar()).await
-        + count(client, &wta).await;
+        + count(client, &objects::apply_ar()).await;
     let t0 = Instant::now();
     ctrl.restart().await?;
     ctrl.wait_ready(timeout).await?;
@@ -377,6 +396,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         _ => None,
     };
 
+    let invariants_converged = invariants(&client, &args, "after convergence", &mut notes).await;
+
     let mut churns = Vec::new();
     if converged {
         let limit = Duration::from_secs(args.timeout);
@@ -409,6 +430,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         _ => None,
     };
 
+    let invariants_after_churn = if churns.is_empty() && restart.is_none() {
+        None
+    } else {
+        invariants(&client, &args, "after churn and restart", &mut notes).await
+    };
+
     let label = args
         .label
         .clone()
@@ -435,6 +462,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         quiet,
         restart,
         churn: churns,
+        invariants: invariants_converged,
+        invariants_after_churn,
         timeline,
         notes,
     };
@@ -466,5 +495,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.timeout,
         args.out.display()
     );
-    Ok(())
+    match report.invariant_violations() {
+        Some(0) => Ok(()),
+        Some(v) => anyhow::bail!(
+            "{v} invariant violations: clusters lack, duplicate or leak objects, or are stuck (details in {})",
+            args.out.join("report.json").display()
+        ),
+        None => anyhow::bail!(
+            "the invariant check could not run (see notes in {})",
+            args.out.join("summary.md").display()
+        ),
+    }
 }
