@@ -24,6 +24,8 @@ mod ids;
 mod kubeconfig;
 mod outputs;
 mod plan;
+#[cfg(test)]
+mod plan_tests;
 pub(crate) mod queue;
 mod refs;
 mod secret;
