@@ -35,8 +35,13 @@ output "secret" {
 async fn outputs_are_encoded_per_type_and_sensitivity() {
     let env = Env::start(fast()).await;
     env.namespace("o1").await;
-    env.create(inline_workspace("typed", TYPED_MODULE, &[("n", "41")], Some(("o1", "typed-out"))))
-        .await;
+    env.create(inline_workspace(
+        "typed",
+        TYPED_MODULE,
+        &[("n", "41")],
+        Some(("o1", "typed-out")),
+    ))
+    .await;
     let ws = env.wait_ws("typed", "Ready=True", ready).await;
     assert_eq!(
         serde_json::Value::Object(outputs(&ws)),
@@ -49,8 +54,16 @@ async fn outputs_are_encoded_per_type_and_sensitivity() {
     assert_eq!(text("n"), "42");
     assert_eq!(text("b"), "true");
     assert_eq!(text("l"), r#"["x",2]"#);
-    assert_eq!(text("m"), r#"{"a":"\u0026","z":1}"#, "Go JSON: sorted keys, HTML-safe");
-    assert_eq!(text("secret"), "hidden", "sensitive outputs are in the secret");
+    assert_eq!(
+        text("m"),
+        r#"{"a":"\u0026","z":1}"#,
+        "Go JSON: sorted keys, HTML-safe"
+    );
+    assert_eq!(
+        text("secret"),
+        "hidden",
+        "sensitive outputs are in the secret"
+    );
     env.stop().await;
 }
 
@@ -58,11 +71,15 @@ async fn outputs_are_encoded_per_type_and_sensitivity() {
 async fn a_module_without_a_kubeconfig_output_publishes_none() {
     let env = Env::start(fast()).await;
     env.namespace("o2").await;
-    let module = EKS_MODULE.split("output \"kubeconfig\"").next().unwrap_or_default();
+    let module = EKS_MODULE
+        .split("output \"kubeconfig\"")
+        .next()
+        .unwrap_or_default();
     let mut ws = eks_workspace("k1", "o2", "1.31", None);
     ws["spec"]["forProvider"]["module"] = json!(module);
     env.create(ws).await;
-    env.wait_ws("k1-eks-controlplane", "Ready=True", ready).await;
+    env.wait_ws("k1-eks-controlplane", "Ready=True", ready)
+        .await;
     let data = env.wait_secret("o2", "k1-eks-connection").await;
     assert!(data.contains_key("cluster_endpoint"));
     assert!(!data.contains_key("kubeconfig"));
@@ -74,8 +91,13 @@ async fn unresolvable_references_are_plan_errors_until_fixed() {
     let env = Env::start(fast()).await;
     env.namespace("o3").await;
     let broken = "output \"x\" {\n  value = module.eks.cluster_endpoint\n}\n";
-    env.create(inline_workspace("broken", broken, &[], Some(("o3", "broken-out"))))
-        .await;
+    env.create(inline_workspace(
+        "broken",
+        broken,
+        &[],
+        Some(("o3", "broken-out")),
+    ))
+    .await;
     let (ws, msg) = env.wait_reconcile_error("broken").await;
     assert!(
         msg.starts_with("observe failed: cannot diff (i.e. plan) Terraform configuration: Terraform encountered an error. Summary: Reference to undeclared module. To see the full error run: echo \""),
@@ -83,7 +105,13 @@ async fn unresolvable_references_are_plan_errors_until_fixed() {
     );
     assert!(!ready(&ws));
     assert!(outputs(&ws).is_empty());
-    assert!(env.secrets("o3").get_opt("broken-out").await.expect("get").is_none());
+    assert!(
+        env.secrets("o3")
+            .get_opt("broken-out")
+            .await
+            .expect("get")
+            .is_none()
+    );
 
     env.merge(
         "broken",
@@ -91,7 +119,9 @@ async fn unresolvable_references_are_plan_errors_until_fixed() {
         "fix module",
     )
     .await;
-    let ws = env.wait_ws("broken", "Ready=True after the fix", ready).await;
+    let ws = env
+        .wait_ws("broken", "Ready=True after the fix", ready)
+        .await;
     assert_eq!(outputs(&ws)["x"], json!(1));
     env.stop().await;
 }
@@ -103,7 +133,9 @@ async fn same_inputs_give_same_outputs_across_runs() {
         let env = Env::start(fast()).await;
         env.namespace("o4").await;
         env.create(eks_workspace("d1", "o4", "1.31", None)).await;
-        let ws = env.wait_ws("d1-eks-controlplane", "Ready=True", ready).await;
+        let ws = env
+            .wait_ws("d1-eks-controlplane", "Ready=True", ready)
+            .await;
         let data = env.wait_secret("o4", "d1-eks-connection").await;
         runs.push((outputs(&ws), data));
         env.stop().await;
@@ -115,7 +147,8 @@ async fn same_inputs_give_same_outputs_across_runs() {
 async fn var_files_are_read_from_secrets_and_retried() {
     let env = Env::start(fast()).await;
     env.namespace("o5").await;
-    let module = "variable \"vpc_id\" {\n  type = string\n}\noutput \"vpc\" {\n  value = var.vpc_id\n}\n";
+    let module =
+        "variable \"vpc_id\" {\n  type = string\n}\noutput \"vpc\" {\n  value = var.vpc_id\n}\n";
     let mut ws = inline_workspace("reader", module, &[], None);
     ws["spec"]["forProvider"]["varFiles"] = json!([{
         "source": "SecretKey",
@@ -135,7 +168,9 @@ async fn var_files_are_read_from_secrets_and_retried() {
         Some(("o5", "vpc-out")),
     ))
     .await;
-    let ws = env.wait_ws("reader", "Ready=True once the secret exists", ready).await;
+    let ws = env
+        .wait_ws("reader", "Ready=True once the secret exists", ready)
+        .await;
     assert_eq!(outputs(&ws)["vpc"], json!("vpc-123"));
     env.stop().await;
 }
@@ -153,9 +188,16 @@ async fn remote_modules_map_by_address() {
             } }
         })
     };
-    env.create(remote("known", "git::https://github.com/terraform-aws-modules/terraform-aws-eks.git?ref=v20.11.0"))
-        .await;
-    env.create(remote("unknown", "git::https://example.com/modules/thing.git")).await;
+    env.create(remote(
+        "known",
+        "git::https://github.com/terraform-aws-modules/terraform-aws-eks.git?ref=v20.11.0",
+    ))
+    .await;
+    env.create(remote(
+        "unknown",
+        "git::https://example.com/modules/thing.git",
+    ))
+    .await;
     let ws = env.wait_ws("known", "Ready=True", ready).await;
     assert_eq!(outputs(&ws)["cluster_name"], json!("r1"));
     assert_eq!(

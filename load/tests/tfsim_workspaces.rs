@@ -197,11 +197,17 @@ async fn vpc_workspace_outputs() {
             .iter()
             .all(|s| s.as_str().is_some_and(|s| s.starts_with("subnet-")))
     );
-    assert_eq!(out["azs"], json!(["eu-west-1a", "eu-west-1b", "eu-west-1c"]));
+    assert_eq!(
+        out["azs"],
+        json!(["eu-west-1a", "eu-west-1b", "eu-west-1c"])
+    );
     assert!(!out.contains_key("vpc_config"), "vpc_config is sensitive");
     let data = env.wait_secret("team-b", "c2-vpc-connection").await;
     let hcl = String::from_utf8(data["vpc_config"].clone()).expect("utf8");
-    assert!(hcl.starts_with(&format!("vpc_id          = \"{vpc_id}\"\n")), "{hcl}");
+    assert!(
+        hcl.starts_with(&format!("vpc_id          = \"{vpc_id}\"\n")),
+        "{hcl}"
+    );
     assert_eq!(data["vpc_id"], vpc_id.as_bytes());
     let subnets_json: Value =
         serde_json::from_slice(&data["private_subnets"]).expect("JSON list in secret");
@@ -218,14 +224,18 @@ async fn spot_role_modules_follow_the_account() {
     let env = Env::start(config).await;
     let check = "data \"aws_iam_roles\" \"spot\" {\n  name_regex = \"^AWSServiceRoleForEC2Spot$\"\n}\noutput \"role_exists\" {\n  value = length(data.aws_iam_roles.spot.names) > 0\n}\n";
     let create = "resource \"aws_iam_service_linked_role\" \"spot\" {\n  aws_service_name = \"spot.amazonaws.com\"\n}\noutput \"role_arn\" {\n  value = aws_iam_service_linked_role.spot.arn\n}\n";
-    env.create(inline_workspace("c3-spot-role-check", check, &[], None)).await;
+    env.create(inline_workspace("c3-spot-role-check", check, &[], None))
+        .await;
     let mut exists = inline_workspace("c3-spot-role-check-2", check, &[], None);
     exists["metadata"]["annotations"] = json!({ tfsim::ROLE_EXISTS_ANNOTATION: "true" });
     env.create(exists).await;
-    env.create(inline_workspace("c3-spot-role-create", create, &[], None)).await;
+    env.create(inline_workspace("c3-spot-role-create", create, &[], None))
+        .await;
     let check = env.wait_ws("c3-spot-role-check", "Ready=True", ready).await;
     assert_eq!(outputs(&check)["role_exists"], json!(false));
-    let check2 = env.wait_ws("c3-spot-role-check-2", "Ready=True", ready).await;
+    let check2 = env
+        .wait_ws("c3-spot-role-check-2", "Ready=True", ready)
+        .await;
     assert_eq!(outputs(&check2)["role_exists"], json!(true));
     let create = env
         .wait_ws("c3-spot-role-create", "Ready=True", ready)

@@ -25,7 +25,9 @@ impl RunError {
         match self {
             RunError::Terraform(f) => diag::message(f.step, &f.diag),
             RunError::VarFile(reason) => {
-                format!("observe failed: cannot determine Terraform options: cannot get tfvars: {reason}")
+                format!(
+                    "observe failed: cannot determine Terraform options: cannot get tfvars: {reason}"
+                )
             }
         }
     }
@@ -42,7 +44,10 @@ async fn read_key(client: &kube::Client, source: &str, r: &KeyRef) -> Result<Str
             .get(&r.name)
             .await
             .map_err(missing)?;
-        Ok(cm.data.and_then(|d| d.get(&r.key).cloned()).unwrap_or_default())
+        Ok(cm
+            .data
+            .and_then(|d| d.get(&r.key).cloned())
+            .unwrap_or_default())
     } else {
         let s = Api::<Secret>::namespaced(client.clone(), &r.namespace)
             .get(&r.name)
@@ -64,13 +69,24 @@ async fn var_file(client: &kube::Client, vf: &VarFile) -> Result<(String, FileFo
     } else {
         vf.secret_key_ref.as_ref()
     };
-    let r = r.ok_or_else(|| RunError::VarFile(format!("varFiles entry of source {:?} has no reference", vf.source)))?;
-    let text = read_key(client, &vf.source, r).await.map_err(RunError::VarFile)?;
+    let r = r.ok_or_else(|| {
+        RunError::VarFile(format!(
+            "varFiles entry of source {:?} has no reference",
+            vf.source
+        ))
+    })?;
+    let text = read_key(client, &vf.source, r)
+        .await
+        .map_err(RunError::VarFile)?;
     Ok((text, format))
 }
 
 /// Reads the var files and plans the module of `ws`.
-pub(crate) async fn run(client: &kube::Client, ws: &WorkspaceView, settings: &Settings) -> Result<Outputs, RunError> {
+pub(crate) async fn run(
+    client: &kube::Client,
+    ws: &WorkspaceView,
+    settings: &Settings,
+) -> Result<Outputs, RunError> {
     let mut files = Vec::with_capacity(ws.var_files.len());
     for vf in &ws.var_files {
         files.push(var_file(client, vf).await?);
@@ -105,18 +121,35 @@ pub(crate) async fn run(client: &kube::Client, ws: &WorkspaceView, settings: &Se
 /// The message of the `apply-error` fault: an AWS API error fitting what the module creates.
 pub(crate) fn apply_error_message(ws: &WorkspaceView, seed: u64) -> String {
     let h = ids::hex(seed, &["request", &ws.name, &ws.generation.to_string()], 32);
-    let request_id = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+    let request_id = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
     let m = ws.module.as_str();
     let summary = if m.contains("terraform-aws-modules/eks") || m.contains("aws_eks_cluster") {
         let name = ws.var("cluster_name").unwrap_or(&ws.name);
-        let version = ws.var("kubernetes_version").unwrap_or(DEFAULT_KUBERNETES_VERSION);
-        format!("creating EKS Cluster ({name}): operation error EKS: CreateCluster, https response error StatusCode: 400, RequestID: {request_id}, InvalidParameterException: unsupported Kubernetes version {version}")
+        let version = ws
+            .var("kubernetes_version")
+            .unwrap_or(DEFAULT_KUBERNETES_VERSION);
+        format!(
+            "creating EKS Cluster ({name}): operation error EKS: CreateCluster, https response error StatusCode: 400, RequestID: {request_id}, InvalidParameterException: unsupported Kubernetes version {version}"
+        )
     } else if m.contains("terraform-aws-modules/vpc") || m.contains("aws_vpc") {
-        format!("creating EC2 VPC: operation error EC2: CreateVpc, https response error StatusCode: 400, RequestID: {request_id}, api error VpcLimitExceeded: The maximum number of VPCs has been reached.")
+        format!(
+            "creating EC2 VPC: operation error EC2: CreateVpc, https response error StatusCode: 400, RequestID: {request_id}, api error VpcLimitExceeded: The maximum number of VPCs has been reached."
+        )
     } else if m.contains("aws_iam_service_linked_role") {
-        format!("creating IAM Service Linked Role (spot.amazonaws.com): operation error IAM: CreateServiceLinkedRole, https response error StatusCode: 400, RequestID: {request_id}, InvalidInput: Service role name AWSServiceRoleForEC2Spot has been taken in this account, please try a different suffix.")
+        format!(
+            "creating IAM Service Linked Role (spot.amazonaws.com): operation error IAM: CreateServiceLinkedRole, https response error StatusCode: 400, RequestID: {request_id}, InvalidInput: Service role name AWSServiceRoleForEC2Spot has been taken in this account, please try a different suffix."
+        )
     } else {
-        format!("operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: {request_id}, api error ExpiredToken: The security token included in the request is expired")
+        format!(
+            "operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: {request_id}, api error ExpiredToken: The security token included in the request is expired"
+        )
     };
     let step = if ws.at_provider.checksum.is_some() {
         Step::Update

@@ -97,7 +97,11 @@ impl Account {
 
     fn role_arn(&self, name: &str) -> String {
         if name == SPOT_ROLE {
-            self.arn("iam", false, &format!("role/aws-service-role/spot.amazonaws.com/{name}"))
+            self.arn(
+                "iam",
+                false,
+                &format!("role/aws-service-role/spot.amazonaws.com/{name}"),
+            )
         } else {
             self.arn("iam", false, &format!("role/{name}"))
         }
@@ -108,7 +112,10 @@ impl Account {
             ("arn", self.role_arn(name).into()),
             ("id", name.into()),
             ("name", name.into()),
-            ("unique_id", format!("AROA{}", self.id(&["role", name], 17).to_uppercase()).into()),
+            (
+                "unique_id",
+                format!("AROA{}", self.id(&["role", name], 17).to_uppercase()).into(),
+            ),
         ])
     }
 
@@ -118,12 +125,18 @@ impl Account {
         Ok(obj([
             ("id", name.into()),
             ("name", name.into()),
-            ("arn", self.arn("eks", true, &format!("cluster/{name}")).into()),
+            (
+                "arn",
+                self.arn("eks", true, &format!("cluster/{name}")).into(),
+            ),
             ("endpoint", endpoint.into()),
             ("version", version.into()),
             ("platform_version", "eks.1".into()),
             ("status", "ACTIVE".into()),
-            ("certificate_authority", Value::Array(vec![obj([("data", ca.into())])])),
+            (
+                "certificate_authority",
+                Value::Array(vec![obj([("data", ca.into())])]),
+            ),
             (
                 "identity",
                 Value::Array(vec![obj([(
@@ -142,25 +155,39 @@ impl Account {
     }
 
     /// Attributes of resource `kind` (`None`: a type tfsim does not model).
-    pub(crate) fn resource(&self, kind: &str, name: &str, args: &Args) -> Option<Result<Value, Diag>> {
+    pub(crate) fn resource(
+        &self,
+        kind: &str,
+        name: &str,
+        args: &Args,
+    ) -> Option<Result<Value, Diag>> {
         let block = format!("resource \"{kind}\" \"{name}\"");
         Some(match kind {
             "aws_iam_service_linked_role" => {
                 required(args, "aws_service_name", &block).map(|service| {
                     let role = service_role_name(service, arg(args, "custom_suffix"));
-                    let arn = self.arn("iam", false, &format!("role/aws-service-role/{service}/{role}"));
+                    let arn = self.arn(
+                        "iam",
+                        false,
+                        &format!("role/aws-service-role/{service}/{role}"),
+                    );
                     obj([
                         ("arn", arn.clone().into()),
                         ("id", arn.into()),
                         ("name", role.clone().into()),
                         ("aws_service_name", service.into()),
                         ("path", format!("/aws-service-role/{service}/").into()),
-                        ("unique_id", format!("AROA{}", self.id(&["role", &role], 17).to_uppercase()).into()),
+                        (
+                            "unique_id",
+                            format!("AROA{}", self.id(&["role", &role], 17).to_uppercase()).into(),
+                        ),
                     ])
                 })
             }
             "aws_iam_role" => required(args, "name", &block).map(|n| self.role(n)),
-            "aws_eks_cluster" => required(args, "name", &block).and_then(|n| self.eks_cluster_value(n, args)),
+            "aws_eks_cluster" => {
+                required(args, "name", &block).and_then(|n| self.eks_cluster_value(n, args))
+            }
             "aws_vpc" => {
                 let cidr = arg(args, "cidr_block").unwrap_or("10.0.0.0/16");
                 let id = format!("vpc-{}", self.id(&["vpc", name, cidr], 17));
@@ -168,7 +195,10 @@ impl Account {
                     ("arn", self.arn("ec2", true, &format!("vpc/{id}")).into()),
                     ("id", id.into()),
                     ("cidr_block", cidr.into()),
-                    ("default_security_group_id", format!("sg-{}", self.id(&["vpc-sg", name, cidr], 17)).into()),
+                    (
+                        "default_security_group_id",
+                        format!("sg-{}", self.id(&["vpc-sg", name, cidr], 17)).into(),
+                    ),
                     ("owner_id", self.account_id.clone().into()),
                 ]))
             }
@@ -184,7 +214,9 @@ impl Account {
                         ("cidr_block", cidr.into()),
                         (
                             "availability_zone",
-                            arg(args, "availability_zone").map_or_else(|| format!("{}a", self.region), str::to_string).into(),
+                            arg(args, "availability_zone")
+                                .map_or_else(|| format!("{}a", self.region), str::to_string)
+                                .into(),
                         ),
                     ])
                 })
@@ -199,11 +231,19 @@ impl Account {
         let r = &self.region;
         Some(match kind {
             "aws_availability_zones" => {
-                let zones: Vec<String> = ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
+                let zones: Vec<String> =
+                    ["a", "b", "c"].iter().map(|z| format!("{r}{z}")).collect();
                 Ok(obj([
                     ("id", r.as_str().into()),
                     ("names", strs(&zones)),
-                    ("zone_ids", strs(&(1..=3).map(|i| format!("{}-az{i}", &r[..r.len().min(6)])).collect::<Vec<_>>())),
+                    (
+                        "zone_ids",
+                        strs(
+                            &(1..=3)
+                                .map(|i| format!("{}-az{i}", &r[..r.len().min(6)]))
+                                .collect::<Vec<_>>(),
+                        ),
+                    ),
                 ]))
             }
             "aws_region" => Ok(obj([
@@ -216,7 +256,10 @@ impl Account {
                 ("id", self.account_id.clone().into()),
                 ("account_id", self.account_id.clone().into()),
                 ("arn", self.arn("iam", false, "user/capt").into()),
-                ("user_id", format!("AIDA{}", self.id(&["user"], 17).to_uppercase()).into()),
+                (
+                    "user_id",
+                    format!("AIDA{}", self.id(&["user"], 17).to_uppercase()).into(),
+                ),
             ])),
             "aws_partition" => Ok(obj([
                 ("id", "aws".into()),
@@ -226,11 +269,21 @@ impl Account {
             "aws_iam_roles" => {
                 let pattern = arg(args, "name_regex").unwrap_or(".*");
                 regex::Regex::new(pattern)
-                    .map_err(|e| Diag::new("Invalid value for \"name_regex\"", e.to_string()).within(block))
+                    .map_err(|e| {
+                        Diag::new("Invalid value for \"name_regex\"", e.to_string()).within(block)
+                    })
                     .map(|re| {
-                        let names: Vec<String> = self.roles().into_iter().filter(|n| re.is_match(n)).collect();
+                        let names: Vec<String> = self
+                            .roles()
+                            .into_iter()
+                            .filter(|n| re.is_match(n))
+                            .collect();
                         let arns: Vec<String> = names.iter().map(|n| self.role_arn(n)).collect();
-                        obj([("id", r.as_str().into()), ("names", strs(&names)), ("arns", strs(&arns))])
+                        obj([
+                            ("id", r.as_str().into()),
+                            ("names", strs(&names)),
+                            ("arns", strs(&arns)),
+                        ])
                     })
             }
             "aws_iam_role" => required(args, "name", &block).and_then(|n| {
@@ -243,9 +296,15 @@ impl Account {
                     Ok(self.role(n))
                 }
             }),
-            "aws_eks_cluster" => required(args, "name", &block).and_then(|n| self.eks_cluster_value(n, args)),
+            "aws_eks_cluster" => {
+                required(args, "name", &block).and_then(|n| self.eks_cluster_value(n, args))
+            }
             "aws_eks_cluster_auth" => required(args, "name", &block).map(|n| {
-                obj([("id", n.into()), ("name", n.into()), ("token", self.eks_token(n).into())])
+                obj([
+                    ("id", n.into()),
+                    ("name", n.into()),
+                    ("token", self.eks_token(n).into()),
+                ])
             }),
             "external" => Ok(obj([("id", "-".into()), ("result", self.external(args))])),
             _ => return None,
@@ -266,7 +325,9 @@ impl Account {
             .find(|w| w[0] == "--cluster-name")
             .map(|w| w[1]);
         match cluster {
-            Some(name) if words.contains(&"get-token") => obj([("token", self.eks_token(name).into())]),
+            Some(name) if words.contains(&"get-token") => {
+                obj([("token", self.eks_token(name).into())])
+            }
             _ => Value::Object(hcl::Map::new()),
         }
     }
@@ -281,7 +342,10 @@ fn service_role_name(service: &str, suffix: Option<&str>) -> String {
         other => {
             let head = other.split('.').next().unwrap_or(other);
             let mut c = head.chars();
-            let cap: String = c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default();
+            let cap: String = c
+                .next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default();
             format!("AWSServiceRoleFor{cap}")
         }
     };

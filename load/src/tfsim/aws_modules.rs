@@ -25,8 +25,10 @@ impl ModuleKind {
     pub(crate) fn from_source(source: &str) -> Option<ModuleKind> {
         // `//` marks a sub-directory; the one of a URL scheme (`https://`) does not.
         let s = source.to_ascii_lowercase().replace("://", ":/");
-        let eks = s.contains("terraform-aws-modules/eks/aws") || s.contains("terraform-aws-modules/terraform-aws-eks");
-        let vpc = s.contains("terraform-aws-modules/vpc/aws") || s.contains("terraform-aws-modules/terraform-aws-vpc");
+        let eks = s.contains("terraform-aws-modules/eks/aws")
+            || s.contains("terraform-aws-modules/terraform-aws-eks");
+        let vpc = s.contains("terraform-aws-modules/vpc/aws")
+            || s.contains("terraform-aws-modules/terraform-aws-vpc");
         if eks && s.contains("//modules/karpenter") {
             Some(ModuleKind::Karpenter)
         } else if eks && !s.contains("//") {
@@ -42,29 +44,44 @@ impl ModuleKind {
 fn list(args: &Args, key: &str) -> Vec<String> {
     args.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 impl Account {
     /// The outputs of module `kind` called as `module "<name>"` with `inputs`.
-    pub(crate) fn module(&self, kind: ModuleKind, name: &str, inputs: &Args) -> Result<Value, Diag> {
+    pub(crate) fn module(
+        &self,
+        kind: ModuleKind,
+        name: &str,
+        inputs: &Args,
+    ) -> Result<Value, Diag> {
         let block = format!("module \"{name}\"");
         match kind {
             ModuleKind::Eks => self.eks_module(required(inputs, "cluster_name", &block)?, inputs),
-            ModuleKind::Karpenter => Ok(self.karpenter_module(required(inputs, "cluster_name", &block)?, inputs)),
+            ModuleKind::Karpenter => {
+                Ok(self.karpenter_module(required(inputs, "cluster_name", &block)?, inputs))
+            }
             ModuleKind::Vpc => Ok(self.vpc_module(inputs)),
         }
     }
 
     fn eks_module(&self, cluster: &str, inputs: &Args) -> Result<Value, Diag> {
         let (endpoint, ca, oidc) = self.eks_cluster(cluster)?;
-        let version = arg(inputs, "cluster_version").unwrap_or(super::outputs::DEFAULT_KUBERNETES_VERSION);
+        let version =
+            arg(inputs, "cluster_version").unwrap_or(super::outputs::DEFAULT_KUBERNETES_VERSION);
         let sg = |what: &str| format!("sg-{}", self.id(&[what, cluster], 17));
         let role = format!("{cluster}-cluster");
         Ok(obj([
             ("cluster_name", cluster.into()),
-            ("cluster_arn", self.arn("eks", true, &format!("cluster/{cluster}")).into()),
+            (
+                "cluster_arn",
+                self.arn("eks", true, &format!("cluster/{cluster}")).into(),
+            ),
             ("cluster_endpoint", endpoint.into()),
             ("cluster_certificate_authority_data", ca.into()),
             ("cluster_version", version.into()),
@@ -75,27 +92,47 @@ impl Account {
             ("node_security_group_id", sg("node-sg").into()),
             ("cluster_oidc_issuer_url", format!("https://{oidc}").into()),
             ("oidc_provider", oidc.clone().into()),
-            ("oidc_provider_arn", self.arn("iam", false, &format!("oidc-provider/{oidc}")).into()),
+            (
+                "oidc_provider_arn",
+                self.arn("iam", false, &format!("oidc-provider/{oidc}"))
+                    .into(),
+            ),
             ("cluster_iam_role_name", role.clone().into()),
-            ("cluster_iam_role_arn", self.arn("iam", false, &format!("role/{role}")).into()),
+            (
+                "cluster_iam_role_arn",
+                self.arn("iam", false, &format!("role/{role}")).into(),
+            ),
             ("cluster_service_cidr", "172.20.0.0/16".into()),
         ]))
     }
 
     fn karpenter_module(&self, cluster: &str, inputs: &Args) -> Value {
-        let role = arg(inputs, "iam_role_name").map_or_else(|| format!("KarpenterController-{cluster}"), str::to_string);
-        let node_role = arg(inputs, "node_iam_role_name").map_or_else(|| format!("KarpenterNodeRole-{cluster}"), str::to_string);
-        let queue = arg(inputs, "queue_name").map_or_else(|| format!("Karpenter-{cluster}"), str::to_string);
+        let role = arg(inputs, "iam_role_name")
+            .map_or_else(|| format!("KarpenterController-{cluster}"), str::to_string);
+        let node_role = arg(inputs, "node_iam_role_name")
+            .map_or_else(|| format!("KarpenterNodeRole-{cluster}"), str::to_string);
+        let queue = arg(inputs, "queue_name")
+            .map_or_else(|| format!("Karpenter-{cluster}"), str::to_string);
         obj([
             ("iam_role_name", role.clone().into()),
-            ("iam_role_arn", self.arn("iam", false, &format!("role/{role}")).into()),
+            (
+                "iam_role_arn",
+                self.arn("iam", false, &format!("role/{role}")).into(),
+            ),
             ("node_iam_role_name", node_role.clone().into()),
-            ("node_iam_role_arn", self.arn("iam", false, &format!("role/{node_role}")).into()),
+            (
+                "node_iam_role_arn",
+                self.arn("iam", false, &format!("role/{node_role}")).into(),
+            ),
             ("queue_name", queue.clone().into()),
             ("queue_arn", self.arn("sqs", true, &queue).into()),
             (
                 "queue_url",
-                format!("https://sqs.{}.amazonaws.com/{}/{queue}", self.region, self.account_id).into(),
+                format!(
+                    "https://sqs.{}.amazonaws.com/{}/{queue}",
+                    self.region, self.account_id
+                )
+                .into(),
             ),
         ])
     }
@@ -114,14 +151,32 @@ impl Account {
         };
         let (private, private_cidrs) = subnets("private");
         let (public, public_cidrs) = subnets("public");
-        let arns = |ids: &[String]| -> Vec<String> { ids.iter().map(|i| self.arn("ec2", true, &format!("subnet/{i}"))).collect() };
-        let nat = inputs.get("enable_nat_gateway").and_then(Value::as_bool).unwrap_or(false);
-        let natgw: Vec<String> = if nat { vec![format!("nat-{}", self.id(&["nat", &vpc_id], 17))] } else { Vec::new() };
-        let igw: Value = if public.is_empty() { Value::Null } else { format!("igw-{}", self.id(&["igw", &vpc_id], 17)).into() };
+        let arns = |ids: &[String]| -> Vec<String> {
+            ids.iter()
+                .map(|i| self.arn("ec2", true, &format!("subnet/{i}")))
+                .collect()
+        };
+        let nat = inputs
+            .get("enable_nat_gateway")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let natgw: Vec<String> = if nat {
+            vec![format!("nat-{}", self.id(&["nat", &vpc_id], 17))]
+        } else {
+            Vec::new()
+        };
+        let igw: Value = if public.is_empty() {
+            Value::Null
+        } else {
+            format!("igw-{}", self.id(&["igw", &vpc_id], 17)).into()
+        };
         obj([
             ("name", name.into()),
             ("vpc_id", vpc_id.clone().into()),
-            ("vpc_arn", self.arn("ec2", true, &format!("vpc/{vpc_id}")).into()),
+            (
+                "vpc_arn",
+                self.arn("ec2", true, &format!("vpc/{vpc_id}")).into(),
+            ),
             ("vpc_cidr_block", cidr.into()),
             ("azs", strs(&list(inputs, "azs"))),
             ("private_subnets", strs(&private)),
@@ -132,7 +187,10 @@ impl Account {
             ("public_subnets_cidr_blocks", strs(&public_cidrs)),
             ("natgw_ids", strs(&natgw)),
             ("igw_id", igw),
-            ("default_security_group_id", format!("sg-{}", self.id(&["vpc-sg", &vpc_id], 17)).into()),
+            (
+                "default_security_group_id",
+                format!("sg-{}", self.id(&["vpc-sg", &vpc_id], 17)).into(),
+            ),
         ])
     }
 }
@@ -144,11 +202,28 @@ mod tests {
     #[test]
     fn recognises_sources() {
         use ModuleKind::*;
-        assert_eq!(ModuleKind::from_source("terraform-aws-modules/eks/aws"), Some(Eks));
-        assert_eq!(ModuleKind::from_source("terraform-aws-modules/eks/aws//modules/karpenter"), Some(Karpenter));
-        assert_eq!(ModuleKind::from_source("git::https://github.com/terraform-aws-modules/terraform-aws-eks.git?ref=v20.8.5"), Some(Eks));
-        assert_eq!(ModuleKind::from_source("registry.terraform.io/terraform-aws-modules/vpc/aws"), Some(Vpc));
-        assert_eq!(ModuleKind::from_source("terraform-aws-modules/iam/aws"), None);
+        assert_eq!(
+            ModuleKind::from_source("terraform-aws-modules/eks/aws"),
+            Some(Eks)
+        );
+        assert_eq!(
+            ModuleKind::from_source("terraform-aws-modules/eks/aws//modules/karpenter"),
+            Some(Karpenter)
+        );
+        assert_eq!(
+            ModuleKind::from_source(
+                "git::https://github.com/terraform-aws-modules/terraform-aws-eks.git?ref=v20.8.5"
+            ),
+            Some(Eks)
+        );
+        assert_eq!(
+            ModuleKind::from_source("registry.terraform.io/terraform-aws-modules/vpc/aws"),
+            Some(Vpc)
+        );
+        assert_eq!(
+            ModuleKind::from_source("terraform-aws-modules/iam/aws"),
+            None
+        );
         assert_eq!(ModuleKind::from_source("./modules/eks"), None);
     }
 }

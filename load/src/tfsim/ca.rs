@@ -39,7 +39,11 @@ pub(crate) fn generate_pem(seed: u64, parts: &[&str]) -> Result<String, CaError>
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     let mut der = ED25519_PKCS8_PREFIX.to_vec();
-    der.extend(hex_bytes(&ids::hex(seed, &[&["ca-key"], parts].concat(), 64)));
+    der.extend(hex_bytes(&ids::hex(
+        seed,
+        &[&["ca-key"], parts].concat(),
+        64,
+    )));
     let key = KeyPair::try_from(der)?;
     let cert = params.self_signed(&key)?;
     Ok(cert.pem())

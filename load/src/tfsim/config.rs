@@ -29,14 +29,17 @@ pub(crate) struct Call {
 impl Call {
     /// The literal string of argument `key` (e.g. a module's `source`).
     pub(crate) fn literal(&self, key: &str) -> Option<String> {
-        self.body.attributes().find(|a| a.key() == key).and_then(|a| match a.expr() {
-            Expression::String(s) => Some(s.clone()),
-            Expression::TemplateExpr(t) => match t.as_ref() {
-                hcl::TemplateExpr::QuotedString(s) => Some(s.clone()),
-                hcl::TemplateExpr::Heredoc(h) => Some(h.template.clone()),
-            },
-            _ => None,
-        })
+        self.body
+            .attributes()
+            .find(|a| a.key() == key)
+            .and_then(|a| match a.expr() {
+                Expression::String(s) => Some(s.clone()),
+                Expression::TemplateExpr(t) => match t.as_ref() {
+                    hcl::TemplateExpr::QuotedString(s) => Some(s.clone()),
+                    hcl::TemplateExpr::Heredoc(h) => Some(h.template.clone()),
+                },
+                _ => None,
+            })
     }
 }
 
@@ -91,7 +94,9 @@ fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
 fn duplicate(what: &str, name: &str) -> Diag {
     Diag::new(
         format!("Duplicate {what} declaration"),
-        format!("A {what} named \"{name}\" was already declared. Names must be unique within a module."),
+        format!(
+            "A {what} named \"{name}\" was already declared. Names must be unique within a module."
+        ),
     )
 }
 
@@ -118,7 +123,10 @@ pub(crate) fn parse(text: &str) -> Result<RootModule, Diag> {
                 let v = Variable {
                     type_: attr(block.body(), "type").cloned(),
                     default: attr(block.body(), "default").cloned(),
-                    sensitive: matches!(attr(block.body(), "sensitive"), Some(Expression::Bool(true))),
+                    sensitive: matches!(
+                        attr(block.body(), "sensitive"),
+                        Some(Expression::Bool(true))
+                    ),
                 };
                 if m.variables.insert(name.clone(), v).is_some() {
                     return Err(duplicate("variable", &name));
@@ -126,8 +134,7 @@ pub(crate) fn parse(text: &str) -> Result<RootModule, Diag> {
             }
             "locals" => {
                 for a in block.body().attributes() {
-                    if m
-                        .locals
+                    if m.locals
                         .insert(a.key().to_string(), a.expr().clone())
                         .is_some()
                     {

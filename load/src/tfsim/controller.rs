@@ -284,7 +284,13 @@ impl Ctx {
     ) -> Result<(), ReconcileError> {
         set_condition(
             conds,
-            Condition::new("Synced", false, "ReconcileError", &err.message(), ws.generation),
+            Condition::new(
+                "Synced",
+                false,
+                "ReconcileError",
+                &err.message(),
+                ws.generation,
+            ),
             ts,
         );
         self.write_status(ws, conds, None).await

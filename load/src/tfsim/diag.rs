@@ -70,8 +70,14 @@ pub(crate) fn message(step: Step, diag: &Diag) -> String {
         Step::Fetch => {
             return format!("connect failed: {}: {}", diag.summary, diag.detail);
         }
-        Step::Init => ("connect failed", "cannot initialize Terraform configuration"),
-        Step::Plan => ("observe failed", "cannot diff (i.e. plan) Terraform configuration"),
+        Step::Init => (
+            "connect failed",
+            "cannot initialize Terraform configuration",
+        ),
+        Step::Plan => (
+            "observe failed",
+            "cannot diff (i.e. plan) Terraform configuration",
+        ),
         Step::Create => ("create failed", "cannot apply Terraform configuration"),
         Step::Update => ("update failed", "cannot apply Terraform configuration"),
     };
@@ -128,8 +134,11 @@ mod tests {
 
     #[test]
     fn message_carries_summary_and_gzip() {
-        let d = Diag::new("Reference to undeclared module", "No module call named \"x\".")
-            .within("in output \"y\"");
+        let d = Diag::new(
+            "Reference to undeclared module",
+            "No module call named \"x\".",
+        )
+        .within("in output \"y\"");
         let m = message(Step::Plan, &d);
         assert!(m.starts_with(
             "observe failed: cannot diff (i.e. plan) Terraform configuration: Terraform encountered an error. Summary: Reference to undeclared module. To see the full error run: echo \""

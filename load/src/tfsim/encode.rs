@@ -56,11 +56,9 @@ pub(crate) fn from_json(v: &Json) -> Hcl {
         }
         Json::String(s) => Hcl::String(s.clone()),
         Json::Array(items) => Hcl::Array(items.iter().map(from_json).collect()),
-        Json::Object(map) => Hcl::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), from_json(v)))
-                .collect(),
-        ),
+        Json::Object(map) => {
+            Hcl::Object(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
     }
 }
 

@@ -12,7 +12,9 @@ fn def(params: &[ParamType], func: hcl::eval::Func) -> FuncDef {
 }
 
 fn variadic(func: hcl::eval::Func) -> FuncDef {
-    FuncDef::builder().variadic_param(ParamType::Any).build(func)
+    FuncDef::builder()
+        .variadic_param(ParamType::Any)
+        .build(func)
 }
 
 /// Declares the terraform functions in `ctx`.
@@ -53,7 +55,10 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
     );
     ctx.declare_func("split", def(&[Str, Str], split));
     ctx.declare_func("length", def(&[Any], length));
-    ctx.declare_func("slice", def(&[Any, ParamType::Number, ParamType::Number], slice));
+    ctx.declare_func(
+        "slice",
+        def(&[Any, ParamType::Number, ParamType::Number], slice),
+    );
     ctx.declare_func("concat", variadic(concat));
     ctx.declare_func("merge", variadic(merge));
     ctx.declare_func("keys", def(&[Any], keys));
@@ -128,12 +133,16 @@ fn format(a: FuncArgs) -> Result<Value, String> {
             out.push('%');
             continue;
         }
-        let arg = args.next().ok_or("not enough arguments for format string")?;
+        let arg = args
+            .next()
+            .ok_or("not enough arguments for format string")?;
         match verb {
             's' | 'd' | 't' | 'f' | 'g' => {
                 out.push_str(&primitive_string(arg).ok_or("unsupported value for format verb")?)
             }
-            'q' => out.push_str(&serde_json::Value::String(primitive_string(arg).unwrap_or_default()).to_string()),
+            'q' => out.push_str(
+                &serde_json::Value::String(primitive_string(arg).unwrap_or_default()).to_string(),
+            ),
             'v' => out.push_str(&encode::go_json(&encode::to_json(arg))),
             other => return Err(format!("unsupported format verb %{other}")),
         }
@@ -227,14 +236,19 @@ fn length(a: FuncArgs) -> Result<Value, String> {
         Value::Array(v) => v.len(),
         Value::Object(m) => m.len(),
         Value::String(x) => x.chars().count(),
-        _ => return Err("argument must be a string, a collection type, or a structural type".into()),
+        _ => {
+            return Err("argument must be a string, a collection type, or a structural type".into());
+        }
     };
     Ok(Value::from(n as u64))
 }
 
 fn slice(a: FuncArgs) -> Result<Value, String> {
     let items = a[0].as_array().ok_or("the first argument must be a list")?;
-    let (start, end) = (index_arg(&a[1], "start_index")?, index_arg(&a[2], "end_index")?);
+    let (start, end) = (
+        index_arg(&a[1], "start_index")?,
+        index_arg(&a[2], "end_index")?,
+    );
     if start > end || end > items.len() {
         return Err(format!(
             "the end index must not be greater than the length of the list ({})",
@@ -247,7 +261,12 @@ fn slice(a: FuncArgs) -> Result<Value, String> {
 fn concat(a: FuncArgs) -> Result<Value, String> {
     let mut out = Vec::new();
     for list in a.iter() {
-        out.extend(list.as_array().ok_or("all arguments must be lists")?.iter().cloned());
+        out.extend(
+            list.as_array()
+                .ok_or("all arguments must be lists")?
+                .iter()
+                .cloned(),
+        );
     }
     Ok(Value::Array(out))
 }
@@ -281,7 +300,10 @@ fn keys(a: FuncArgs) -> Result<Value, String> {
 fn values(a: FuncArgs) -> Result<Value, String> {
     let m = a[0].as_object().ok_or("a map or object is required")?;
     Ok(Value::Array(
-        sorted_keys(&a[0])?.into_iter().map(|k| m[k].clone()).collect(),
+        sorted_keys(&a[0])?
+            .into_iter()
+            .map(|k| m[k].clone())
+            .collect(),
     ))
 }
 
@@ -294,7 +316,9 @@ fn element(a: FuncArgs) -> Result<Value, String> {
 }
 
 fn contains(a: FuncArgs) -> Result<Value, String> {
-    let items = a[0].as_array().ok_or("the first argument must be a list or set")?;
+    let items = a[0]
+        .as_array()
+        .ok_or("the first argument must be a list or set")?;
     Ok(Value::Bool(items.contains(&a[1])))
 }
 
@@ -325,14 +349,23 @@ mod tests {
     #[test]
     fn functions_behave_like_terraform() {
         let ok = |e: &str| eval(e).unwrap_or_else(|err| panic!("{e}: {err}"));
-        assert_eq!(ok(r#"jsonencode({b = 1, a = ["x"]})"#), Value::from(r#"{"a":["x"],"b":1}"#));
+        assert_eq!(
+            ok(r#"jsonencode({b = 1, a = ["x"]})"#),
+            Value::from(r#"{"a":["x"],"b":1}"#)
+        );
         assert_eq!(ok(r#"base64decode(base64encode("hi"))"#), Value::from("hi"));
         assert_eq!(ok(r#"format("%s-%d", "a", 3)"#), Value::from("a-3"));
         assert_eq!(ok(r#"lookup({a = "1"}, "b", "d")"#), Value::from("d"));
         assert_eq!(ok(r#"join(",", ["a", "b"])"#), Value::from("a,b"));
         assert_eq!(ok("tostring(true)"), Value::from("true"));
-        assert_eq!(ok(r#"length(slice(["a", "b", "c", "d"], 0, 3))"#), Value::from(3u64));
-        assert_eq!(ok(r#"yamlencode({a = "b"})"#), Value::from("\"a\": \"b\"\n"));
+        assert_eq!(
+            ok(r#"length(slice(["a", "b", "c", "d"], 0, 3))"#),
+            Value::from(3u64)
+        );
+        assert_eq!(
+            ok(r#"yamlencode({a = "b"})"#),
+            Value::from("\"a\": \"b\"\n")
+        );
         assert!(eval(r#"lookup({a = "1"}, "b")"#).is_err());
         assert!(eval("nosuchfn(1)").is_err());
     }

@@ -35,12 +35,12 @@ mod workspace;
 
 use std::path::PathBuf;
 
+pub use aws::eks_endpoint;
 pub use crd::CrdError;
 pub use delay::{Delay, DelayParseError, parse_duration};
 pub use faults::{
     FAULT_ANNOTATION, FaultKind, FaultRule, FaultRuleError, UnknownFault, glob_match,
 };
-pub use aws::eks_endpoint;
 pub use outputs::{DEFAULT_KUBERNETES_VERSION, DEFAULT_REGION, ROLE_EXISTS_ANNOTATION};
 pub use secret::CONNECTION_SECRET_TYPE;
 pub use workspace::{FINALIZER, GROUP, KIND, VERSION, api_resource};

@@ -86,10 +86,34 @@ mod tests {
 
     fn outs() -> Outputs {
         Outputs::from([
-            ("s".to_string(), Output { value: json!("a<b"), sensitive: false }),
-            ("n".to_string(), Output { value: json!(3), sensitive: false }),
-            ("b".to_string(), Output { value: json!(true), sensitive: true }),
-            ("m".to_string(), Output { value: json!({"z": [1, "x&y"], "a": null}), sensitive: false }),
+            (
+                "s".to_string(),
+                Output {
+                    value: json!("a<b"),
+                    sensitive: false,
+                },
+            ),
+            (
+                "n".to_string(),
+                Output {
+                    value: json!(3),
+                    sensitive: false,
+                },
+            ),
+            (
+                "b".to_string(),
+                Output {
+                    value: json!(true),
+                    sensitive: true,
+                },
+            ),
+            (
+                "m".to_string(),
+                Output {
+                    value: json!({"z": [1, "x&y"], "a": null}),
+                    sensitive: false,
+                },
+            ),
         ])
     }
 

@@ -47,10 +47,23 @@ impl Settings {
 }
 
 /// Arguments of a block that are not inputs.
-const META_ARGS: &[&str] = &["source", "version", "depends_on", "providers", "provider", "count", "for_each", "lifecycle"];
+const META_ARGS: &[&str] = &[
+    "source",
+    "version",
+    "depends_on",
+    "providers",
+    "provider",
+    "count",
+    "for_each",
+    "lifecycle",
+];
 
 /// Plans an inline module (`main.tf`).
-pub(crate) fn inline(text: &str, assignments: &Assignments, settings: &Settings) -> Result<Outputs, Failure> {
+pub(crate) fn inline(
+    text: &str,
+    assignments: &Assignments,
+    settings: &Settings,
+) -> Result<Outputs, Failure> {
     let m = config::parse(text).map_err(Failure::at(Step::Init))?;
     for call in &m.modules {
         let source = call.literal("source").unwrap_or_default();
@@ -67,9 +80,15 @@ pub(crate) fn inline(text: &str, assignments: &Assignments, settings: &Settings)
     }
     let plan = Failure::at(Step::Plan);
     let vars = vars::resolve(&m, assignments).map_err(plan)?;
-    let mut ev = Eval::new(&m, Value::Object(vars), settings.account(DEFAULT_REGION.into()));
+    let mut ev = Eval::new(
+        &m,
+        Value::Object(vars),
+        settings.account(DEFAULT_REGION.into()),
+    );
     let region = match &m.provider_region {
-        Some(e) => ev.expr(e).map_err(|d| Failure::at(Step::Plan)(d.within("in provider \"aws\"")))?,
+        Some(e) => ev
+            .expr(e)
+            .map_err(|d| Failure::at(Step::Plan)(d.within("in provider \"aws\"")))?,
         None => ev.var("region").cloned().unwrap_or(Value::Null),
     };
     if let Some(r) = region.as_str().filter(|r| !r.is_empty()) {
@@ -78,8 +97,12 @@ pub(crate) fn inline(text: &str, assignments: &Assignments, settings: &Settings)
     let mut out = Outputs::new();
     for o in &m.outputs {
         let within = format!("in output \"{}\"", o.name);
-        let value = ev.expr(&o.value).map_err(|d| Failure::at(Step::Plan)(d.within(&within)))?;
-        if !o.sensitive && let Some(r) = refs::collect(&o.value).iter().find(|r| ev.is_sensitive(r)) {
+        let value = ev
+            .expr(&o.value)
+            .map_err(|d| Failure::at(Step::Plan)(d.within(&within)))?;
+        if !o.sensitive
+            && let Some(r) = refs::collect(&o.value).iter().find(|r| ev.is_sensitive(r))
+        {
             return Err(Failure::at(Step::Plan)(sensitive_output(r).within(within)));
         }
         if !value.is_null() {
@@ -97,7 +120,11 @@ pub(crate) fn inline(text: &str, assignments: &Assignments, settings: &Settings)
 }
 
 /// Plans a remote module: the outputs of the module at `address`, with every variable as an input.
-pub(crate) fn remote(address: &str, assignments: &Assignments, settings: &Settings) -> Result<Outputs, Failure> {
+pub(crate) fn remote(
+    address: &str,
+    assignments: &Assignments,
+    settings: &Settings,
+) -> Result<Outputs, Failure> {
     let kind = ModuleKind::from_source(address).ok_or_else(|| Failure {
         step: Step::Fetch,
         diag: Diag::new(
@@ -112,7 +139,11 @@ pub(crate) fn remote(address: &str, assignments: &Assignments, settings: &Settin
     if let Some(vm) = &assignments.varmap {
         inputs.extend(vm.iter().map(|(k, v)| (k.clone(), encode::from_json(v))));
     }
-    let region = inputs.get("region").and_then(Value::as_str).unwrap_or(DEFAULT_REGION).to_string();
+    let region = inputs
+        .get("region")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_REGION)
+        .to_string();
     let value = settings
         .account(region)
         .module(kind, "root", &inputs)
@@ -120,7 +151,13 @@ pub(crate) fn remote(address: &str, assignments: &Assignments, settings: &Settin
     let mut out = Outputs::new();
     if let Value::Object(attrs) = value {
         for (k, v) in attrs.into_iter().filter(|(_, v)| !v.is_null()) {
-            out.insert(k, Output { value: encode::to_json(&v), sensitive: false });
+            out.insert(
+                k,
+                Output {
+                    value: encode::to_json(&v),
+                    sensitive: false,
+                },
+            );
         }
     }
     Ok(out)
@@ -129,7 +166,11 @@ pub(crate) fn remote(address: &str, assignments: &Assignments, settings: &Settin
 fn sensitive_output(r: &Ref) -> Diag {
     Diag::new(
         "Output refers to sensitive values",
-        format!("To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, Terraform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent. ({}.{} is sensitive.)\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true", r.root, r.attrs.join(".")),
+        format!(
+            "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, Terraform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent. ({}.{} is sensitive.)\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true",
+            r.root,
+            r.attrs.join(".")
+        ),
     )
 }
 
@@ -149,7 +190,9 @@ fn eval_diag(e: &hcl::eval::Error) -> Diag {
             "The given key does not identify an element in this collection value.",
         ),
         ErrorKind::UndefinedVar(_) => Diag::new("Invalid reference", e.to_string()),
-        ErrorKind::UnaryOp(..) | ErrorKind::BinaryOp(..) => Diag::new("Invalid operand", e.to_string()),
+        ErrorKind::UnaryOp(..) | ErrorKind::BinaryOp(..) => {
+            Diag::new("Invalid operand", e.to_string())
+        }
         _ => Diag::new("Invalid expression", e.to_string()),
     }
 }
@@ -168,7 +211,11 @@ struct Eval<'m> {
     visiting: Vec<Dep>,
 }
 
-fn nested<'a>(m: &'a hcl::Map<String, hcl::Map<String, Value>>, kind: &str, name: &str) -> Option<&'a Value> {
+fn nested<'a>(
+    m: &'a hcl::Map<String, hcl::Map<String, Value>>,
+    kind: &str,
+    name: &str,
+) -> Option<&'a Value> {
     m.get(kind).and_then(|n| n.get(name))
 }
 
@@ -192,8 +239,15 @@ impl<'m> Eval<'m> {
 
     fn is_sensitive(&self, r: &Ref) -> bool {
         match r.root.as_str() {
-            "var" => r.attrs.first().and_then(|n| self.m.variables.get(n)).is_some_and(|v| v.sensitive),
-            "data" => r.attrs.first().is_some_and(|k| k == "aws_eks_cluster_auth") && r.attrs.get(2).is_some_and(|a| a == "token"),
+            "var" => r
+                .attrs
+                .first()
+                .and_then(|n| self.m.variables.get(n))
+                .is_some_and(|v| v.sensitive),
+            "data" => {
+                r.attrs.first().is_some_and(|k| k == "aws_eks_cluster_auth")
+                    && r.attrs.get(2).is_some_and(|a| a == "token")
+            }
             _ => false,
         }
     }
@@ -234,14 +288,28 @@ impl<'m> Eval<'m> {
         ctx.declare_var("local", Value::Object(self.locals.clone()));
         ctx.declare_var("module", Value::Object(self.modules.clone()));
         let nest = |m: &hcl::Map<String, hcl::Map<String, Value>>| -> Value {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()))).collect())
+            Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::Object(v.clone())))
+                    .collect(),
+            )
         };
         ctx.declare_var("data", nest(&self.data));
         for (kind, by_name) in &self.resources {
             ctx.declare_var(kind.as_str(), Value::Object(by_name.clone()));
         }
-        ctx.declare_var("path", super::aws::obj([("module", ".".into()), ("root", ".".into()), ("cwd", ".".into())]));
-        ctx.declare_var("terraform", super::aws::obj([("workspace", "default".into())]));
+        ctx.declare_var(
+            "path",
+            super::aws::obj([
+                ("module", ".".into()),
+                ("root", ".".into()),
+                ("cwd", ".".into()),
+            ]),
+        );
+        ctx.declare_var(
+            "terraform",
+            super::aws::obj([("workspace", "default".into())]),
+        );
         ctx
     }
 
@@ -264,10 +332,16 @@ impl<'m> Eval<'m> {
                 self.modules.insert(n.clone(), value);
             }
             Dep::Data(k, n) => {
-                self.data.entry(k.clone()).or_default().insert(n.clone(), value);
+                self.data
+                    .entry(k.clone())
+                    .or_default()
+                    .insert(n.clone(), value);
             }
             Dep::Resource(k, n) => {
-                self.resources.entry(k.clone()).or_default().insert(n.clone(), value);
+                self.resources
+                    .entry(k.clone())
+                    .or_default()
+                    .insert(n.clone(), value);
             }
             Dep::Var(_) | Dep::Builtin => {}
         }
@@ -289,7 +363,9 @@ impl<'m> Eval<'m> {
                 self.expr(e).map_err(|d| d.within("in locals"))
             }
             Dep::Module(n) => {
-                let call = m.module(n).ok_or_else(|| Diag::new("Reference to undeclared module", n.clone()))?;
+                let call = m
+                    .module(n)
+                    .ok_or_else(|| Diag::new("Reference to undeclared module", n.clone()))?;
                 let within = format!("in module \"{n}\"");
                 let inputs = self.body(&call.body).map_err(|d| d.within(&within))?;
                 let kind = ModuleKind::from_source(&call.literal("source").unwrap_or_default())
@@ -297,7 +373,9 @@ impl<'m> Eval<'m> {
                 self.acct.module(kind, n, &inputs)
             }
             Dep::Data(k, n) => {
-                let call = m.data_source(k, n).ok_or_else(|| Diag::new("Reference to undeclared resource", n.clone()))?;
+                let call = m
+                    .data_source(k, n)
+                    .ok_or_else(|| Diag::new("Reference to undeclared resource", n.clone()))?;
                 let within = format!("in data \"{k}\" \"{n}\"");
                 let args = self.body(&call.body).map_err(|d| d.within(&within))?;
                 self.acct
@@ -305,7 +383,9 @@ impl<'m> Eval<'m> {
                     .unwrap_or_else(|| Err(unmodelled("data source", k, within)))
             }
             Dep::Resource(k, n) => {
-                let call = m.resource(k, n).ok_or_else(|| Diag::new("Reference to undeclared resource", n.clone()))?;
+                let call = m
+                    .resource(k, n)
+                    .ok_or_else(|| Diag::new("Reference to undeclared resource", n.clone()))?;
                 let within = format!("in resource \"{k}\" \"{n}\"");
                 let args = self.body(&call.body).map_err(|d| d.within(&within))?;
                 self.acct
@@ -323,7 +403,10 @@ impl<'m> Eval<'m> {
             let v = self.expr(a.expr())?;
             args.insert(a.key().to_string(), v);
         }
-        for b in body.blocks().filter(|b| !META_ARGS.contains(&b.identifier())) {
+        for b in body
+            .blocks()
+            .filter(|b| !META_ARGS.contains(&b.identifier()))
+        {
             let v = self.body(b.body())?;
             args.insert(b.identifier().to_string(), Value::Object(v));
         }
@@ -334,10 +417,18 @@ impl<'m> Eval<'m> {
     fn check_unreferenced(&self) -> Result<(), Diag> {
         let m = self.m;
         let calls = |list: &'m [Call], what: &'static str| {
-            list.iter().map(move |c| (format!("in {what} \"{}\"", c.name), &c.body))
+            list.iter()
+                .map(move |c| (format!("in {what} \"{}\"", c.name), &c.body))
         };
-        let mut exprs: Vec<(String, Expression)> = m.locals.iter().map(|(_, e)| ("in locals".to_string(), e.clone())).collect();
-        for (within, body) in calls(&m.modules, "module").chain(calls(&m.resources, "resource")).chain(calls(&m.data, "data")) {
+        let mut exprs: Vec<(String, Expression)> = m
+            .locals
+            .values()
+            .map(|e| ("in locals".to_string(), e.clone()))
+            .collect();
+        for (within, body) in calls(&m.modules, "module")
+            .chain(calls(&m.resources, "resource"))
+            .chain(calls(&m.data, "data"))
+        {
             collect_exprs(body, &within, &mut exprs);
         }
         for (within, e) in &exprs {

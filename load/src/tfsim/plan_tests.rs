@@ -11,7 +11,9 @@ fn sample_module(file: &str) -> String {
     let text = match file {
         "vpc" => include_str!("../../../samples/workspacetemplates/vpc-template.yaml"),
         "eks" => include_str!("../../../samples/workspacetemplates/eks-controlplane-template.yaml"),
-        "kubeconfig" => include_str!("../../../samples/workspacetemplates/eks-kubeconfig-template.yaml"),
+        "kubeconfig" => {
+            include_str!("../../../samples/workspacetemplates/eks-kubeconfig-template.yaml")
+        }
         "spot-check" => include_str!("../../../samples/workspacetemplates/spot-role-check.yaml"),
         _ => include_str!("../../../samples/workspacetemplates/spot-role-create.yaml"),
     };
@@ -32,7 +34,10 @@ fn settings() -> Settings {
 
 fn cli(pairs: &[(&str, &str)]) -> Assignments {
     Assignments {
-        cli: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        cli: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..Default::default()
     }
 }
@@ -53,13 +58,20 @@ fn text(out: &Outputs, key: &str) -> String {
 }
 
 fn vpc() -> Outputs {
-    ok(&sample_module("vpc"), &cli(&[("name", "c1-vpc"), ("cluster_name", "c1")]))
+    ok(
+        &sample_module("vpc"),
+        &cli(&[("name", "c1-vpc"), ("cluster_name", "c1")]),
+    )
 }
 
 fn eks_vars(vpc_config: String) -> Assignments {
     Assignments {
         files: vec![(vpc_config, FileFormat::Hcl)],
-        ..cli(&[("cluster_name", "c1"), ("kubernetes_version", "1.31"), ("region", "ap-northeast-1")])
+        ..cli(&[
+            ("cluster_name", "c1"),
+            ("kubernetes_version", "1.31"),
+            ("region", "ap-northeast-1"),
+        ])
     }
 }
 
@@ -67,42 +79,75 @@ fn eks_vars(vpc_config: String) -> Assignments {
 fn vpc_sample_declares_what_it_publishes() {
     let out = vpc();
     let keys: Vec<&str> = out.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["private_subnets", "public_subnets", "vpc_config", "vpc_id"]);
+    assert_eq!(
+        keys,
+        ["private_subnets", "public_subnets", "vpc_config", "vpc_id"]
+    );
     let vpc_id = out["vpc_id"].value.as_str().unwrap_or_default().to_string();
     assert!(vpc_id.starts_with("vpc-") && vpc_id.len() == 21, "{vpc_id}");
-    assert_eq!(out["private_subnets"].value.as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        out["private_subnets"].value.as_array().map(Vec::len),
+        Some(3)
+    );
     assert!(out["vpc_config"].sensitive);
     let config = text(&out, "vpc_config");
-    assert!(config.contains(&format!("vpc_id          = \"{vpc_id}\"")), "{config}");
+    assert!(
+        config.contains(&format!("vpc_id          = \"{vpc_id}\"")),
+        "{config}"
+    );
     assert_eq!(vpc(), out, "same inputs, same outputs");
 }
 
 #[test]
 fn eks_sample_reads_the_vpc_config_and_publishes_a_kubeconfig() {
     let out = ok(&sample_module("eks"), &eks_vars(text(&vpc(), "vpc_config")));
-    for key in ["kubeconfig", "cluster_endpoint", "cluster_certificate_authority_data", "cluster_name", "karpenter"] {
+    for key in [
+        "kubeconfig",
+        "cluster_endpoint",
+        "cluster_certificate_authority_data",
+        "cluster_name",
+        "karpenter",
+    ] {
         assert!(out.contains_key(key), "{key}");
     }
     assert!(out["kubeconfig"].sensitive && out["cluster_certificate_authority_data"].sensitive);
     assert!(!out["cluster_endpoint"].sensitive);
     let endpoint = out["cluster_endpoint"].value.as_str().unwrap_or_default();
-    assert_eq!(endpoint, super::aws::eks_endpoint(7, "c1", "ap-northeast-1"));
+    assert_eq!(
+        endpoint,
+        super::aws::eks_endpoint(7, "c1", "ap-northeast-1")
+    );
     let kc: kube::config::Kubeconfig =
         serde_yaml::from_str(&text(&out, "kubeconfig")).unwrap_or_else(|e| panic!("{e}"));
-    let cluster = kc.clusters[0].cluster.clone().unwrap_or_else(|| panic!("no cluster"));
+    let cluster = kc.clusters[0]
+        .cluster
+        .clone()
+        .unwrap_or_else(|| panic!("no cluster"));
     assert_eq!(cluster.server.as_deref(), Some(endpoint));
     assert_eq!(
         cluster.certificate_authority_data.as_deref(),
         out["cluster_certificate_authority_data"].value.as_str()
     );
-    let raw: Value = serde_yaml::from_str(&text(&out, "kubeconfig")).unwrap_or_else(|e| panic!("{e}"));
-    assert!(raw["users"][0]["user"]["token"].as_str().is_some_and(|t| t.starts_with("k8s-aws-v1.")));
+    let raw: Value =
+        serde_yaml::from_str(&text(&out, "kubeconfig")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        raw["users"][0]["user"]["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("k8s-aws-v1."))
+    );
     assert_eq!(
         out["karpenter"].value["service_account"]["annotations"]["eks.amazonaws.com/role-arn"],
         json!("arn:aws:iam::123456789012:role/KarpenterController-c1")
     );
-    assert_eq!(out["karpenter"].value["ec2_node_class"]["role"], json!("c1-node"));
-    assert_eq!(text(&out, "karpenter").as_bytes()[0], b'{', "objects are JSON in the secret");
+    assert_eq!(
+        out["karpenter"].value["ec2_node_class"]["role"],
+        json!("c1-node")
+    );
+    assert_eq!(
+        text(&out, "karpenter").as_bytes()[0],
+        b'{',
+        "objects are JSON in the secret"
+    );
 }
 
 #[test]
@@ -127,14 +172,23 @@ fn kubeconfig_and_spot_samples() {
     let check = ok(&sample_module("spot-check"), &Assignments::default());
     assert_eq!(check["role_exists"].value, Value::Bool(true));
     assert_eq!(text(&check, "role_exists"), "true");
-    let no_role = Settings { spot_role_exists: false, ..settings() };
-    let check = plan::inline(&sample_module("spot-check"), &Assignments::default(), &no_role)
-        .unwrap_or_else(|f| panic!("{f:?}"));
+    let no_role = Settings {
+        spot_role_exists: false,
+        ..settings()
+    };
+    let check = plan::inline(
+        &sample_module("spot-check"),
+        &Assignments::default(),
+        &no_role,
+    )
+    .unwrap_or_else(|f| panic!("{f:?}"));
     assert_eq!(check["role_exists"].value, Value::Bool(false));
     let create = ok(&sample_module("spot-create"), &Assignments::default());
     assert_eq!(
         create["role_arn"].value,
-        json!("arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot")
+        json!(
+            "arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"
+        )
     );
 }
 
@@ -149,26 +203,66 @@ fn only_declared_outputs_are_published() {
 #[test]
 fn unresolvable_references_fail_with_terraform_wording() {
     let cases = [
-        ("output \"x\" {\n  value = module.nope.id\n}\n", "Reference to undeclared module"),
-        ("output \"x\" {\n  value = var.nope\n}\n", "Reference to undeclared input variable"),
-        ("output \"x\" {\n  value = aws_vpc.nope.id\n}\n", "Reference to undeclared resource"),
-        ("output \"x\" {\n  value = data.aws_region.nope.name\n}\n", "Reference to undeclared resource"),
-        ("data \"aws_region\" \"r\" {}\noutput \"x\" {\n  value = data.aws_region.r.nope\n}\n", "Unsupported attribute"),
-        ("output \"x\" {\n  value = nofunc(1)\n}\n", "Call to unknown function"),
-        ("resource \"aws_x\" \"y\" {}\noutput \"x\" {\n  value = aws_x.y.id\n}\n", "Invalid resource type"),
-        ("data \"aws_eks_cluster_auth\" \"a\" {\n  name = \"c\"\n}\noutput \"x\" {\n  value = data.aws_eks_cluster_auth.a.token\n}\n", "Output refers to sensitive values"),
-        ("locals {\n  a = var.nope\n}\n", "Reference to undeclared input variable"),
+        (
+            "output \"x\" {\n  value = module.nope.id\n}\n",
+            "Reference to undeclared module",
+        ),
+        (
+            "output \"x\" {\n  value = var.nope\n}\n",
+            "Reference to undeclared input variable",
+        ),
+        (
+            "output \"x\" {\n  value = aws_vpc.nope.id\n}\n",
+            "Reference to undeclared resource",
+        ),
+        (
+            "output \"x\" {\n  value = data.aws_region.nope.name\n}\n",
+            "Reference to undeclared resource",
+        ),
+        (
+            "data \"aws_region\" \"r\" {}\noutput \"x\" {\n  value = data.aws_region.r.nope\n}\n",
+            "Unsupported attribute",
+        ),
+        (
+            "output \"x\" {\n  value = nofunc(1)\n}\n",
+            "Call to unknown function",
+        ),
+        (
+            "resource \"aws_x\" \"y\" {}\noutput \"x\" {\n  value = aws_x.y.id\n}\n",
+            "Invalid resource type",
+        ),
+        (
+            "data \"aws_eks_cluster_auth\" \"a\" {\n  name = \"c\"\n}\noutput \"x\" {\n  value = data.aws_eks_cluster_auth.a.token\n}\n",
+            "Output refers to sensitive values",
+        ),
+        (
+            "locals {\n  a = var.nope\n}\n",
+            "Reference to undeclared input variable",
+        ),
     ];
     for (module, summary) in cases {
         let f = fails(module, &Assignments::default());
-        assert_eq!((f.step, f.diag.summary.as_str()), (Step::Plan, summary), "{module}");
+        assert_eq!(
+            (f.step, f.diag.summary.as_str()),
+            (Step::Plan, summary),
+            "{module}"
+        );
     }
     let m = "module \"eks\" {\n  source       = \"terraform-aws-modules/eks/aws\"\n  cluster_name = \"c1\"\n}\noutput \"x\" {\n  value = module.eks.kubeconfig\n}\n";
-    assert_eq!(fails(m, &Assignments::default()).diag.summary, "Unsupported attribute");
+    assert_eq!(
+        fails(m, &Assignments::default()).diag.summary,
+        "Unsupported attribute"
+    );
     let syntax = fails("output \"x\" {\n  value = \n", &Assignments::default());
     assert_eq!(syntax.step, Step::Init);
-    let unknown = fails("module \"m\" {\n  source = \"hashicorp/consul/aws\"\n}\n", &Assignments::default());
-    assert_eq!((unknown.step, unknown.diag.summary.as_str()), (Step::Init, "Failed to download module"));
+    let unknown = fails(
+        "module \"m\" {\n  source = \"hashicorp/consul/aws\"\n}\n",
+        &Assignments::default(),
+    );
+    assert_eq!(
+        (unknown.step, unknown.diag.summary.as_str()),
+        (Step::Init, "Failed to download module")
+    );
 }
 
 #[test]
@@ -180,9 +274,13 @@ fn remote_modules_by_address() {
     )
     .unwrap_or_else(|f| panic!("{f:?}"));
     assert!(out["cluster_endpoint"].value.is_string() && !out["cluster_endpoint"].sensitive);
-    let f = plan::remote("git::https://example.com/mod.git", &Assignments::default(), &settings())
-        .map(|_| ())
-        .unwrap_err();
+    let f = plan::remote(
+        "git::https://example.com/mod.git",
+        &Assignments::default(),
+        &settings(),
+    )
+    .map(|_| ())
+    .unwrap_err();
     assert_eq!(f.step, Step::Fetch);
     assert!(super::diag::message(f.step, &f.diag).starts_with(
         "connect failed: cannot get remote Terraform module: error downloading 'git::https://example.com/mod.git'"

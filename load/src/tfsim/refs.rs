@@ -168,7 +168,9 @@ pub(crate) fn declared(m: &RootModule, r: &Ref) -> Result<Dep, Diag> {
             } else {
                 Err(Diag::new(
                     "Reference to undeclared input variable",
-                    format!("An input variable with the name \"{name}\" has not been declared. This variable can be declared with a variable \"{name}\" {{}} block."),
+                    format!(
+                        "An input variable with the name \"{name}\" has not been declared. This variable can be declared with a variable \"{name}\" {{}} block."
+                    ),
                 ))
             }
         }
@@ -202,7 +204,9 @@ pub(crate) fn declared(m: &RootModule, r: &Ref) -> Result<Dep, Diag> {
             } else {
                 Err(Diag::new(
                     "Reference to undeclared resource",
-                    format!("A data resource \"{kind}\" \"{name}\" has not been declared in the root module."),
+                    format!(
+                        "A data resource \"{kind}\" \"{name}\" has not been declared in the root module."
+                    ),
                 ))
             }
         }
@@ -219,7 +223,9 @@ pub(crate) fn declared(m: &RootModule, r: &Ref) -> Result<Dep, Diag> {
             } else {
                 Err(Diag::new(
                     "Reference to undeclared resource",
-                    format!("A managed resource \"{kind}\" \"{name}\" has not been declared in the root module."),
+                    format!(
+                        "A managed resource \"{kind}\" \"{name}\" has not been declared in the root module."
+                    ),
                 ))
             }
         }
@@ -259,7 +265,9 @@ pub(crate) fn attributes(r: &Ref, target: &Value) -> Result<(), Diag> {
             Value::Array(_) => {
                 return Err(Diag::new(
                     "Unsupported attribute",
-                    format!("Can't access attributes on a list of objects. Did you mean to access attribute \"{attr}\" for a specific element of the list, or across all elements of the list?"),
+                    format!(
+                        "Can't access attributes on a list of objects. Did you mean to access attribute \"{attr}\" for a specific element of the list, or across all elements of the list?"
+                    ),
                 ));
             }
             Value::Null => {
@@ -288,7 +296,10 @@ mod tests {
 
     fn refs(src: &str) -> Vec<String> {
         let body = hcl::parse(&format!("x = {src}\n")).unwrap_or_else(|e| panic!("{e}"));
-        let attr = body.attributes().next().unwrap_or_else(|| panic!("no attr"));
+        let attr = body
+            .attributes()
+            .next()
+            .unwrap_or_else(|| panic!("no attr"));
         collect(attr.expr())
             .into_iter()
             .map(|r| format!("{}.{}", r.root, r.attrs.join(".")))
@@ -301,10 +312,7 @@ mod tests {
             refs(r#"yamlencode({a = [module.eks.x], b = "${var.y}-${data.t.n.z[0]}"})"#),
             vec!["data.t.n.z", "module.eks.x", "var.y"]
         );
-        assert_eq!(
-            refs("[for s in var.l : s.id if s.ok]"),
-            vec!["var.l"]
-        );
+        assert_eq!(refs("[for s in var.l : s.id if s.ok]"), vec!["var.l"]);
         assert_eq!(refs("aws_vpc.v.id"), vec!["aws_vpc.v.id"]);
     }
 }

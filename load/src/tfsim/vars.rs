@@ -79,9 +79,9 @@ fn convert(v: hcl::Value, t: &Ty) -> Result<hcl::Value, String> {
         (_, V::Null) => Ok(V::Null),
         (Ty::Any | Ty::Structural, v) => Ok(v),
         (Ty::String, V::String(s)) => Ok(V::String(s)),
-        (Ty::String, v @ (V::Number(_) | V::Bool(_))) => {
-            Ok(V::String(super::funcs::primitive_string(&v).unwrap_or_default()))
-        }
+        (Ty::String, v @ (V::Number(_) | V::Bool(_))) => Ok(V::String(
+            super::funcs::primitive_string(&v).unwrap_or_default(),
+        )),
         (Ty::Number, v @ V::Number(_)) => Ok(v),
         (Ty::Number, V::String(s)) => s
             .trim()
@@ -169,7 +169,10 @@ fn cli_value(name: &str, raw: &str, decl: &Variable) -> Result<hcl::Value, Diag>
 }
 
 /// The value of every declared variable (`var.*`).
-pub(crate) fn resolve(m: &RootModule, a: &Assignments) -> Result<hcl::Map<String, hcl::Value>, Diag> {
+pub(crate) fn resolve(
+    m: &RootModule,
+    a: &Assignments,
+) -> Result<hcl::Map<String, hcl::Value>, Diag> {
     let mut given: hcl::Map<String, hcl::Value> = hcl::Map::new();
     for (name, raw) in &a.cli {
         let decl = m.variables.get(name).ok_or_else(|| {
@@ -195,7 +198,9 @@ pub(crate) fn resolve(m: &RootModule, a: &Assignments) -> Result<hcl::Map<String
                 None => {
                     return Err(Diag::new(
                         "No value for required variable",
-                        format!("The root module input variable \"{name}\" is not set, and has no default value. Use a -var or -var-file command line argument to provide a value for this variable."),
+                        format!(
+                            "The root module input variable \"{name}\" is not set, and has no default value. Use a -var or -var-file command line argument to provide a value for this variable."
+                        ),
                     ));
                 }
             },
@@ -208,8 +213,8 @@ pub(crate) fn resolve(m: &RootModule, a: &Assignments) -> Result<hcl::Map<String
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::config;
+    use super::*;
 
     fn module() -> RootModule {
         config::parse(
@@ -244,7 +249,10 @@ mod tests {
         };
         assert_eq!(err(a), Err("Value for undeclared variable".into()));
         let a = Assignments {
-            cli: vec![("a".into(), "x".into()), ("l".into(), "\"notalist\"".into())],
+            cli: vec![
+                ("a".into(), "x".into()),
+                ("l".into(), "\"notalist\"".into()),
+            ],
             ..Default::default()
         };
         assert_eq!(err(a), Err("Invalid value for input variable".into()));

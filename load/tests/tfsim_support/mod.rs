@@ -269,8 +269,16 @@ output "kubeconfig" {
 "#;
 
 /// An inline Workspace `name` with `module` and `vars`, publishing to `secret` in `ns` when given.
-pub fn inline_workspace(name: &str, module: &str, vars: &[(&str, &str)], secret: Option<(&str, &str)>) -> Value {
-    let vars: Vec<Value> = vars.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
+pub fn inline_workspace(
+    name: &str,
+    module: &str,
+    vars: &[(&str, &str)],
+    secret: Option<(&str, &str)>,
+) -> Value {
+    let vars: Vec<Value> = vars
+        .iter()
+        .map(|(k, v)| json!({ "key": k, "value": v }))
+        .collect();
     let mut ws = json!({
         "metadata": { "name": name },
         "spec": { "forProvider": { "source": "Inline", "module": module, "vars": vars } }
@@ -286,7 +294,11 @@ pub fn eks_workspace(cluster: &str, ns: &str, version: &str, fault: Option<&str>
     let mut ws = inline_workspace(
         &format!("{cluster}-eks-controlplane"),
         EKS_MODULE,
-        &[("cluster_name", cluster), ("kubernetes_version", version), ("region", "ap-northeast-1")],
+        &[
+            ("cluster_name", cluster),
+            ("kubernetes_version", version),
+            ("region", "ap-northeast-1"),
+        ],
         Some((ns, &format!("{cluster}-eks-connection"))),
     );
     if let Some(f) = fault {
