@@ -237,7 +237,9 @@ fn length(a: FuncArgs) -> Result<Value, String> {
         Value::Object(m) => m.len(),
         Value::String(x) => x.chars().count(),
         _ => {
-            return Err("argument must be a string, a collection type, or a structural type".into());
+            return Err(
+                "argument must be a string, a collection type, or a structural type".into(),
+            );
         }
     };
     Ok(Value::from(n as u64))
