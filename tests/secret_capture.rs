@@ -77,7 +77,10 @@ fn secret_value(line: &str) -> Option<&str> {
     ];
     let line = line.trim().trim_start_matches("- ");
     let value = match line.split_once(": ") {
-        Some((key, value)) => FIELDS.contains(&key.trim()).then_some(value.trim())?,
+        // Keys and values may be double-quoted (terraform's `yamlencode` style).
+        Some((key, value)) => FIELDS
+            .contains(&key.trim().trim_matches('"'))
+            .then_some(value.trim().trim_matches('"'))?,
         None if !line.starts_with("-----") => line,
         None => return None,
     };

@@ -1,231 +1,16 @@
 //! tfsim against the in-memory API server: apply, outputs, connection secret, spec change, deletion, faults.
 
-use std::cell::RefCell;
+mod tfsim_support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use capt_load::kubesim;
 use capt_load::tfsim::{self, Delay, FaultKind};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::ObjectMeta;
+use kube::api::DeleteParams;
 use serde_json::{Value, json};
-
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-struct Env {
-    sim: kubesim::Handle,
-    client: kube::Client,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Env {
-    async fn start(config: tfsim::Config) -> Env {
-        let sim = kubesim::start(kubesim::Config::default())
-            .await
-            .expect("start kubesim");
-        sim.install_crds_yaml(tfsim::WORKSPACE_CRD_YAML)
-            .expect("install Workspace CRD");
-        let client = sim.client();
-        let task = tokio::spawn(tfsim::run(client.clone(), config));
-        Env { sim, client, task }
-    }
-
-    async fn stop(self) {
-        self.task.abort();
-        self.sim.shutdown().await;
-    }
-
-    fn workspaces(&self) -> Api<DynamicObject> {
-        Api::all_with(self.client.clone(), &tfsim::api_resource())
-    }
-
-    fn secrets(&self, ns: &str) -> Api<Secret> {
-        Api::namespaced(self.client.clone(), ns)
-    }
-
-    async fn namespace(&self, name: &str) {
-        let api: Api<Namespace> = Api::all(self.client.clone());
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        match api.create(&PostParams::default(), &ns).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => panic!("create namespace {name}: {e}"),
-        }
-    }
-
-    async fn create(&self, body: Value) -> DynamicObject {
-        let mut obj: DynamicObject = serde_json::from_value(body).expect("workspace json");
-        obj.types = Some(kube::core::TypeMeta {
-            api_version: "tf.upbound.io/v1beta1".into(),
-            kind: "Workspace".into(),
-        });
-        self.workspaces()
-            .create(&PostParams::default(), &obj)
-            .await
-            .expect("create workspace")
-    }
-
-    /// Polls the Workspace until `pred` holds; panics with the last state on timeout.
-    async fn wait_ws(
-        &self,
-        name: &str,
-        what: &str,
-        pred: impl Fn(&DynamicObject) -> bool,
-    ) -> DynamicObject {
-        let api = &self.workspaces();
-        let pred = &pred;
-        let last = &RefCell::new(None);
-        let found = poll(move || async move {
-            match api.get_opt(name).await {
-                Ok(Some(o)) if pred(&o) => Some(o),
-                Ok(Some(o)) => {
-                    *last.borrow_mut() = Some(o);
-                    None
-                }
-                _ => None,
-            }
-        })
-        .await;
-        found.unwrap_or_else(|| {
-            panic!(
-                "timed out waiting for workspace {name}: {what}; last status: {}",
-                last.take()
-                    .and_then(|o| o.data.get("status").cloned())
-                    .unwrap_or(Value::Null)
-            )
-        })
-    }
-
-    /// Waits for Synced=False/ReconcileError and returns the Workspace and the condition's message.
-    async fn wait_reconcile_error(&self, name: &str) -> (DynamicObject, String) {
-        let ws = self
-            .wait_ws(name, "Synced=False/ReconcileError", |o| {
-                cond_is(o, "Synced", "False", "ReconcileError")
-            })
-            .await;
-        let msg = cond(&ws, "Synced")
-            .and_then(|c| c["message"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        (ws, msg)
-    }
-
-    async fn wait_gone(&self, name: &str) {
-        let api = &self.workspaces();
-        let gone =
-            poll(move || async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) })
-                .await;
-        if gone.is_none() {
-            panic!("workspace {name} was not deleted");
-        }
-    }
-
-    async fn wait_secret(&self, ns: &str, name: &str) -> BTreeMap<String, Vec<u8>> {
-        let api = &self.secrets(ns);
-        poll(move || async move {
-            let s = api.get_opt(name).await.ok().flatten()?;
-            Some(
-                s.data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect(),
-            )
-        })
-        .await
-        .unwrap_or_else(|| panic!("secret {ns}/{name} never appeared"))
-    }
-
-    /// Merge-patches Workspace `name`; `what` names the patch in the panic message.
-    async fn merge(&self, name: &str, patch: Value, what: &str) {
-        self.workspaces()
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .expect(what);
-    }
-}
-
-/// Calls `probe` every 25ms until it yields a value; `None` once `TIMEOUT` has passed.
-async fn poll<T, F, Fut>(probe: F) -> Option<T>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while tokio::time::Instant::now() < deadline {
-        if let Some(v) = probe().await {
-            return Some(v);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    None
-}
-
-fn cond<'a>(o: &'a DynamicObject, type_: &str) -> Option<&'a Value> {
-    o.data
-        .get("status")?
-        .get("conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
-}
-
-fn cond_is(o: &DynamicObject, type_: &str, status: &str, reason: &str) -> bool {
-    cond(o, type_).is_some_and(|c| c["status"] == status && c["reason"] == reason)
-}
-
-fn ready(o: &DynamicObject) -> bool {
-    cond_is(o, "Ready", "True", "Available")
-}
-
-fn outputs(o: &DynamicObject) -> serde_json::Map<String, Value> {
-    o.data["status"]["atProvider"]["outputs"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn fast() -> tfsim::Config {
-    tfsim::Config {
-        delay: Delay::Fixed(Duration::from_millis(150)),
-        destroy_delay: Delay::Fixed(Duration::from_millis(150)),
-        seed: 42,
-        concurrency: 4,
-        ..Default::default()
-    }
-}
-
-/// Workspace `{cluster}-eks-controlplane`, publishing to Secret `{cluster}-eks-connection` in `ns`.
-fn eks_workspace(cluster: &str, ns: &str, version: &str, fault: Option<&str>) -> Value {
-    let mut annotations = serde_json::Map::new();
-    if let Some(f) = fault {
-        annotations.insert(tfsim::FAULT_ANNOTATION.into(), json!(f));
-    }
-    json!({
-        "metadata": { "name": format!("{cluster}-eks-controlplane"), "annotations": annotations },
-        "spec": {
-            "forProvider": {
-                "source": "Inline",
-                "module": "module \"eks\" {\n  source = \"terraform-aws-modules/eks/aws\"\n}\n",
-                "vars": [
-                    { "key": "cluster_name", "value": cluster },
-                    { "key": "kubernetes_version", "value": version },
-                    { "key": "region", "value": "ap-northeast-1" }
-                ]
-            },
-            "writeConnectionSecretToRef": { "name": format!("{cluster}-eks-connection"), "namespace": ns }
-        }
-    })
-}
+use tfsim_support::*;
 
 fn decode_pem_certificate(pem: &str) -> Vec<u8> {
     let body: String = pem
@@ -308,8 +93,8 @@ async fn eks_workspace_becomes_ready_with_outputs_and_secret() {
     );
     assert_eq!(
         endpoint,
-        tfsim::eks_endpoint(42, "c1-eks-controlplane", "ap-northeast-1"),
-        "endpoint is deterministic from seed and name"
+        tfsim::eks_endpoint(42, "c1", "ap-northeast-1"),
+        "endpoint is deterministic from seed, cluster name and region"
     );
 
     let data = env.wait_secret("team-a", "c1-eks-connection").await;
@@ -347,21 +132,53 @@ async fn eks_workspace_becomes_ready_with_outputs_and_secret() {
     env.stop().await;
 }
 
+const VPC_MODULE: &str = r#"
+variable "name" {
+  type = string
+}
+variable "region" {
+  type = string
+}
+data "aws_availability_zones" "available" {}
+module "vpc" {
+  source          = "terraform-aws-modules/vpc/aws"
+  name            = var.name
+  cidr            = "10.0.0.0/16"
+  azs             = slice(data.aws_availability_zones.available.names, 0, 3)
+  private_subnets = ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
+  public_subnets  = ["10.0.101.0/24", "10.0.102.0/24", "10.0.103.0/24"]
+}
+output "vpc_id" {
+  value = module.vpc.vpc_id
+}
+output "azs" {
+  value = module.vpc.azs
+}
+output "private_subnets" {
+  value = module.vpc.private_subnets
+}
+output "public_subnets" {
+  value = module.vpc.public_subnets
+}
+output "vpc_config" {
+  sensitive = true
+  value     = <<-EOT
+    vpc_id          = "${module.vpc.vpc_id}"
+    private_subnets = ${jsonencode(module.vpc.private_subnets)}
+  EOT
+}
+"#;
+
 #[tokio::test]
 async fn vpc_workspace_outputs() {
     let env = Env::start(fast()).await;
     env.namespace("team-b").await;
-    env.create(json!({
-        "metadata": { "name": "c2-vpc" },
-        "spec": {
-            "forProvider": {
-                "source": "Inline",
-                "module": "module \"vpc\" {\n  source = \"terraform-aws-modules/vpc/aws\"\n}\n",
-                "vars": [{ "key": "name", "value": "c2-vpc" }, { "key": "region", "value": "eu-west-1" }]
-            },
-            "writeConnectionSecretToRef": { "name": "c2-vpc-connection", "namespace": "team-b" }
-        }
-    }))
+    env.create(inline_workspace(
+        "c2-vpc",
+        VPC_MODULE,
+        &[("name", "c2-vpc"), ("region", "eu-west-1")],
+        Some(("team-b", "c2-vpc-connection")),
+    ))
     .await;
     let ws = env.wait_ws("c2-vpc", "Ready=True", ready).await;
     let out = outputs(&ws);
@@ -380,45 +197,46 @@ async fn vpc_workspace_outputs() {
             .iter()
             .all(|s| s.as_str().is_some_and(|s| s.starts_with("subnet-")))
     );
-    assert_eq!(out["private_subnet_azs"][0], "eu-west-1a");
-    let subnets = out["subnets"].as_array().expect("subnets");
-    assert_eq!(subnets.len(), 6);
-    assert!(
-        subnets
-            .iter()
-            .all(|s| s["id"].is_string() && s["availability_zone"].is_string())
+    assert_eq!(
+        out["azs"],
+        json!(["eu-west-1a", "eu-west-1b", "eu-west-1c"])
     );
     assert!(!out.contains_key("vpc_config"), "vpc_config is sensitive");
     let data = env.wait_secret("team-b", "c2-vpc-connection").await;
     let hcl = String::from_utf8(data["vpc_config"].clone()).expect("utf8");
-    assert!(hcl.contains(&format!("vpc_id = \"{vpc_id}\"")));
+    assert!(
+        hcl.starts_with(&format!("vpc_id          = \"{vpc_id}\"\n")),
+        "{hcl}"
+    );
     assert_eq!(data["vpc_id"], vpc_id.as_bytes());
     let subnets_json: Value =
         serde_json::from_slice(&data["private_subnets"]).expect("JSON list in secret");
-    assert_eq!(subnets_json.as_array().map(Vec::len), Some(3));
+    assert_eq!(subnets_json.as_array(), Some(private));
     env.stop().await;
 }
 
 #[tokio::test]
-async fn spot_role_profiles() {
+async fn spot_role_modules_follow_the_account() {
     let config = tfsim::Config {
         spot_role_exists: false,
         ..fast()
     };
     let env = Env::start(config).await;
-    let module = "data \"aws_iam_role\" \"spot\" {\n  name = \"AWSServiceRoleForEC2Spot\"\n}\n";
-    env.create(json!({
-        "metadata": { "name": "c3-spot-role-check" },
-        "spec": { "forProvider": { "source": "Inline", "module": module } }
-    }))
-    .await;
-    env.create(json!({
-        "metadata": { "name": "c3-spot-role-create" },
-        "spec": { "forProvider": { "source": "Inline", "module": "resource \"aws_iam_service_linked_role\" \"spot\" {}" } }
-    }))
-    .await;
+    let check = "data \"aws_iam_roles\" \"spot\" {\n  name_regex = \"^AWSServiceRoleForEC2Spot$\"\n}\noutput \"role_exists\" {\n  value = length(data.aws_iam_roles.spot.names) > 0\n}\n";
+    let create = "resource \"aws_iam_service_linked_role\" \"spot\" {\n  aws_service_name = \"spot.amazonaws.com\"\n}\noutput \"role_arn\" {\n  value = aws_iam_service_linked_role.spot.arn\n}\n";
+    env.create(inline_workspace("c3-spot-role-check", check, &[], None))
+        .await;
+    let mut exists = inline_workspace("c3-spot-role-check-2", check, &[], None);
+    exists["metadata"]["annotations"] = json!({ tfsim::ROLE_EXISTS_ANNOTATION: "true" });
+    env.create(exists).await;
+    env.create(inline_workspace("c3-spot-role-create", create, &[], None))
+        .await;
     let check = env.wait_ws("c3-spot-role-check", "Ready=True", ready).await;
     assert_eq!(outputs(&check)["role_exists"], json!(false));
+    let check2 = env
+        .wait_ws("c3-spot-role-check-2", "Ready=True", ready)
+        .await;
+    assert_eq!(outputs(&check2)["role_exists"], json!(true));
     let create = env
         .wait_ws("c3-spot-role-create", "Ready=True", ready)
         .await;
@@ -551,7 +369,7 @@ async fn apply_error_fault_by_annotation_and_rule() {
     for name in ["c7-eks-controlplane", "bad-eks-controlplane"] {
         let (ws, msg) = env.wait_reconcile_error(name).await;
         assert!(
-            msg.starts_with("apply failed: Error: creating EKS Cluster ("),
+            msg.starts_with("create failed: cannot apply Terraform configuration: Terraform encountered an error. Summary: creating EKS Cluster ("),
             "{msg}"
         );
         assert!(msg.contains("InvalidParameterException"), "{msg}");

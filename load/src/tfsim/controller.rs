@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::Config;
-use super::ca::{self, CaError};
+use super::apply::{self, RunError};
 use super::faults::{self, FAULT_ANNOTATION, FaultKind};
 use super::ids;
-use super::outputs::{self, Inputs, Profile};
+use super::outputs::{self, Outputs, ROLE_EXISTS_ANNOTATION};
+use super::plan::Settings;
 use super::queue;
 use super::secret;
 use super::watch_loop::{WatchLoop, is_status, now_rfc3339};
@@ -43,8 +44,8 @@ pub(crate) enum ReconcileError {
         secret: String,
         source: Box<kube::Error>,
     },
-    #[error("workspace {name}: {source}")]
-    Ca { name: String, source: CaError },
+    #[error("workspace {name}: {reason}")]
+    VarFile { name: String, reason: String },
 }
 
 /// In-memory progress of one Workspace (rebuilt from its status after a restart).
@@ -57,7 +58,8 @@ struct Track {
     published: bool,
     flap: Option<(Instant, bool)>,
     destroy_at: Option<Instant>,
-    ca_b64: Option<String>,
+    /// The planned outputs of this cycle, with the account settings they were planned for.
+    plan: Option<(Settings, Result<Arc<Outputs>, RunError>)>,
 }
 
 struct Ctx {
@@ -219,10 +221,6 @@ impl Ctx {
             } else {
                 now + self.apply_delay(ws)
             };
-            let ca_b64 = tracks
-                .get(&ws.name)
-                .filter(|t| t.uid == ws.uid)
-                .and_then(|t| t.ca_b64.clone());
             tracks.insert(
                 ws.name.clone(),
                 Track {
@@ -233,7 +231,7 @@ impl Ctx {
                     published: false,
                     flap: None,
                     destroy_at: None,
-                    ca_b64,
+                    plan: None,
                 },
             );
         }
@@ -242,27 +240,63 @@ impl Ctx {
             .map_or((now, false), |t| (t.apply_at, t.published))
     }
 
-    fn ca_for(&self, ws: &WorkspaceView) -> Result<String, ReconcileError> {
-        if let Some(Value::String(s)) = ws
-            .at_provider
-            .outputs
-            .as_ref()
-            .and_then(|o| o.get("cluster_certificate_authority_data"))
-            && !s.is_empty()
+    fn settings(&self, ws: &WorkspaceView) -> Settings {
+        let spot_role_exists = ws
+            .annotations
+            .get(ROLE_EXISTS_ANNOTATION)
+            .map(|v| v.trim() == "true")
+            .unwrap_or(self.config.spot_role_exists);
+        Settings {
+            seed: self.config.seed,
+            account_id: self.config.account_id.clone(),
+            spot_role_exists,
+            signed_at: chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
+                .unwrap_or_else(chrono::Utc::now),
+
+        }
+    }
+
+    /// The outputs of the current cycle, planned once per cycle (and again if the account settings change).
+    async fn plan(&self, ws: &WorkspaceView) -> Result<Arc<Outputs>, RunError> {
+        let settings = self.settings(ws);
+        let cached = self
+            .tracks()
+            .get(&ws.name)
+            .and_then(|t| t.plan.clone())
+            .filter(|(s, _)| s.same_account(&settings));
+        if let Some((_, result)) = cached {
+            return result;
+        }
+        let result = apply::run(&self.client, ws, &settings).await.map(Arc::new);
+        if !matches!(result, Err(RunError::VarFile(_)))
+            && let Some(t) = self.tracks().get_mut(&ws.name)
         {
-            return Ok(s.clone());
+            t.plan = Some((settings, result.clone()));
         }
-        if let Some(ca) = self.tracks().get(&ws.name).and_then(|t| t.ca_b64.clone()) {
-            return Ok(ca);
-        }
-        let ca = ca::generate_b64().map_err(|source| ReconcileError::Ca {
-            name: ws.name.clone(),
-            source,
-        })?;
-        if let Some(t) = self.tracks().get_mut(&ws.name) {
-            t.ca_b64 = Some(ca.clone());
-        }
-        Ok(ca)
+        result
+    }
+
+    /// Records a failed terraform run: `Synced=False/ReconcileError` only, as Crossplane does for connect
+    /// and observe errors.
+    async fn write_run_failed(
+        &self,
+        ws: &WorkspaceView,
+        conds: &mut Vec<Condition>,
+        err: &RunError,
+        ts: &str,
+    ) -> Result<(), ReconcileError> {
+        set_condition(
+            conds,
+            Condition::new(
+                "Synced",
+                false,
+                "ReconcileError",
+                &err.message(),
+                ws.generation,
+            ),
+            ts,
+        );
+        self.write_status(ws, conds, None).await
     }
 
     /// Records a failed apply: Synced=False/ReconcileError with `message`, Ready=False/Creating.
@@ -295,9 +329,22 @@ impl Ctx {
             ws.annotations.get(FAULT_ANNOTATION).map(String::as_str),
             &self.config.faults,
         );
-        let profile = outputs::detect(&ws);
         let (apply_at, published) = self.apply_at(&ws, now);
         let mut conds = ws.conditions.clone();
+        let planned = match self.plan(&ws).await {
+            Ok(planned) => planned,
+            Err(err) => {
+                self.write_run_failed(&ws, &mut conds, &err, &ts).await?;
+                tracing::debug!(workspace = %ws.name, "terraform run failed");
+                return match err {
+                    RunError::VarFile(reason) => Err(ReconcileError::VarFile {
+                        name: ws.name.clone(),
+                        reason,
+                    }),
+                    RunError::Terraform(_) => Ok(None),
+                };
+            }
+        };
         if now < apply_at {
             set_condition(
                 &mut conds,
@@ -308,25 +355,14 @@ impl Ctx {
             return Ok(Some(apply_at - now));
         }
         if fault == Some(FaultKind::ApplyError) {
-            let message = apply_error_message(profile, &ws, self.config.seed);
+            let message = apply::apply_error_message(&ws, self.config.seed);
             self.write_apply_failed(&ws, &mut conds, &message, &ts)
                 .await?;
             tracing::debug!(workspace = %ws.name, "apply failed (injected)");
             return Ok(None);
         }
-        let ca_b64 = if outputs::needs_ca(profile, &ws) {
-            self.ca_for(&ws)?
-        } else {
-            String::new()
-        };
-        let inputs = Inputs {
-            seed: self.config.seed,
-            account_id: &self.config.account_id,
-            spot_role_exists: self.config.spot_role_exists,
-            fault,
-            ca_b64: &ca_b64,
-        };
-        let outs = outputs::compute(profile, &ws, &inputs);
+        let mut outs = Outputs::clone(&planned);
+        outputs::apply_fault(&mut outs, fault);
         if let Some(target) = ws.secret_ref.clone().filter(|r| !r.name.is_empty())
             && !published
         {
@@ -367,7 +403,7 @@ impl Ctx {
         self.write_status(&ws, &conds, Some((&ws.checksum, &status_outs)))
             .await?;
         if ready && ws.condition("Ready").is_none_or(|c| c.status != "True") {
-            tracing::info!(workspace = %ws.name, profile = ?profile, "workspace applied");
+            tracing::info!(workspace = %ws.name, outputs = outs.len(), "workspace applied");
         }
         Ok(next.map(|at| at.saturating_duration_since(Instant::now())))
     }
@@ -428,7 +464,7 @@ impl Ctx {
                 published: false,
                 flap: None,
                 destroy_at: None,
-                ca_b64: None,
+                plan: None,
             });
             *t.destroy_at.get_or_insert(now + delay)
         };
@@ -466,38 +502,6 @@ impl Ctx {
         self.tracks().remove(&ws.name);
         tracing::info!(workspace = %ws.name, orphan = ws.orphan, "workspace destroyed");
         Ok(None)
-    }
-}
-
-fn apply_error_message(profile: Profile, ws: &WorkspaceView, seed: u64) -> String {
-    let h = ids::hex(seed, &["request", &ws.name, &ws.generation.to_string()], 32);
-    let request_id = format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    );
-    match profile {
-        Profile::Eks => {
-            let name = ws.var("cluster_name").unwrap_or(&ws.name);
-            let version = ws
-                .var("kubernetes_version")
-                .unwrap_or(outputs::DEFAULT_KUBERNETES_VERSION);
-            format!(
-                "apply failed: Error: creating EKS Cluster ({name}): operation error EKS: CreateCluster, https response error StatusCode: 400, RequestID: {request_id}, InvalidParameterException: unsupported Kubernetes version {version}"
-            )
-        }
-        Profile::Vpc => format!(
-            "apply failed: Error: creating EC2 VPC: operation error EC2: CreateVpc, https response error StatusCode: 400, RequestID: {request_id}, api error VpcLimitExceeded: The maximum number of VPCs has been reached."
-        ),
-        Profile::SpotRoleCreate => format!(
-            "apply failed: Error: creating IAM Service Linked Role (spot.amazonaws.com): operation error IAM: CreateServiceLinkedRole, https response error StatusCode: 400, RequestID: {request_id}, InvalidInput: Service role name AWSServiceRoleForEC2Spot has been taken in this account, please try a different suffix."
-        ),
-        _ => format!(
-            "apply failed: Error: operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: {request_id}, api error ExpiredToken: The security token included in the request is expired"
-        ),
     }
 }
 

@@ -1,35 +1,47 @@
 //! tfsim: a provider-terraform simulator.
 //!
 //! Watches `tf.upbound.io/v1beta1` Workspaces on any API server and behaves like provider-terraform: adds
-//! Crossplane's finalizer, simulates `terraform apply` with a configurable delay, sets `Synced` / `Ready`
-//! conditions, writes realistic outputs per module profile to `status.atProvider.outputs` (non-sensitive ones)
-//! and to the connection secret (all), re-applies on spec changes, simulates `terraform destroy` on deletion,
-//! and injects faults on demand. See `load/README.md` (section tfsim) for the rules.
+//! Crossplane's finalizer, parses the Workspace's module and evaluates the outputs it declares against a
+//! deterministic fake AWS account (reporting terraform's errors for what cannot be resolved), simulates
+//! `terraform apply` with a configurable delay, sets `Synced` / `Ready` conditions, publishes the outputs as
+//! provider-terraform does (non-sensitive ones to `status.atProvider.outputs`, all to the connection secret),
+//! re-applies on spec changes, simulates `terraform destroy` on deletion, and injects faults on demand. See
+//! `load/README.md` (section tfsim) for the rules.
 
+mod apply;
+mod aws;
+mod aws_modules;
 mod ca;
+mod config;
 mod controller;
 pub(crate) mod crd;
 mod delay;
+mod diag;
+mod encode;
 mod faults;
+mod funcs;
 mod ids;
 mod kubeconfig;
 mod outputs;
+mod plan;
+#[cfg(test)]
+mod plan_tests;
 pub(crate) mod queue;
+mod refs;
 mod secret;
+mod vars;
 pub(crate) mod watch_loop;
 mod workspace;
 
 use std::path::PathBuf;
 
+pub use aws::eks_endpoint;
 pub use crd::CrdError;
 pub use delay::{Delay, DelayParseError, parse_duration};
 pub use faults::{
     FAULT_ANNOTATION, FaultKind, FaultRule, FaultRuleError, UnknownFault, glob_match,
 };
-pub use outputs::{
-    DEFAULT_KUBERNETES_VERSION, DEFAULT_REGION, PROFILE_ANNOTATION, Profile,
-    ROLE_EXISTS_ANNOTATION, eks_endpoint,
-};
+pub use outputs::{DEFAULT_KUBERNETES_VERSION, DEFAULT_REGION, ROLE_EXISTS_ANNOTATION};
 pub use secret::CONNECTION_SECRET_TYPE;
 pub use workspace::{FINALIZER, GROUP, KIND, VERSION, api_resource};
 
@@ -50,7 +62,7 @@ pub struct Config {
     /// Name-pattern fault rules (`*`/`?` globs over the Workspace name); the first match applies.
     /// The `tfsim.capt.dev/fault` annotation takes precedence.
     pub faults: Vec<(String, FaultKind)>,
-    /// Value of `role_exists` for spot-role-check Workspaces.
+    /// Whether the fake AWS account already has the EC2 Spot service-linked role.
     pub spot_role_exists: bool,
     /// Half-period of the `flap` fault (time spent Ready, then time spent not Ready).
     pub flap_period: Delay,
@@ -107,7 +119,7 @@ pub struct Args {
     /// Fault rule PATTERN=KIND (repeatable), e.g. `*-eks-controlplane=apply-error`.
     #[arg(long = "fault")]
     pub faults: Vec<FaultRule>,
-    /// `role_exists` output of spot-role-check Workspaces.
+    /// Whether the fake AWS account already has the EC2 Spot service-linked role.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub spot_role_exists: bool,
     /// Half-period of the flap fault.

@@ -103,13 +103,46 @@ struct Var {
     value: String,
 }
 
+/// A `namespace` / `name` / `key` reference to a Secret or ConfigMap entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub(crate) struct KeyRef {
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub key: String,
+}
+
+/// A `varFiles` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct VarFile {
+    /// `SecretKey` or `ConfigMapKey`.
+    #[serde(default)]
+    pub source: String,
+    /// `HCL` (default) or `JSON`.
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub secret_key_ref: Option<KeyRef>,
+    #[serde(default)]
+    pub config_map_key_ref: Option<KeyRef>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ForProvider {
     #[serde(default)]
     module: String,
     #[serde(default)]
+    source: String,
+    #[serde(default)]
+    inline_format: Option<String>,
+    #[serde(default)]
     vars: Vec<Var>,
+    #[serde(default)]
+    var_files: Vec<VarFile>,
     #[serde(default)]
     varmap: Option<serde_json::Map<String, Value>>,
 }
@@ -154,8 +187,16 @@ pub(crate) struct WorkspaceView {
     pub finalizers: Vec<String>,
     pub annotations: BTreeMap<String, String>,
     pub module: String,
-    /// `varmap` entries (non-strings JSON-encoded) overlaid by `vars`.
-    pub vars: BTreeMap<String, String>,
+    /// `forProvider.source`: `Inline`, `Remote` or `Flux`.
+    pub source: String,
+    /// `forProvider.inlineFormat` (`HCL` when unset).
+    pub inline_format: Option<String>,
+    /// `forProvider.vars` in order.
+    pub vars: Vec<(String, String)>,
+    /// `forProvider.varFiles` in order.
+    pub var_files: Vec<VarFile>,
+    /// `forProvider.varmap`.
+    pub varmap: Option<serde_json::Map<String, Value>>,
     pub orphan: bool,
     pub secret_ref: Option<SecretRef>,
     pub conditions: Vec<Condition>,
@@ -191,19 +232,6 @@ impl WorkspaceView {
             }
             _ => Status::default(),
         };
-        let mut vars = BTreeMap::new();
-        if let Some(map) = &spec.for_provider.varmap {
-            for (k, v) in map {
-                let s = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                vars.insert(k.clone(), s);
-            }
-        }
-        for v in &spec.for_provider.vars {
-            vars.insert(v.key.clone(), v.value.clone());
-        }
         let checksum = super::ids::hex(0, &[&spec_value.to_string()], 32);
         Ok(Self {
             name,
@@ -214,7 +242,16 @@ impl WorkspaceView {
             finalizers: meta.finalizers.clone().unwrap_or_default(),
             annotations: meta.annotations.clone().unwrap_or_default(),
             module: spec.for_provider.module,
-            vars,
+            source: spec.for_provider.source,
+            inline_format: spec.for_provider.inline_format,
+            vars: spec
+                .for_provider
+                .vars
+                .into_iter()
+                .map(|v| (v.key, v.value))
+                .collect(),
+            var_files: spec.for_provider.var_files,
+            varmap: spec.for_provider.varmap,
             orphan: spec.deletion_policy.as_deref() == Some("Orphan"),
             secret_ref: spec.write_connection_secret_to_ref,
             conditions: status.conditions,
@@ -231,11 +268,21 @@ impl WorkspaceView {
         self.conditions.iter().find(|c| c.type_ == type_)
     }
 
+    /// The last `vars` entry for `key` (empty values count as unset), else a string `varmap` entry.
     pub(crate) fn var(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        let from_vars = self
+            .vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
+        let from_map = || {
+            self.varmap
+                .as_ref()
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+        };
+        from_vars.or_else(from_map).filter(|v| !v.is_empty())
     }
 }
 
