@@ -252,7 +252,6 @@ impl Ctx {
             spot_role_exists,
             signed_at: chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
                 .unwrap_or_else(chrono::Utc::now),
-
         }
     }
 
