@@ -1220,15 +1220,16 @@ fn ready_comes_from_the_workspace_ready_and_synced_problems_have_their_own_condi
 fn deadlines_follow_the_spec_timeouts_and_start_when_the_vpc_is_ready() {
     let vpc = Some("demo-vpc".to_string());
     // (case, vpc workspace, vpc ready since, timeouts (cp, vpc) in minutes, now, reason when timed out, timer left)
-    let table: [(
-        &str,
+    type Case<'a> = (
+        &'a str,
         Option<String>,
         Option<i64>,
         Option<(i32, i32)>,
         i64,
-        Option<&str>,
+        Option<&'a str>,
         Option<u64>,
-    ); 7] = [
+    );
+    let table: [Case; 7] = [
         (
             "no VPC dependency, default 30",
             None,
