@@ -9,7 +9,7 @@ use std::time::Duration;
 use capt::api::{CAPTControlPlane, CaptControlPlaneTemplate, Workspace, WorkspaceTemplateApply};
 use capt::controllers::manager::{self, Controllers, ManagerConfig};
 use capt::telemetry::Metrics;
-use capt_load::{capisim, kubesim, tfsim};
+use capt_load::{kubesim, tfsim};
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -228,12 +228,7 @@ async fn bare_server(control_plane_crds: bool) -> (kubesim::Handle, Client) {
         .map(|c| format!("---\n{}", capt::api::crd_yaml(c).unwrap()))
         .collect();
     server.install_crds_yaml(&crds).expect("crds");
-    server
-        .install_crds_yaml(tfsim::WORKSPACE_CRD_YAML)
-        .expect("workspace crd");
-    server
-        .install_crds_yaml(capisim::CLUSTER_CRD_YAML)
-        .expect("cluster crd");
+    support::install_simulator_crds(&server);
     let client = server.client();
     (server, client)
 }

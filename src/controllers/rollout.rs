@@ -59,17 +59,10 @@ impl Rollout {
         if previous.is_none_or(|g| g == generation) || t.meta().deletion_timestamp.is_some() {
             return 0;
         }
-        let mut keys: Vec<ObjectKey> = applies
-            .state()
-            .iter()
-            .filter(|a| a.meta().deletion_timestamp.is_none())
-            .filter(|a| {
-                let ans = a.namespace().unwrap_or_default();
-                a.spec.template_ref.name == name && a.spec.template_ref.namespace_or(&ans) == ns
-            })
-            .map(|a| ObjectKey::new(WTA, &a.namespace().unwrap_or_default(), &a.name_any()))
+        let keys: Vec<ObjectKey> = super::world::template_users(applies, &ns, &name)
+            .into_iter()
+            .map(|(ns, name)| ObjectKey::new(WTA, &ns, &name))
             .collect();
-        keys.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let n = keys.len();
         self.metrics.template_rollout_queued(n as u64);
         for k in keys {

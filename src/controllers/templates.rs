@@ -38,19 +38,10 @@ impl Decide for WorkspaceTemplates {
             return Ok(decide_workspace_template(t, &[], &now()));
         }
         let (ns, name) = (t.namespace().unwrap_or_default(), t.name_any());
-        let mut users: Vec<String> = ctx
-            .world
-            .applies
-            .state()
-            .iter()
-            .filter(|a| a.meta().deletion_timestamp.is_none())
-            .filter(|a| {
-                let ans = a.namespace().unwrap_or_default();
-                a.spec.template_ref.name == name && a.spec.template_ref.namespace_or(&ans) == ns
-            })
-            .map(|a| format!("{}/{}", a.namespace().unwrap_or_default(), a.name_any()))
+        let users: Vec<String> = super::world::template_users(&ctx.world.applies, &ns, &name)
+            .into_iter()
+            .map(|(ns, name)| format!("{ns}/{name}"))
             .collect();
-        users.sort();
         Ok(decide_workspace_template(t, &users, &now()))
     }
 }

@@ -40,3 +40,25 @@ where
 {
     store.get(&ObjectRef::new(name))
 }
+
+/// The live (not deleting) applies that use the WorkspaceTemplate `namespace/name`, as
+/// `(namespace, name)` sorted.
+pub fn template_users(
+    applies: &Store<WorkspaceTemplateApply>,
+    namespace: &str,
+    name: &str,
+) -> Vec<(String, String)> {
+    use kube::{Resource, ResourceExt};
+    let mut users: Vec<(String, String)> = applies
+        .state()
+        .iter()
+        .filter(|a| a.meta().deletion_timestamp.is_none())
+        .filter(|a| {
+            let ans = a.namespace().unwrap_or_default();
+            a.spec.template_ref.name == name && a.spec.template_ref.namespace_or(&ans) == namespace
+        })
+        .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
+        .collect();
+    users.sort();
+    users
+}

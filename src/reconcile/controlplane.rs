@@ -393,6 +393,27 @@ impl Deadline {
             self.limit.as_secs() / 60
         )
     }
+
+    /// Past the deadline: phase `Failed` with the deadline's reason (a condition, never
+    /// failureReason) and one Warning Event when it first happens.
+    fn fail(
+        &self,
+        st: &mut CAPTControlPlaneStatus,
+        observed: &CAPTControlPlaneStatus,
+        g: Option<i64>,
+        now: &Time,
+        plan: &mut Plan<CAPTControlPlaneStatus>,
+    ) {
+        let m = self.message();
+        set_phase(st, ControlPlanePhase::Failed, self.reason, &m, g, now);
+        let already = observed
+            .conditions
+            .iter()
+            .any(|c| c.type_ == ct::FAILED && c.reason == self.reason);
+        if !already {
+            plan.warning(self.reason, m);
+        }
+    }
 }
 
 /// `vpcReadyTimeout` from creation while the VPC the control plane depends on is not ready; once it
@@ -521,22 +542,7 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         let msg = "Waiting for the VPC of the cluster";
         let deadline = control_plane_deadline(cp, w);
         if now.0 >= deadline.at {
-            let m = deadline.message();
-            set_phase(
-                &mut st,
-                ControlPlanePhase::Failed,
-                deadline.reason,
-                &m,
-                g,
-                &now,
-            );
-            if !observed
-                .conditions
-                .iter()
-                .any(|c| c.type_ == ct::FAILED && c.reason == deadline.reason)
-            {
-                plan.warning(deadline.reason, m);
-            }
+            deadline.fail(&mut st, &observed, g, &now, &mut plan);
         } else {
             set_phase(
                 &mut st,
@@ -731,22 +737,7 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
                 .get_or_insert_with(Default::default);
             wts.ready = false;
             if now.0 >= deadline.at && !st.initialized {
-                let m = deadline.message();
-                set_phase(
-                    &mut st,
-                    ControlPlanePhase::Failed,
-                    deadline.reason,
-                    &m,
-                    g,
-                    &now,
-                );
-                let already = observed
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == ct::FAILED && c.reason == deadline.reason);
-                if !already {
-                    plan.warning(deadline.reason, m);
-                }
+                deadline.fail(&mut st, &observed, g, &now, &mut plan);
             } else {
                 set_phase(
                     &mut st,

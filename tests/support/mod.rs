@@ -84,12 +84,7 @@ impl World {
         server
             .install_crds_yaml(&capt::api::crds_yaml())
             .expect("capt crds");
-        server
-            .install_crds_yaml(tfsim::WORKSPACE_CRD_YAML)
-            .expect("workspace crd");
-        server
-            .install_crds_yaml(capisim::CLUSTER_CRD_YAML)
-            .expect("cluster crd");
+        install_simulator_crds(&server);
         let client = server.client();
         let mut tasks = Vec::new();
         let c = client.clone();
@@ -158,6 +153,16 @@ impl World {
             t.abort();
         }
     }
+}
+
+/// The CRDs of the simulated components: provider-terraform's Workspace and Cluster API's Cluster.
+pub fn install_simulator_crds(server: &kubesim::Handle) {
+    server
+        .install_crds_yaml(tfsim::WORKSPACE_CRD_YAML)
+        .expect("workspace crd");
+    server
+        .install_crds_yaml(capisim::CLUSTER_CRD_YAML)
+        .expect("cluster crd");
 }
 
 pub fn dyn_api(
