@@ -179,9 +179,8 @@ fn resync_over_a_converged_world_writes_nothing() {
             })
         })
         .await;
-        let running = w.running.as_ref().expect("running");
-        let _ = running;
-        // Every reconciled object of the world: 2 clusters objects + 5 templates + the applies.
+        // Every reconciled object: the CAPTCluster, the CAPTControlPlane, the WorkspaceTemplates
+        // and the applies.
         let applies: Api<WorkspaceTemplateApply> = Api::namespaced(w.client.clone(), "default");
         let n = 2
             + TEMPLATES.len() as u64

@@ -125,37 +125,4 @@ mod tests {
         assert_eq!(p(4), (Duration::from_millis(250), 1));
         assert_eq!(p(0), (Duration::from_secs(1), 1));
     }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_pass_wakes_every_object_at_the_configured_pace() {
-        use std::sync::{Arc, Mutex};
-        let gate = SyncGate::new([]);
-        let woken = Arc::new(Mutex::new(Vec::new()));
-        let w = woken.clone();
-        let keys: Vec<ObjectKey> = (0..30)
-            .map(|i| ObjectKey::new("CAPTCluster", "ns", &format!("c{i}")))
-            .collect();
-        let listed = keys.clone();
-        let settings = ResyncSettings {
-            period: Duration::from_secs(10),
-            rate: 10,
-        };
-        let task = spawn(
-            settings,
-            gate,
-            move || listed.clone(),
-            move |k| w.lock().unwrap().push(k.clone()),
-        )
-        .expect("enabled");
-        // Before the first (jittered) period ends nothing is woken.
-        tokio::time::sleep(Duration::from_secs(8)).await;
-        assert!(woken.lock().unwrap().is_empty());
-        // A pass at 10/s over 30 objects takes about three seconds after it starts.
-        tokio::time::sleep(Duration::from_secs(3) + Duration::from_millis(500)).await;
-        let n = woken.lock().unwrap().len();
-        assert!(n > 0 && n < 30, "paced, not a burst: {n}");
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(*woken.lock().unwrap(), keys);
-        task.abort();
-    }
 }
