@@ -21,6 +21,7 @@ const COUNTERS: &[&str] = &[
     "capt_leader_changes_total",
     "capt_template_rollout_queued_total",
     "capt_template_rollout_woken_total",
+    "capt_resync_wakeups_total",
 ];
 const GAUGES: &[&str] = &[
     "controller_runtime_active_workers",
@@ -62,6 +63,7 @@ fn exercise(m: &Metrics) {
     m.event("CAPTCluster", "Normal", "VPCReady");
     m.secret_sync("synced", "Ready", ms);
     m.set_leader(true);
+    m.resync_wakeup("CAPTCluster");
 }
 
 /// Sample lines `name{labels} value` → (name, labels, value).

@@ -38,13 +38,17 @@ pub fn config(streaming: bool) -> watcher::Config {
 }
 
 /// A reflector store and the event stream that fills it (poll the stream to keep it current).
+/// Relists reach the stream as the changes they carry ([`super::relist::relisted`]): every object
+/// that changed, appeared or vanished while the watch was down is an `Apply` or `Delete` seen
+/// after the store holds the relisted state.
 pub fn watch<K>(api: Api<K>, cfg: watcher::Config) -> (Store<K>, EventStream<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
     let stream = watcher(api, cfg).default_backoff().modify(strip::<K>);
-    (reader, reflector::reflector(writer, stream).boxed())
+    let events = reflector::reflector(writer, stream).boxed();
+    (reader.clone(), super::relist::relisted(events, reader))
 }
 
 /// Metadata-only caches use the same [`watch`] with an `Api<PartialObjectMeta<K>>`

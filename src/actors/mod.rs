@@ -12,6 +12,8 @@ pub mod object_actor;
 pub mod observer;
 pub mod reconciler;
 pub mod registry;
+pub mod relist;
+pub mod resync;
 pub mod router;
 pub mod runtime;
 pub mod settings;

@@ -177,7 +177,7 @@ impl<R: Reconciler> ObjectActor<R> {
             if g == generation
                 && matches!(
                     trigger,
-                    Trigger::Retry | Trigger::Requeue | Trigger::Timer(_)
+                    Trigger::Retry | Trigger::Requeue | Trigger::Timer(_) | Trigger::Resync
                 )
             {
                 tracing::debug!(key = %self.key, "terminal error at this generation; waiting for new input");

@@ -45,6 +45,8 @@ pub enum Trigger {
     Retry,
     /// The actor (re)started.
     Start,
+    /// The periodic resync pass (a safety net for lost wake-ups).
+    Resync,
 }
 
 impl Trigger {
@@ -55,6 +57,7 @@ impl Trigger {
             Self::Requeue => "requeue".into(),
             Self::Retry => "retry".into(),
             Self::Start => "start".into(),
+            Self::Resync => "resync".into(),
         }
     }
 }

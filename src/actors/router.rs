@@ -72,7 +72,8 @@ fn event_span(
     (span, sc.is_valid().then_some(sc))
 }
 
-/// Consume `stream` (which keeps the kind's store current) and dispatch its events until it ends.
+/// Consume `stream` (which keeps the kind's store current and turns relists into the changes they
+/// carry, see [`super::relist`]) and dispatch its events until it ends.
 pub async fn run<K>(kind: &'static str, mut stream: EventStream<K>, route: Route<K>, ctx: RouterCtx)
 where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
@@ -82,7 +83,6 @@ where
         .get(kind)
         .cloned()
         .filter(|_| route.store().is_some());
-    let mut listed: Option<HashSet<ObjectKey>> = None;
     let mut synced_once = false;
     let mut opened = ctx.gate.is_open();
     let gate = ctx.gate.clone();
@@ -104,14 +104,12 @@ where
             }
         };
         match ev {
-            Event::Init => listed = Some(HashSet::new()),
+            // A relist's changes arrive as Apply/Delete before its InitDone (see `relist`).
+            Event::Init => {}
             Event::InitApply(obj) | Event::Apply(obj) => {
                 ctx.freshness
                     .observe(kind, obj.meta().resource_version.as_deref());
                 let key = ObjectKey::of(kind, &obj);
-                if let Some(l) = listed.as_mut() {
-                    l.insert(key.clone());
-                }
                 if opened {
                     dispatch(kind, "apply", &key, &obj, &route, &ctx, own.as_deref());
                 }
@@ -128,10 +126,15 @@ where
                 }
             }
             Event::InitDone => {
-                if let (Some(reg), Some(seen)) = (own.as_deref(), listed.take()) {
-                    // Objects deleted while the watch was down get no delete event.
+                if let (Some(reg), Some(store)) = (own.as_deref(), route.store()) {
+                    // Vanished objects came as deletes; no actor outlives its object either way.
+                    let listed: HashSet<ObjectKey> = store
+                        .state()
+                        .iter()
+                        .map(|o| ObjectKey::of(kind, o.as_ref()))
+                        .collect();
                     for key in reg.keys() {
-                        if !seen.contains(&key) {
+                        if !listed.contains(&key) {
                             reg.stop(&key);
                         }
                     }

@@ -194,6 +194,8 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         Some(owners(move |x| routes::secret_owners(&c3, x))),
     );
     sp.kind::<ControlPlaneTemplates>(rx_cpt, s.cp_templates, None);
+    sp.pumps
+        .extend(spawn_resync(cfg.resync, &gate, &ctx, &rollout_triggers));
     sp.pumps.extend(crate::controllers::rollout::spawn(
         &ctx.rollout,
         cfg.rollout_rate(),
@@ -207,6 +209,48 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         controllers: sp.controllers,
         pumps: sp.pumps,
     }
+}
+
+fn keys_of<K: kube::Resource<DynamicType = ()> + Clone>(
+    kind: &'static str,
+    store: &kube::runtime::reflector::Store<K>,
+) -> impl Iterator<Item = ObjectKey> {
+    store
+        .state()
+        .into_iter()
+        .map(move |o| ObjectKey::of(kind, o.as_ref()))
+}
+
+/// Resync passes over every cached object of every reconciled kind (as the actor runtime's pass
+/// wakes every actor).
+fn spawn_resync(
+    settings: crate::actors::resync::ResyncSettings,
+    gate: &SyncGate,
+    ctx: &SharedCtx,
+    triggers: &Arc<Triggers>,
+) -> Option<JoinHandle<()>> {
+    let (c, t, metrics) = (ctx.clone(), triggers.clone(), ctx.metrics.clone());
+    crate::actors::resync::spawn(
+        settings,
+        gate.clone(),
+        move || {
+            let w = &c.world;
+            let mut keys: Vec<ObjectKey> = keys_of(CAPT_CLUSTER, &w.captclusters)
+                .chain(keys_of(CAPT_CONTROL_PLANE, &w.controlplanes))
+                .chain(keys_of(WTA, &w.applies))
+                .chain(keys_of(WORKSPACE_TEMPLATE, &w.templates))
+                .chain(keys_of("CAPTClusterTemplate", &w.cluster_templates))
+                .chain(keys_of("CaptControlPlaneTemplate", &w.cp_templates))
+                .collect();
+            keys.sort_unstable();
+            keys
+        },
+        move |key| {
+            if t.resync(key) {
+                metrics.resync_wakeup(key.kind);
+            }
+        },
+    )
 }
 
 impl Running {

@@ -75,6 +75,15 @@ impl Triggers {
         }
     }
 
+    /// A resync request for `key`; false when its kind has no controller here.
+    pub fn resync(&self, key: &ObjectKey) -> bool {
+        let delivered = self.senders.contains_key(key.kind);
+        if delivered {
+            self.send(key.clone());
+        }
+        delivered
+    }
+
     /// Bookkeeping for one event of `kind`: freshness, cache sync, and owner wake-ups once the
     /// gate is open.
     pub fn on_event<K: Resource>(

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::actors::leader::{LeaderElector, LeaseSettings};
+use crate::actors::resync::ResyncSettings;
 use crate::actors::{RuntimeSettings, block_on};
 use crate::baseline::{RuntimeKind, Started};
 use crate::client::ClientLimits;
@@ -98,6 +99,14 @@ pub struct RunArgs {
     /// edit reaches every cluster, paced; progress in `capt_template_rollout_pending`).
     #[arg(long, default_value_t = crate::controllers::rollout::DEFAULT_ROLLOUT_RATE, value_parser = clap::value_parser!(u32).range(1..))]
     pub template_rollout_rate: u32,
+    /// Period of the resync pass that wakes every reconciled object (a safety net for wake-ups
+    /// lost between watch events; converged objects write nothing). Jittered by ±10%. A number
+    /// with a unit (`ms`, `s`, `m`, `h`; bare numbers are seconds); 0 disables it.
+    #[arg(long, default_value = "10m", value_parser = parse_period)]
+    pub resync_period: Duration,
+    /// Objects woken per second by a resync pass (progress in `capt_resync_wakeups_total`).
+    #[arg(long, default_value_t = crate::actors::resync::DEFAULT_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub resync_rate: u32,
     /// List with streaming lists (watch + initial events) instead of paged lists.
     #[arg(long, value_enum, default_value_t = StreamingLists::Auto)]
     pub streaming_lists: StreamingLists,
@@ -107,6 +116,25 @@ pub struct RunArgs {
     /// What schedules the reconcilers: per-object actors, or kube-runtime controllers (baseline).
     #[arg(long, value_enum, default_value_t = RuntimeKind::Actors)]
     pub runtime: RuntimeKind,
+}
+
+/// `10m`, `30s`, `500ms`, `1h` or a bare number of seconds.
+fn parse_period(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number with an optional unit (ms, s, m, h)"))?;
+    let per = match unit {
+        "ms" => Duration::from_millis(1),
+        "" | "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        other => return Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h)")),
+    };
+    per.checked_mul(u32::try_from(n).map_err(|_| format!("{s:?}: too large"))?)
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 impl RunArgs {
@@ -266,6 +294,10 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             streaming_lists: streaming,
             controllers: args.controllers(),
             template_rollout_rate: args.template_rollout_rate,
+            resync: ResyncSettings {
+                period: args.resync_period,
+                rate: args.resync_rate,
+            },
         },
     );
     let gate = running.gate();
@@ -304,4 +336,20 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     let _ = server_task.await;
     guard.shutdown_async().await?;
     exit_err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_take_a_unit_and_zero_disables() {
+        assert_eq!(parse_period("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_period("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_period("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_period("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_period("0"), Ok(Duration::ZERO));
+        assert!(parse_period("10 minutes").is_err());
+        assert!(parse_period("m").is_err());
+    }
 }

@@ -16,6 +16,7 @@ use super::wta::Wta;
 use crate::actors::cache::EventStream;
 use crate::actors::freshness::Freshness;
 use crate::actors::gate::SyncGate;
+use crate::actors::resync::{self, ResyncSettings};
 use crate::actors::router::{self, OwnersFn, Route, RouterCtx};
 use crate::actors::{ActorRuntime, RuntimeSettings};
 use crate::client::events::EventRecorder;
@@ -71,6 +72,8 @@ pub struct ManagerConfig {
     pub controllers: Controllers,
     /// Applies re-rendered per second after a WorkspaceTemplate change (0: the default, 5).
     pub template_rollout_rate: u32,
+    /// The periodic resync pass over every reconciled object (`Default`: disabled).
+    pub resync: ResyncSettings,
 }
 
 impl ManagerConfig {
@@ -242,6 +245,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
             },
         )
     })
+    .chain(spawn_resync(cfg.resync, &gate, &runtime, &metrics))
     .collect();
     Running {
         ctx,
@@ -249,6 +253,34 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         runtime,
         routers,
     }
+}
+
+/// Resync passes over every actor of every reconciled kind.
+fn spawn_resync(
+    settings: ResyncSettings,
+    gate: &SyncGate,
+    runtime: &ActorRuntime,
+    metrics: &Metrics,
+) -> Option<JoinHandle<()>> {
+    let (list, wake) = (runtime.dispatcher(), runtime.dispatcher());
+    let metrics = metrics.clone();
+    resync::spawn(
+        settings,
+        gate.clone(),
+        move || {
+            let mut keys: Vec<_> = list.values().flat_map(|reg| reg.keys()).collect();
+            keys.sort_unstable();
+            keys
+        },
+        move |key| {
+            if wake
+                .get(key.kind)
+                .is_some_and(|reg| reg.wake(key, crate::actors::Trigger::Resync, None))
+            {
+                metrics.resync_wakeup(key.kind);
+            }
+        },
+    )
 }
 
 impl Running {

@@ -33,6 +33,11 @@ impl Waiters {
             .unwrap_or_default()
     }
 
+    /// Forget every waiter (their wake-ups are lost; the resync pass recovers them).
+    pub fn clear(&self) {
+        self.by_target.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.by_target.len()
     }

@@ -76,6 +76,7 @@ struct Families {
     template_rollout_queued: Counter,
     template_rollout_woken: Counter,
     template_rollout_pending: Gauge,
+    resync_wakeups: Family<KindLabels, Counter>,
 }
 
 impl Families {
@@ -105,6 +106,7 @@ impl Families {
             template_rollout_queued: Counter::default(),
             template_rollout_woken: Counter::default(),
             template_rollout_pending: Gauge::default(),
+            resync_wakeups: Family::default(),
         }
     }
 
@@ -228,6 +230,11 @@ impl Families {
             "capt_template_rollout_pending",
             "Applies waiting in the WorkspaceTemplate rollout queue",
             self.template_rollout_pending.clone(),
+        );
+        r.register(
+            "capt_resync_wakeups",
+            "Objects woken by the periodic resync pass (paced by --resync-rate)",
+            self.resync_wakeups.clone(),
         );
     }
 }
@@ -390,6 +397,14 @@ impl Metrics {
     /// An actor of `kind` stopped.
     pub fn actor_stopped(&self, kind_name: &str) {
         self.f().actors.get_or_create(&kind(kind_name)).dec();
+    }
+
+    /// The resync pass woke an object of `kind`.
+    pub fn resync_wakeup(&self, kind_name: &str) {
+        self.f()
+            .resync_wakeups
+            .get_or_create(&kind(kind_name))
+            .inc();
     }
 
     /// Sets the number of live actors of `kind`.
