@@ -98,6 +98,10 @@ pub struct RunArgs {
     /// edit reaches every cluster, paced; progress in `capt_template_rollout_pending`).
     #[arg(long, default_value_t = crate::controllers::rollout::DEFAULT_ROLLOUT_RATE, value_parser = clap::value_parser!(u32).range(1..))]
     pub template_rollout_rate: u32,
+    /// Namespace whose WorkspaceTemplates objects of every namespace may use; templates of any other
+    /// namespace need a WorkspaceTemplateGrant there (the referrer's own namespace always works).
+    #[arg(long, default_value = "default")]
+    pub shared_template_namespace: String,
     /// List with streaming lists (watch + initial events) instead of paged lists.
     #[arg(long, value_enum, default_value_t = StreamingLists::Auto)]
     pub streaming_lists: StreamingLists,
@@ -266,6 +270,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             streaming_lists: streaming,
             controllers: args.controllers(),
             template_rollout_rate: args.template_rollout_rate,
+            shared_template_namespace: args.shared_template_namespace.clone(),
         },
     );
     let gate = running.gate();

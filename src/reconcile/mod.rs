@@ -4,6 +4,7 @@
 pub mod children;
 pub mod controlplane;
 pub mod endpoint;
+pub mod grants;
 pub mod infra;
 pub mod kubeconfig;
 pub mod ownership;

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
+use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
 use super::ownership::{
     OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION, SPEC_HASH_ANNOTATION, owner_id, workspace_labels,
 };
@@ -51,6 +52,8 @@ pub struct WtaWorld<'a> {
     pub traceparent: Option<String>,
     /// The apply or the Cluster it belongs to (its `cluster.x-k8s.io/cluster-name` label) is paused.
     pub paused: bool,
+    /// The template reference is not permitted (see [`super::grants`]): nothing is rendered.
+    pub refused: Option<RefNotPermitted>,
     pub now: Time,
 }
 
@@ -251,6 +254,11 @@ fn ready_to_apply(
             true,
         )
     })?;
+    // Checked before the template is looked at: a refused reference learns nothing of it, and an
+    // existing Workspace is left as it is (no new render reaches it).
+    if let Some(r) = &world.refused {
+        return Err((Blocked::waiting(REF_NOT_PERMITTED, r.to_string()), true));
+    }
     let Some(template) = world.template else {
         let ns = wta
             .spec
