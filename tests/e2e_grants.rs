@@ -143,6 +143,12 @@ fn cross_namespace_templates_need_a_grant() {
         let env = Env {
             client: w.client.clone(),
         };
+        for ns in ["team-a", "team-b", PLATFORM] {
+            w.apply(&format!(
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"
+            ))
+            .await;
+        }
         for ns in ["team-a", "default", PLATFORM] {
             w.apply(&template_yaml(ns, "v1")).await;
         }
