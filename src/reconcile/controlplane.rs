@@ -546,9 +546,29 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         plan.block(Blocked::waiting(reasons::WORKSPACE_TEMPLATE_NOT_FOUND, msg));
         return plan;
     }
-    spot_flow(cp, &cluster_name, w, &mut plan);
-
     let apply = apply_name(cp);
+    let longest = [
+        suffixes::SPOT_ROLE_CHECK,
+        suffixes::SPOT_ROLE_CREATE,
+        suffixes::KUBECONFIG_APPLY,
+    ]
+    .into_iter()
+    .map(|s| with_suffix(&cp.name_any(), s))
+    .chain([apply.clone()])
+    .max_by_key(String::len)
+    .unwrap_or_default();
+    if let Some(msg) = super::limits::name_too_long("WorkspaceTemplateApply", &longest) {
+        let reason = super::limits::NAME_TOO_LONG;
+        set_phase(&mut st, ControlPlanePhase::Failed, reason, &msg, g, &now);
+        st.ready = false;
+        if st != observed {
+            plan.warning(reason, msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::terminal(reason, msg));
+        return plan;
+    }
+    spot_flow(cp, &cluster_name, w, &mut plan);
     if w.eks_apply.is_none() && w.vpc_pending {
         // Waits are fixed when the apply is first created: never start before the VPC is known.
         let msg = "Waiting for the VPC of the cluster";

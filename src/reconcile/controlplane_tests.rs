@@ -1548,3 +1548,34 @@ fn a_refused_template_fails_a_new_control_plane_and_leaves_a_running_one() {
     let plan = W::default().run(&back);
     assert!(cond(&st(&plan).conditions, "TemplateRefPermitted").is_none());
 }
+
+#[test]
+fn derived_apply_names_at_the_length_limit() {
+    // `<name>-eks-controlplane-apply` is the longest derived name (23 characters added).
+    let table = [(230, false), (231, true)];
+    for (len, refused) in table {
+        let name = "c".repeat(len);
+        let c = cp(|v| {
+            v["metadata"]["name"] = json!(name);
+            v["metadata"]["labels"] = json!({"cluster.x-k8s.io/cluster-name": name});
+            v["spec"]["workspaceTemplateApplyName"] = Value::Null;
+        });
+        let w = W {
+            cluster: Some(cluster(&name)),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        let creates = created(&plan, "WorkspaceTemplateApply");
+        if refused {
+            assert!(creates.is_empty(), "{len}: {:?}", plan.ops);
+            let s = st(&plan);
+            assert_eq!(s.phase, Some(ControlPlanePhase::Failed), "{len}");
+            let ready = cond(&s.conditions, ct::READY).expect("ready");
+            assert_eq!(ready.reason, "NameTooLong", "{len}");
+            assert_eq!(warnings(&plan), vec!["NameTooLong"], "{len}");
+        } else {
+            assert!(creates.iter().all(|c| c.name.len() <= 253), "{len}");
+            assert!(!creates.is_empty(), "{len}: {:?}", plan.ops);
+        }
+    }
+}

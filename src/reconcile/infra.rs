@@ -317,6 +317,21 @@ fn decide_vpc(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
         return plan;
     }
 
+    if let Some(msg) = super::limits::name_too_long("WorkspaceTemplateApply", &apply) {
+        let reason = super::limits::NAME_TOO_LONG;
+        set_condition(
+            &mut st.conditions,
+            gen_condition(ct::VPC_READY, false, reason, &msg, gen_),
+            now.clone(),
+        );
+        st.ready = st.ready && st.vpc_id.is_some();
+        if st != observed {
+            plan.warning(reason, msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::terminal(reason, msg));
+        return plan;
+    }
     let intent = ApplyIntent {
         template_ref,
         variables: [

@@ -906,3 +906,52 @@ fn a_refused_vpc_template_creates_no_apply_and_keeps_a_running_vpc() {
         );
     }
 }
+
+#[test]
+fn derived_apply_names_at_the_length_limit() {
+    // (case, CAPTCluster name, workspaceTemplateApplyName, refused)
+    let table = [
+        ("name plus -vpc fits", "a".repeat(249), None, false),
+        (
+            "name plus -vpc is one too long",
+            "a".repeat(250),
+            None,
+            true,
+        ),
+        (
+            "an explicit apply name is used instead",
+            "a".repeat(250),
+            Some("short-vpc"),
+            false,
+        ),
+    ];
+    for (case, name, apply, refused) in table {
+        let c = cc(|v| {
+            v["metadata"]["name"] = json!(name);
+            v["metadata"]["labels"] = json!({});
+            v["spec"]["workspaceTemplateApplyName"] = json!(apply);
+        });
+        let w = W {
+            cluster: Some(cluster(&name)),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        let creates = created(&plan, "WorkspaceTemplateApply");
+        if refused {
+            assert!(creates.is_empty(), "{case}");
+            let vpc = cond(&st(&plan).conditions, ct::VPC_READY).expect(case);
+            assert_eq!(vpc.reason, "NameTooLong", "{case}");
+            assert!(
+                vpc.message.contains("254 characters"),
+                "{case}: {}",
+                vpc.message
+            );
+            assert_eq!(warnings(&plan), vec!["NameTooLong"], "{case}");
+            let b = plan.blocked.as_ref().expect(case);
+            assert_eq!(b.class, ErrorClass::Terminal, "{case}");
+        } else {
+            assert_eq!(creates.len(), 1, "{case}: {:?}", plan.ops);
+            assert!(creates[0].name.len() <= 253, "{case}");
+        }
+    }
+}

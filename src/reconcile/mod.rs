@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod grants;
 pub mod infra;
 pub mod kubeconfig;
+pub mod limits;
 pub mod ownership;
 pub mod pause;
 pub mod plan;

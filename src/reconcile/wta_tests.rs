@@ -730,3 +730,33 @@ fn deleting_a_refused_apply_still_cleans_up_its_own_workspace() {
         plan.ops
     );
 }
+
+#[test]
+fn placeholders_without_a_variable_are_rendered_and_reported_once() {
+    let a = wta(|v| {
+        v["spec"]["variables"] = json!({"cluster_name": "alpha", "kubernetes_version": "1.31"});
+    });
+    let plan = W::default().run(&a);
+    assert_eq!(created(&plan, "Workspace").len(), 1, "rendered anyway");
+    let body = &created(&plan, "Workspace")[0].body;
+    assert_eq!(body["spec"]["forProvider"]["vars"][2]["value"], "${note}");
+    assert_eq!(warnings(&plan), vec![reasons::UNRESOLVED_PLACEHOLDERS]);
+    let s = st(&plan).clone();
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == RENDERED)
+        .expect("rendered");
+    assert_eq!(
+        c.message.as_deref(),
+        Some("placeholders without a variable, rendered as written: note")
+    );
+    let mut again = a.clone();
+    again.status = Some(s);
+    assert!(
+        warnings(&W::default().run(&again)).is_empty(),
+        "reported once"
+    );
+    // With every variable given there is nothing to report.
+    assert!(warnings(&W::default().run(&wta(|_| {}))).is_empty());
+}
