@@ -760,3 +760,23 @@ fn placeholders_without_a_variable_are_rendered_and_reported_once() {
     // With every variable given there is nothing to report.
     assert!(warnings(&W::default().run(&wta(|_| {}))).is_empty());
 }
+
+#[test]
+fn a_namespaced_alternative_over_253_characters_is_not_tried() {
+    // The apply name is at the limit; its Workspace name (without `-apply`) is taken by another
+    // namespace's apply, and the alternative (`-<hash>` added) would be too long to create.
+    let long = format!("{}-apply", "w".repeat(247));
+    let base = "w".repeat(247);
+    let a = wta(|v| v["metadata"]["name"] = json!(long));
+    let other = "WorkspaceTemplateApply/team-b/other-apply";
+    let w = W::default().with_ws(workspace_meta(&base, owned_by(other), json!({})));
+    let plan = w.run(&a);
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+    assert_eq!(
+        plan.blocked.as_ref().map(|b| b.reason),
+        Some(reasons::NAME_CONFLICT)
+    );
+    // Free: the base name (253 characters less `-apply`) is used.
+    let plan = W::default().run(&a);
+    assert_eq!(created(&plan, "Workspace")[0].name, base);
+}
