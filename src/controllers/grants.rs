@@ -37,6 +37,7 @@ pub fn refusal(
         grants.iter().map(Arc::as_ref),
     )
     .err()
+    .map(|e| *e)
 }
 
 /// The kind an apply is checked on behalf of: its controller, when that is a CAPTCluster or

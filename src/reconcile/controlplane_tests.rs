@@ -1495,7 +1495,7 @@ fn refused() -> crate::reconcile::grants::RefNotPermitted {
         on_behalf_of: None,
     };
     let tref = crate::api::TemplateRef::new("eks", Some("platform".into()));
-    crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
+    *crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
 }
 
 #[test]

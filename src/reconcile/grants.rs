@@ -76,7 +76,7 @@ pub fn check<'g>(
     template: &TemplateRef,
     shared_namespace: &str,
     grants: impl IntoIterator<Item = &'g WorkspaceTemplateGrant>,
-) -> Result<Permit, RefNotPermitted> {
+) -> Result<Permit, Box<RefNotPermitted>> {
     let tns = template.namespace_or(referrer.namespace);
     if tns == referrer.namespace {
         return Ok(Permit::SameNamespace);
@@ -97,14 +97,14 @@ pub fn check<'g>(
             return Ok(Permit::Granted(g.metadata.name.clone().unwrap_or_default()));
         }
     }
-    Err(RefNotPermitted {
+    Err(Box::new(RefNotPermitted {
         kind: referrer.kind.to_string(),
         namespace: referrer.namespace.to_string(),
         name: referrer.name.to_string(),
         template_namespace: tns.to_string(),
         template: template.name.clone(),
         shared: shared_namespace.to_string(),
-    })
+    }))
 }
 
 /// Whether two references (each resolved against its referrer's namespace) name the same template.

@@ -6,6 +6,15 @@ use super::*;
 
 const SHARED: &str = "default";
 
+/// (case, referrer, reference, grants, permitted)
+type Case<'a> = (
+    &'a str,
+    Referrer<'a>,
+    TemplateRef,
+    Vec<&'a WorkspaceTemplateGrant>,
+    Result<Permit, ()>,
+);
+
 fn grant(
     ns: &str,
     name: &str,
@@ -82,13 +91,7 @@ fn references_are_permitted_by_namespace_or_grant() {
         on_behalf_of: Some("CAPTCluster"),
         ..apply_in("team-a")
     };
-    let table: Vec<(
-        &str,
-        Referrer,
-        TemplateRef,
-        Vec<&WorkspaceTemplateGrant>,
-        Result<Permit, ()>,
-    )> = vec![
+    let table: Vec<Case> = vec![
         (
             "unset namespace",
             apply_in("team-a"),

@@ -856,7 +856,7 @@ fn refused(kind: &str) -> crate::reconcile::grants::RefNotPermitted {
         on_behalf_of: None,
     };
     let tref = crate::api::TemplateRef::new("vpc-template", Some("platform".into()));
-    crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
+    *crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
 }
 
 #[test]
