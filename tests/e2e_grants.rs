@@ -9,7 +9,7 @@ use capt::api::WorkspaceTemplateApply;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use support::{World, eventually, fast_tfsim};
+use support::{TEMPLATES, World, cluster_yaml, eventually, fast_tfsim};
 
 const PLATFORM: &str = "platform";
 
@@ -235,6 +235,93 @@ fn cross_namespace_templates_need_a_grant() {
         assert_eq!(after, before, "the revoked apply's Workspace is untouched");
         env.wait_rendered("team-a", "cross", ("False", "RefNotPermitted"))
             .await;
+        w.stop().await;
+    });
+}
+
+/// A cluster's objects in `team-a` using the sample templates kept in `platform`.
+fn tenant_cluster_yaml() -> String {
+    cluster_yaml("tenant", "1.31")
+        .replace(
+            "name: vpc-template\n    namespace: default",
+            "name: vpc-template\n    namespace: platform",
+        )
+        .replace(
+            "name: eks-controlplane-template\n    namespace: default",
+            "name: eks-controlplane-template\n    namespace: platform",
+        )
+        .replace("namespace: default", "namespace: team-a")
+}
+
+#[test]
+fn clusters_and_control_planes_need_a_grant_that_covers_their_applies() {
+    capt::actors::block_on(async {
+        let w = World::start(fast_tfsim()).await;
+        let client = w.client.clone();
+        for ns in ["team-a", PLATFORM] {
+            w.apply(&format!(
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"
+            ))
+            .await;
+        }
+        for t in TEMPLATES {
+            w.apply(&t.replace("namespace: default", "namespace: platform"))
+                .await;
+        }
+        let yaml = tenant_cluster_yaml();
+        assert_eq!(yaml.matches("namespace: platform").count(), 2, "{yaml}");
+        w.apply(&yaml).await;
+
+        let ccs: Api<capt::api::CAPTCluster> = Api::namespaced(client.clone(), "team-a");
+        let cps: Api<capt::api::CAPTControlPlane> = Api::namespaced(client.clone(), "team-a");
+        eventually(30, "both refused", || async {
+            let cc = ccs.get("tenant").await.ok()?.status?;
+            let cp = cps.get("tenant").await.ok()?.status?;
+            let refused = |c: &[capt::api::Condition], t: &str| {
+                c.iter()
+                    .any(|c| c.type_ == t && c.status == "False" && c.reason == "RefNotPermitted")
+            };
+            (refused(&cc.conditions, "VPCReady") && refused(&cp.conditions, "Ready")).then_some(())
+        })
+        .await;
+        let applies = Api::<WorkspaceTemplateApply>::namespaced(client.clone(), "team-a");
+        let names = |l: Vec<WorkspaceTemplateApply>| -> Vec<String> {
+            l.into_iter()
+                .map(|a| kube::ResourceExt::name_any(&a))
+                .collect()
+        };
+        let before = applies.list(&ListParams::default()).await.expect("list");
+        assert!(
+            names(before.items).is_empty(),
+            "no apply from a refused reference"
+        );
+
+        // One grant for the two kinds; the applies they create are covered by it.
+        w.apply(
+            r#"apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: WorkspaceTemplateGrant
+metadata:
+  name: team-a-clusters
+  namespace: platform
+spec:
+  from:
+  - kind: CAPTCluster
+    namespace: team-a
+  - kind: CAPTControlPlane
+    namespace: team-a
+  to:
+  - name: vpc-template
+  - name: eks-controlplane-template
+"#,
+        )
+        .await;
+        let env = Env {
+            client: client.clone(),
+        };
+        for apply in ["tenant-vpc", "tenant-eks-controlplane-apply"] {
+            env.wait_rendered("team-a", apply, ("True", "Applied"))
+                .await;
+        }
         w.stop().await;
     });
 }
