@@ -94,7 +94,7 @@ fn crds_yaml_is_deterministic_multi_document() {
         .filter(|d| !d.trim().is_empty())
         .map(|d| serde_yaml::from_str(d).expect("crd document"))
         .collect();
-    assert_eq!(docs.len(), 10);
+    assert_eq!(docs.len(), 11);
     let names: Vec<String> = docs.iter().map(crd_file_name).collect();
     let mut sorted = names.clone();
     sorted.sort();
@@ -207,6 +207,11 @@ fn all_kinds_groups_and_names() {
             "workspacetemplateapplies",
             "infrastructure.cluster.x-k8s.io",
             "WorkspaceTemplateApply",
+        ),
+        (
+            "workspacetemplategrants",
+            "infrastructure.cluster.x-k8s.io",
+            "WorkspaceTemplateGrant",
         ),
         (
             "captmachines",

@@ -162,7 +162,7 @@ fn auxiliary_roles() {
         .iter()
         .filter(|d| d["kind"] == "CustomResourceDefinition")
         .count();
-    assert_eq!(crds, 10);
+    assert_eq!(crds, 11);
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn clusterctl_components() {
             "infrastructure-capt-eks",
             "infrastructure",
             INFRA,
-            8,
+            9,
         ),
         (
             "deploy/clusterctl/control-plane",

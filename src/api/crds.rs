@@ -6,7 +6,7 @@ use kube::CustomResourceExt;
 use super::{
     CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, CaptMachine,
     CaptMachineDeployment, CaptMachineSet, CaptMachineTemplate, WorkspaceTemplate,
-    WorkspaceTemplateApply,
+    WorkspaceTemplateApply, WorkspaceTemplateGrant,
 };
 
 /// Serialising a CRD failed.
@@ -32,6 +32,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         CaptMachineTemplate::crd(),
         WorkspaceTemplate::crd(),
         WorkspaceTemplateApply::crd(),
+        WorkspaceTemplateGrant::crd(),
     ];
     all.sort_by_key(crd_file_name);
     all.into_iter().map(tidy).map(label).collect()
@@ -50,14 +51,17 @@ pub mod crd_labels {
 }
 
 /// Add the contract labels (both contracts, served by version v1beta1) and the clusterctl labels.
-/// WorkspaceTemplates are not owned by a Cluster, so `clusterctl move` is told to carry them all;
-/// everything else reaches a Cluster through owner references.
+/// WorkspaceTemplates and their grants are not owned by a Cluster, so `clusterctl move` is told to
+/// carry them all; everything else reaches a Cluster through owner references.
 fn label(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     let labels = crd.metadata.labels.get_or_insert_with(Default::default);
     labels.insert(crd_labels::CONTRACT_V1BETA1.into(), "v1beta1".into());
     labels.insert(crd_labels::CONTRACT_V1BETA2.into(), "v1beta1".into());
     labels.insert(crd_labels::CLUSTERCTL.into(), String::new());
-    if crd.spec.names.kind == "WorkspaceTemplate" {
+    if matches!(
+        crd.spec.names.kind.as_str(),
+        "WorkspaceTemplate" | "WorkspaceTemplateGrant"
+    ) {
         labels.insert(crd_labels::CLUSTERCTL_MOVE.into(), String::new());
     }
     crd

@@ -2,8 +2,8 @@
 //!
 //! capt kinds (all `v1beta1`, namespaced):
 //! * `infrastructure.cluster.x-k8s.io`: [`CAPTCluster`], [`CAPTClusterTemplate`], [`WorkspaceTemplate`],
-//!   [`WorkspaceTemplateApply`], [`CaptMachine`], [`CaptMachineSet`], [`CaptMachineDeployment`],
-//!   [`CaptMachineTemplate`];
+//!   [`WorkspaceTemplateApply`], [`WorkspaceTemplateGrant`], [`CaptMachine`], [`CaptMachineSet`],
+//!   [`CaptMachineDeployment`], [`CaptMachineTemplate`];
 //! * `controlplane.cluster.x-k8s.io`: [`CAPTControlPlane`], [`CaptControlPlaneTemplate`].
 //!
 //! External views (not in [`crds()`]): Crossplane [`Workspace`] / [`DesiredWorkspace`] and CAPI [`Cluster`].
@@ -26,6 +26,7 @@ pub mod workspace;
 pub mod workspace_spec;
 pub mod workspacetemplate;
 pub mod workspacetemplateapply;
+pub mod workspacetemplategrant;
 
 pub use captcluster::*;
 pub use captclustertemplate::*;
@@ -43,3 +44,4 @@ pub use workspace::*;
 pub use workspace_spec::*;
 pub use workspacetemplate::*;
 pub use workspacetemplateapply::*;
+pub use workspacetemplategrant::*;

@@ -132,6 +132,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         freshness: freshness.clone(),
         waiters: Waiters::default(),
         rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
+        shared_template_namespace: cfg.shared_namespace(),
     });
     let watched = crate::controllers::manager::watched_kinds(cfg.controllers);
     let gate = SyncGate::new(watched.iter().copied());
@@ -168,7 +169,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         pumps: Vec::new(),
         watched,
     };
-    let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
     sp.kind::<Infra>(rx_cc, s.captclusters, None);
     sp.kind::<ControlPlane>(
         rx_cp,
@@ -196,6 +197,13 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     sp.kind::<ControlPlaneTemplates>(rx_cpt, s.cp_templates, None);
     sp.pumps
         .extend(spawn_resync(cfg.resync, &gate, &ctx, &rollout_triggers));
+    sp.pump(
+        "WorkspaceTemplateGrant",
+        s.grants,
+        Some(owners(move |g| {
+            crate::controllers::grants::grant_referrers(&c4, g)
+        })),
+    );
     sp.pumps.extend(crate::controllers::rollout::spawn(
         &ctx.rollout,
         cfg.rollout_rate(),

@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// Objects woken per second by a resync pass (progress in `capt_resync_wakeups_total`).
     #[arg(long, default_value_t = crate::actors::resync::DEFAULT_RATE, value_parser = clap::value_parser!(u32).range(1..))]
     pub resync_rate: u32,
+    /// Namespace whose WorkspaceTemplates objects of every namespace may use; templates of any other
+    /// namespace need a WorkspaceTemplateGrant there (the referrer's own namespace always works).
+    #[arg(long, default_value = "default")]
+    pub shared_template_namespace: String,
     /// List with streaming lists (watch + initial events) instead of paged lists.
     #[arg(long, value_enum, default_value_t = StreamingLists::Auto)]
     pub streaming_lists: StreamingLists,
@@ -298,6 +302,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
                 period: args.resync_period,
                 rate: args.resync_rate,
             },
+            shared_template_namespace: args.shared_template_namespace.clone(),
         },
     );
     let gate = running.gate();

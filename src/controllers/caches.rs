@@ -9,7 +9,7 @@ use kube::{Client, Resource};
 use crate::actors::cache::{self, EventStream};
 use crate::api::{
     CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, Cluster,
-    Workspace, WorkspaceTemplate, WorkspaceTemplateApply,
+    Workspace, WorkspaceTemplate, WorkspaceTemplateApply, WorkspaceTemplateGrant,
 };
 use crate::controllers::world::World;
 
@@ -23,6 +23,7 @@ pub struct Streams {
     pub secrets: EventStream<PartialObjectMeta<Secret>>,
     pub cp_templates: EventStream<CaptControlPlaneTemplate>,
     pub cluster_templates: EventStream<CAPTClusterTemplate>,
+    pub grants: EventStream<WorkspaceTemplateGrant>,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -47,7 +48,8 @@ pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (Worl
     let (clusters, s6) = cache::watch(api::<Cluster>(client, ns), wc.clone());
     let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), wc.clone());
     let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), wc.clone());
-    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc);
+    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc.clone());
+    let (grants, s10) = cache::watch(api::<WorkspaceTemplateGrant>(client, ns), wc);
     let world = World {
         captclusters,
         controlplanes,
@@ -58,6 +60,7 @@ pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (Worl
         secrets,
         cp_templates,
         cluster_templates,
+        grants,
     };
     let streams = Streams {
         captclusters: s1,
@@ -69,6 +72,7 @@ pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (Worl
         secrets: s7,
         cp_templates: s8,
         cluster_templates: s9,
+        grants: s10,
     };
     (world, streams)
 }

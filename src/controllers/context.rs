@@ -25,6 +25,8 @@ pub struct Ctx {
     pub waiters: Waiters,
     /// Re-renders the applies of a changed WorkspaceTemplate at a bounded rate.
     pub rollout: std::sync::Arc<super::rollout::Rollout>,
+    /// Namespace whose WorkspaceTemplates every namespace may use (`--shared-template-namespace`).
+    pub shared_template_namespace: String,
 }
 
 pub type SharedCtx = Arc<Ctx>;

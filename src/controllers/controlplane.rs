@@ -12,6 +12,7 @@ use kube::{Resource, ResourceExt};
 use super::context::{SharedCtx, now};
 use super::error::ControllerError;
 use super::generic::Decide;
+use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
 use crate::api::names::{outputs, secrets, suffixes, templates, with_suffix};
@@ -21,6 +22,7 @@ use crate::reconcile::children::owner_cluster;
 use crate::reconcile::controlplane::{
     ConnectionNeeds, CpWorld, apply_name, decide, secret_sync_settled, source_version,
 };
+use crate::reconcile::grants::Referrer;
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
 use crate::reconcile::plan::Plan;
 use crate::reconcile::secret_sync::{ConnectionSecret, OwnedSecret};
@@ -104,8 +106,16 @@ impl Decide for ControlPlane {
             .map(|c| c.name_any())
             .unwrap_or_else(|| name.clone());
         let tref = &cp.spec.workspace_template_ref;
-        let template_exists = get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
-        if !template_exists {
+        let referrer = Referrer {
+            kind: Self::KIND,
+            namespace: &ns,
+            name: &name,
+            on_behalf_of: None,
+        };
+        let refused = refusal(ctx, &referrer, tref);
+        let template_exists =
+            refused.is_none() && get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
+        if !template_exists && refused.is_none() {
             ctx.waiters.wait_for(
                 "WorkspaceTemplate",
                 tref.namespace_or(&ns),
@@ -138,7 +148,7 @@ impl Decide for ControlPlane {
             &ns,
             &with_suffix(&name, suffixes::SPOT_ROLE_CREATE),
         );
-        let kubeconfig_template_ns = [ns.as_str(), templates::DEFAULT_NAMESPACE]
+        let kubeconfig_template_ns = [ns.as_str(), ctx.shared_template_namespace.as_str()]
             .into_iter()
             .find(|tns| get(&w.templates, tns, templates::EKS_KUBECONFIG).is_some())
             .map(str::to_string);
@@ -202,6 +212,7 @@ impl Decide for ControlPlane {
         let world = CpWorld {
             cluster: cluster.as_deref(),
             template_exists,
+            refused,
             eks_apply: eks_apply.as_deref(),
             eks_workspace: eks_workspace.as_deref(),
             vpc_workspace,

@@ -6,11 +6,13 @@ use kube::{Resource, ResourceExt};
 use super::context::{SharedCtx, now};
 use super::error::ControllerError;
 use super::generic::Decide;
+use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
 use crate::api::names::labels;
 use crate::api::{CAPTCluster, CAPTClusterStatus};
 use crate::reconcile::children::owner_cluster;
+use crate::reconcile::grants::Referrer;
 use crate::reconcile::infra::{InfraWorld, apply_name, decide};
 use crate::reconcile::plan::Plan;
 
@@ -36,7 +38,20 @@ impl Decide for Infra {
         let cluster = cluster_name
             .as_deref()
             .and_then(|n| get(&w.clusters, &ns, n));
+        let name = cc.name_any();
+        let referrer = Referrer {
+            kind: Self::KIND,
+            namespace: &ns,
+            name: &name,
+            on_behalf_of: None,
+        };
+        let refused = cc
+            .spec
+            .vpc_template_ref
+            .as_ref()
+            .and_then(|r| refusal(ctx, &referrer, r));
         let template_exists = match &cc.spec.vpc_template_ref {
+            Some(_) if refused.is_some() => false,
             Some(r) => {
                 let tns = r.namespace_or(&ns).to_string();
                 let found = get(&w.templates, &tns, &r.name).is_some();
@@ -63,6 +78,7 @@ impl Decide for Infra {
         let world = InfraWorld {
             cluster: cluster.as_deref(),
             template_exists,
+            refused,
             apply: apply.as_deref(),
             workspace: workspace.as_deref(),
             control_plane_exists,

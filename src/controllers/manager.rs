@@ -51,6 +51,7 @@ pub fn watched_kinds(c: Controllers) -> Vec<&'static str> {
         "Workspace",
         "Cluster",
         "Secret",
+        "WorkspaceTemplateGrant",
     ];
     if c.infrastructure {
         kinds.push("CAPTClusterTemplate");
@@ -74,6 +75,8 @@ pub struct ManagerConfig {
     pub template_rollout_rate: u32,
     /// The periodic resync pass over every reconciled object (`Default`: disabled).
     pub resync: ResyncSettings,
+    /// Namespace whose WorkspaceTemplates every namespace may use (empty: `default`).
+    pub shared_template_namespace: String,
 }
 
 impl ManagerConfig {
@@ -82,6 +85,14 @@ impl ManagerConfig {
         match self.template_rollout_rate {
             0 => super::rollout::DEFAULT_ROLLOUT_RATE,
             n => n,
+        }
+    }
+
+    /// `shared_template_namespace`, or `default` when unset.
+    pub fn shared_namespace(&self) -> String {
+        match self.shared_template_namespace.as_str() {
+            "" => crate::api::names::templates::DEFAULT_NAMESPACE.to_string(),
+            ns => ns.to_string(),
         }
     }
 }
@@ -130,6 +141,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         freshness: freshness.clone(),
         waiters: Waiters::default(),
         rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
+        shared_template_namespace: cfg.shared_namespace(),
     });
     let mut runtime = ActorRuntime::new(
         cfg.runtime.clone(),
@@ -153,7 +165,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         freshness,
         gate: gate.clone(),
     };
-    let (c1, c2, c3) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
     let routers: Vec<JoinHandle<()>> = [
         spawn(
             CAPT_CLUSTER,
@@ -221,6 +233,13 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
             "CAPTClusterTemplate",
             streams.cluster_templates,
             Route::Own(world.cluster_templates.clone()),
+            &rctx,
+            &kinds,
+        ),
+        spawn(
+            "WorkspaceTemplateGrant",
+            streams.grants,
+            Route::Owners(owners(move |g| super::grants::grant_referrers(&c4, g))),
             &rctx,
             &kinds,
         ),

@@ -7,6 +7,7 @@ pub mod controlplane;
 pub mod error;
 pub mod exec;
 pub mod generic;
+pub mod grants;
 pub mod infra;
 pub mod manager;
 pub mod observe;

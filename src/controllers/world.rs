@@ -9,7 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::{
     CAPTCluster, CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, Cluster,
-    Workspace, WorkspaceTemplate, WorkspaceTemplateApply,
+    Workspace, WorkspaceTemplate, WorkspaceTemplateApply, WorkspaceTemplateGrant,
 };
 
 #[derive(Clone)]
@@ -23,6 +23,7 @@ pub struct World {
     pub secrets: Store<PartialObjectMeta<Secret>>,
     pub cp_templates: Store<CaptControlPlaneTemplate>,
     pub cluster_templates: Store<CAPTClusterTemplate>,
+    pub grants: Store<WorkspaceTemplateGrant>,
 }
 
 /// Namespaced lookup in a store.

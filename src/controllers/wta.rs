@@ -6,9 +6,11 @@ use kube::{Resource, ResourceExt};
 use super::context::{SharedCtx, now};
 use super::error::ControllerError;
 use super::generic::Decide;
+use super::grants::{apply_on_behalf_of, refusal};
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
 use crate::api::{WorkspaceTemplateApply, WorkspaceTemplateApplyStatus};
+use crate::reconcile::grants::Referrer;
 use crate::reconcile::ownership::{controller_of, owner_id};
 use crate::reconcile::plan::Plan;
 use crate::reconcile::wta::{WtaWorld, decide};
@@ -33,7 +35,16 @@ impl Decide for Wta {
         let w = &ctx.world;
         let ns = wta.namespace().unwrap_or_default();
         let tref = &wta.spec.template_ref;
-        let template = get(&w.templates, tref.namespace_or(&ns), &tref.name);
+        let name = wta.name_any();
+        let referrer = Referrer {
+            kind: Self::KIND,
+            namespace: &ns,
+            name: &name,
+            on_behalf_of: apply_on_behalf_of(ctx, wta),
+        };
+        let refused = refusal(ctx, &referrer, tref);
+        let template =
+            get(&w.templates, tref.namespace_or(&ns), &tref.name).filter(|_| refused.is_none());
         let mut missing_secrets = Vec::new();
         for s in &wta.spec.wait_for_secrets {
             let sns = if s.namespace.is_empty() {
@@ -56,7 +67,7 @@ impl Decide for Wta {
                 }
             }
         }
-        if template.is_none() {
+        if template.is_none() && refused.is_none() {
             ctx.waiters.wait_for(
                 "WorkspaceTemplate",
                 tref.namespace_or(&ns),
@@ -79,6 +90,7 @@ impl Decide for Wta {
             root_owner,
             traceparent: current_traceparent(),
             paused,
+            refused,
             now: now(),
         };
         Ok(decide(wta, &world))

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, owner_cluster};
 use super::endpoint::discover;
+use super::grants::{REF_NOT_PERMITTED, RefNotPermitted, TEMPLATE_REF_PERMITTED};
 use super::ownership::controller_ref;
 use super::plan::{Blocked, Op, Plan, deadline_timer};
 use super::secret_sync::{ConnectionSecret, OwnedSecret, SyncWorld, sync};
@@ -50,6 +51,8 @@ pub fn non_retryable(message: &str) -> bool {
 pub struct CpWorld<'a> {
     pub cluster: Option<&'a Cluster>,
     pub template_exists: bool,
+    /// The template reference is not permitted (see [`super::grants`]).
+    pub refused: Option<RefNotPermitted>,
     pub eks_apply: Option<&'a WorkspaceTemplateApply>,
     pub eks_workspace: Option<&'a Workspace>,
     /// Name of the VPC Workspace of the same Cluster, when its apply exists.
@@ -63,7 +66,8 @@ pub struct CpWorld<'a> {
     pub spot_check_apply: Option<&'a WorkspaceTemplateApply>,
     pub spot_check_workspace: Option<&'a Workspace>,
     pub spot_create_apply: Option<&'a WorkspaceTemplateApply>,
-    /// Namespace of the `eks-kubeconfig-template`, when one exists (the control plane's, else `default`).
+    /// Namespace of the `eks-kubeconfig-template`, when one exists (the control plane's, else the shared
+    /// template namespace).
     pub kubeconfig_template_ns: Option<String>,
     pub kubeconfig_apply: Option<&'a WorkspaceTemplateApply>,
     pub connection: Option<&'a ConnectionSecret>,
@@ -511,6 +515,35 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
     // Cluster for good; every other problem is a condition and an Event and clears when resolved.
     st.failure_reason = None;
     st.failure_message = None;
+    if let Some(r) = &w.refused {
+        // Checked before the template is looked at. A running control plane keeps its phase and
+        // readiness (nothing of it is touched); one not started yet fails like a missing template.
+        let msg = r.to_string();
+        if st.initialized {
+            set_condition(
+                &mut st.conditions,
+                cond(TEMPLATE_REF_PERMITTED, false, REF_NOT_PERMITTED, &msg, g),
+                now.clone(),
+            );
+        } else {
+            set_phase(
+                &mut st,
+                ControlPlanePhase::Failed,
+                REF_NOT_PERMITTED,
+                &msg,
+                g,
+                &now,
+            );
+            st.ready = false;
+        }
+        if st != observed {
+            plan.warning(REF_NOT_PERMITTED, msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::waiting(REF_NOT_PERMITTED, msg));
+        return plan;
+    }
+    crate::api::remove_condition(&mut st.conditions, TEMPLATE_REF_PERMITTED);
     if !w.template_exists {
         let r = &cp.spec.workspace_template_ref;
         let msg = format!(
@@ -534,9 +567,29 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         plan.block(Blocked::waiting(reasons::WORKSPACE_TEMPLATE_NOT_FOUND, msg));
         return plan;
     }
-    spot_flow(cp, &cluster_name, w, &mut plan);
-
     let apply = apply_name(cp);
+    let longest = [
+        suffixes::SPOT_ROLE_CHECK,
+        suffixes::SPOT_ROLE_CREATE,
+        suffixes::KUBECONFIG_APPLY,
+    ]
+    .into_iter()
+    .map(|s| with_suffix(&cp.name_any(), s))
+    .chain([apply.clone()])
+    .max_by_key(String::len)
+    .unwrap_or_default();
+    if let Some(msg) = super::limits::name_too_long("WorkspaceTemplateApply", &longest) {
+        let reason = super::limits::NAME_TOO_LONG;
+        set_phase(&mut st, ControlPlanePhase::Failed, reason, &msg, g, &now);
+        st.ready = false;
+        if st != observed {
+            plan.warning(reason, msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::terminal(reason, msg));
+        return plan;
+    }
+    spot_flow(cp, &cluster_name, w, &mut plan);
     if w.eks_apply.is_none() && w.vpc_pending {
         // Waits are fixed when the apply is first created: never start before the VPC is known.
         let msg = "Waiting for the VPC of the cluster";

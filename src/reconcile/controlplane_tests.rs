@@ -102,6 +102,7 @@ struct W {
     connection_unchanged: bool,
     kubeconfig_secret: Option<OwnedSecret>,
     ca_secret: Option<OwnedSecret>,
+    refused: Option<crate::reconcile::grants::RefNotPermitted>,
     now: Time,
 }
 
@@ -126,6 +127,7 @@ impl Default for W {
             connection_unchanged: false,
             kubeconfig_secret: None,
             ca_secret: None,
+            refused: None,
             now: at(0),
         }
     }
@@ -136,6 +138,7 @@ impl W {
         let world = CpWorld {
             cluster: self.cluster.as_ref(),
             template_exists: self.template_exists,
+            refused: self.refused.clone(),
             eks_apply: self.eks_apply.as_ref(),
             eks_workspace: self.eks_workspace.as_ref(),
             vpc_workspace: self.vpc_workspace.clone(),
@@ -1481,5 +1484,98 @@ fn a_paused_control_plane_writes_nothing_even_when_deleting() {
             Some(crate::reconcile::pause::PAUSED_REASON),
             "{case}"
         );
+    }
+}
+
+fn refused() -> crate::reconcile::grants::RefNotPermitted {
+    let referrer = crate::reconcile::grants::Referrer {
+        kind: "CAPTControlPlane",
+        namespace: "team-a",
+        name: NAME,
+        on_behalf_of: None,
+    };
+    let tref = crate::api::TemplateRef::new("eks", Some("platform".into()));
+    *crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
+}
+
+#[test]
+fn a_refused_template_fails_a_new_control_plane_and_leaves_a_running_one() {
+    let w = W {
+        refused: Some(refused()),
+        ..W::default()
+    };
+    // Not started: failed like a missing template, nothing created.
+    let new = cp(|_| {});
+    let plan = w.run(&new);
+    let s = st(&plan).clone();
+    assert_eq!(s.phase, Some(ControlPlanePhase::Failed));
+    assert!(!s.ready);
+    let ready = cond(&s.conditions, ct::READY).expect("ready");
+    assert_eq!(ready.reason, "RefNotPermitted");
+    assert!(
+        ready.message.contains("CAPTControlPlane team-a/"),
+        "{}",
+        ready.message
+    );
+    assert!(created(&plan, "WorkspaceTemplateApply").is_empty());
+    assert_eq!(warnings(&plan), vec!["RefNotPermitted"]);
+    w.assert_warned_once(&new, s, "new");
+
+    // Running: phase and readiness stay; a condition reports the refusal; no apply is touched.
+    let running = cp(|v| {
+        v["status"] = json!({"ready": true, "initialized": true, "phase": "Ready"});
+    });
+    let plan = w.run(&running);
+    let s = st(&plan);
+    assert_eq!(s.phase, Some(ControlPlanePhase::Ready));
+    assert!(s.ready && s.initialized);
+    let c = cond(&s.conditions, "TemplateRefPermitted").expect("condition");
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "RefNotPermitted")
+    );
+    assert!(
+        plan.ops
+            .iter()
+            .all(|o| !matches!(o, Op::Create(_) | Op::PatchChild(_) | Op::Delete { .. })),
+        "{:?}",
+        plan.ops
+    );
+
+    // Permitted again: the condition goes away.
+    let mut back = running.clone();
+    back.status = Some(s.clone());
+    let plan = W::default().run(&back);
+    assert!(cond(&st(&plan).conditions, "TemplateRefPermitted").is_none());
+}
+
+#[test]
+fn derived_apply_names_at_the_length_limit() {
+    // `<name>-eks-controlplane-apply` is the longest derived name (23 characters added).
+    let table = [(230, false), (231, true)];
+    for (len, refused) in table {
+        let name = "c".repeat(len);
+        let c = cp(|v| {
+            v["metadata"]["name"] = json!(name);
+            v["metadata"]["labels"] = json!({"cluster.x-k8s.io/cluster-name": name});
+            v["spec"]["workspaceTemplateApplyName"] = Value::Null;
+        });
+        let w = W {
+            cluster: Some(cluster(&name)),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        let creates = created(&plan, "WorkspaceTemplateApply");
+        if refused {
+            assert!(creates.is_empty(), "{len}: {:?}", plan.ops);
+            let s = st(&plan);
+            assert_eq!(s.phase, Some(ControlPlanePhase::Failed), "{len}");
+            let ready = cond(&s.conditions, ct::READY).expect("ready");
+            assert_eq!(ready.reason, "NameTooLong", "{len}");
+            assert_eq!(warnings(&plan), vec!["NameTooLong"], "{len}");
+        } else {
+            assert!(creates.iter().all(|c| c.name.len() <= 253), "{len}");
+            assert!(!creates.is_empty(), "{len}: {:?}", plan.ops);
+        }
     }
 }

@@ -11,6 +11,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, owner_cluster};
+use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
 use super::plan::{Blocked, Op, Plan, deadline_timer};
 use crate::actors::TimerCmd;
 use crate::api::names::{
@@ -30,6 +31,8 @@ pub struct InfraWorld<'a> {
     pub cluster: Option<&'a Cluster>,
     /// The referenced VPC WorkspaceTemplate exists.
     pub template_exists: bool,
+    /// The template reference is not permitted (see [`super::grants`]).
+    pub refused: Option<RefNotPermitted>,
     /// The VPC apply, if it exists.
     pub apply: Option<&'a WorkspaceTemplateApply>,
     /// The VPC Workspace, if it exists.
@@ -285,32 +288,50 @@ fn decide_vpc(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
         VpcSource::Template(r) => r.clone(),
     };
 
-    if !w.template_exists {
-        let msg = format!(
-            "WorkspaceTemplate {}/{} not found",
-            template_ref.namespace_or(&ns),
-            template_ref.name
-        );
+    // A refused reference is checked first (it learns nothing of the template); neither creates
+    // nor changes the apply, and a running VPC stays ready.
+    let unusable = match &w.refused {
+        Some(r) => Some((REF_NOT_PERMITTED, r.to_string())),
+        None if !w.template_exists => Some((
+            reasons::VPC_RECONCILIATION_FAILED,
+            format!(
+                "WorkspaceTemplate {}/{} not found",
+                template_ref.namespace_or(&ns),
+                template_ref.name
+            ),
+        )),
+        None => None,
+    };
+    if let Some((reason, msg)) = unusable {
         set_condition(
             &mut st.conditions,
-            gen_condition(
-                ct::VPC_READY,
-                false,
-                reasons::VPC_RECONCILIATION_FAILED,
-                &msg,
-                gen_,
-            ),
+            gen_condition(ct::VPC_READY, false, reason, &msg, gen_),
             now.clone(),
         );
         st.ready = st.ready && st.vpc_id.is_some();
         if st != observed {
-            plan.warning(reasons::VPC_RECONCILIATION_FAILED, msg.clone());
+            plan.warning(reason, msg.clone());
         }
         plan.status = Some(st);
-        plan.block(Blocked::waiting(reasons::VPC_RECONCILIATION_FAILED, msg));
+        plan.block(Blocked::waiting(reason, msg));
         return plan;
     }
 
+    if let Some(msg) = super::limits::name_too_long("WorkspaceTemplateApply", &apply) {
+        let reason = super::limits::NAME_TOO_LONG;
+        set_condition(
+            &mut st.conditions,
+            gen_condition(ct::VPC_READY, false, reason, &msg, gen_),
+            now.clone(),
+        );
+        st.ready = st.ready && st.vpc_id.is_some();
+        if st != observed {
+            plan.warning(reason, msg.clone());
+        }
+        plan.status = Some(st);
+        plan.block(Blocked::terminal(reason, msg));
+        return plan;
+    }
     let intent = ApplyIntent {
         template_ref,
         variables: [

@@ -46,6 +46,7 @@ struct W {
     apply: Option<WorkspaceTemplateApply>,
     workspace: Option<Workspace>,
     control_plane_exists: bool,
+    refused: Option<crate::reconcile::grants::RefNotPermitted>,
     now: Time,
 }
 
@@ -57,6 +58,7 @@ impl Default for W {
             apply: None,
             workspace: None,
             control_plane_exists: false,
+            refused: None,
             now: at(0),
         }
     }
@@ -70,6 +72,7 @@ impl W {
             apply: self.apply.as_ref(),
             workspace: self.workspace.as_ref(),
             control_plane_exists: self.control_plane_exists,
+            refused: self.refused.clone(),
             now: self.now.clone(),
         };
         let plan = decide(cc, &world);
@@ -843,4 +846,112 @@ fn a_ready_vpc_stays_ready_while_its_workspace_reapplies() {
     assert_eq!(s.vpc_id.as_deref(), Some("vpc-1"));
     assert_eq!(s.failure_reason, None, "no timeout once the VPC was ready");
     assert_eq!(armed(&plan, VPC_TIMER), None);
+}
+
+fn refused(kind: &str) -> crate::reconcile::grants::RefNotPermitted {
+    let referrer = crate::reconcile::grants::Referrer {
+        kind,
+        namespace: "team-a",
+        name: NAME,
+        on_behalf_of: None,
+    };
+    let tref = crate::api::TemplateRef::new("vpc-template", Some("platform".into()));
+    *crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
+}
+
+#[test]
+fn a_refused_vpc_template_creates_no_apply_and_keeps_a_running_vpc() {
+    // (case, status before, ready after)
+    let table = [
+        ("not started", json!(null), false),
+        ("running", json!({"ready": true, "vpcId": "vpc-1"}), true),
+    ];
+    for (case, status, ready) in table {
+        let c = cc(|v| {
+            v["metadata"]["namespace"] = json!("team-a");
+            v["spec"]["vpcTemplateRef"] = json!({"name": "vpc-template", "namespace": "platform"});
+            v["status"] = status;
+        });
+        // The template's existence is irrelevant: the refusal is reported first.
+        let w = W {
+            refused: Some(refused("CAPTCluster")),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        let s = st(&plan);
+        let vpc = cond(&s.conditions, ct::VPC_READY).expect(case);
+        assert_eq!(
+            (vpc.status.as_str(), vpc.reason.as_str()),
+            ("False", "RefNotPermitted"),
+            "{case}"
+        );
+        assert!(
+            vpc.message.contains("CAPTCluster team-a/"),
+            "{case}: {}",
+            vpc.message
+        );
+        assert_eq!(s.ready, ready, "{case}");
+        assert_eq!(warnings(&plan), vec!["RefNotPermitted"], "{case}");
+        assert!(
+            plan.ops
+                .iter()
+                .all(|o| !matches!(o, Op::Create(_) | Op::PatchChild(_) | Op::Delete { .. })),
+            "{case}: {:?}",
+            plan.ops
+        );
+        let b = plan.blocked.as_ref().expect(case);
+        assert_eq!(
+            (b.class, b.reason),
+            (ErrorClass::Waiting, "RefNotPermitted")
+        );
+    }
+}
+
+#[test]
+fn derived_apply_names_at_the_length_limit() {
+    // (case, CAPTCluster name, workspaceTemplateApplyName, refused)
+    let table = [
+        ("name plus -vpc fits", "a".repeat(249), None, false),
+        (
+            "name plus -vpc is one too long",
+            "a".repeat(250),
+            None,
+            true,
+        ),
+        (
+            "an explicit apply name is used instead",
+            "a".repeat(250),
+            Some("short-vpc"),
+            false,
+        ),
+    ];
+    for (case, name, apply, refused) in table {
+        let c = cc(|v| {
+            v["metadata"]["name"] = json!(name);
+            v["metadata"]["labels"] = json!({});
+            v["spec"]["workspaceTemplateApplyName"] = json!(apply);
+        });
+        let w = W {
+            cluster: Some(cluster(&name)),
+            ..W::default()
+        };
+        let plan = w.run(&c);
+        let creates = created(&plan, "WorkspaceTemplateApply");
+        if refused {
+            assert!(creates.is_empty(), "{case}");
+            let vpc = cond(&st(&plan).conditions, ct::VPC_READY).expect(case);
+            assert_eq!(vpc.reason, "NameTooLong", "{case}");
+            assert!(
+                vpc.message.contains("254 characters"),
+                "{case}: {}",
+                vpc.message
+            );
+            assert_eq!(warnings(&plan), vec!["NameTooLong"], "{case}");
+            let b = plan.blocked.as_ref().expect(case);
+            assert_eq!(b.class, ErrorClass::Terminal, "{case}");
+        } else {
+            assert_eq!(creates.len(), 1, "{case}: {:?}", plan.ops);
+            assert!(creates[0].name.len() <= 253, "{case}");
+        }
+    }
 }

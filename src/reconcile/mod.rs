@@ -4,8 +4,10 @@
 pub mod children;
 pub mod controlplane;
 pub mod endpoint;
+pub mod grants;
 pub mod infra;
 pub mod kubeconfig;
+pub mod limits;
 pub mod ownership;
 pub mod pause;
 pub mod plan;

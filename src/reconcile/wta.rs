@@ -8,11 +8,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
+use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
 use super::ownership::{
     OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION, SPEC_HASH_ANNOTATION, owner_id, workspace_labels,
 };
 use super::plan::{Blocked, Child, Op, Plan};
-use super::render::{render, spec_hash};
+use super::render::{render, spec_hash, unresolved_placeholders};
 use crate::api::names::{
     annotations, events, finalizers, groups, status as cstatus, workspace_name_for_apply,
 };
@@ -34,6 +35,7 @@ pub mod reasons {
     pub const DELETING: &str = "WaitingForWorkspaceDeletion";
     pub const UPDATED_WORKSPACE: &str = "UpdatedWorkspace";
     pub const RECREATED_WORKSPACE: &str = "RecreatedWorkspace";
+    pub const UNRESOLVED_PLACEHOLDERS: &str = "UnresolvedPlaceholders";
 }
 
 /// What the caches hold for one apply.
@@ -51,6 +53,8 @@ pub struct WtaWorld<'a> {
     pub traceparent: Option<String>,
     /// The apply or the Cluster it belongs to (its `cluster.x-k8s.io/cluster-name` label) is paused.
     pub paused: bool,
+    /// The template reference is not permitted (see [`super::grants`]): nothing is rendered.
+    pub refused: Option<RefNotPermitted>,
     pub now: Time,
 }
 
@@ -104,6 +108,9 @@ pub fn choose_name(wta: &WorkspaceTemplateApply, world: &WtaWorld) -> Result<Str
     );
     let mut last_owner = String::new();
     for cand in [base, alt] {
+        if cand.len() > super::limits::MAX_NAME_LEN {
+            continue;
+        }
         match (world.workspace)(&cand).map(|ws| ownership(&ws, &me)) {
             None | Some(Ownership::Ours) | Some(Ownership::Unowned) => return Ok(cand),
             Some(Ownership::Foreign(o)) => last_owner = o,
@@ -251,6 +258,11 @@ fn ready_to_apply(
             true,
         )
     })?;
+    // Checked before the template is looked at: a refused reference learns nothing of it, and an
+    // existing Workspace is left as it is (no new render reaches it).
+    if let Some(r) = &world.refused {
+        return Err((Blocked::waiting(REF_NOT_PERMITTED, r.to_string()), true));
+    }
     let Some(template) = world.template else {
         let ns = wta
             .spec
@@ -442,7 +454,24 @@ pub fn decide(
     if let Some(r) = rendered {
         st.conditions.push(r);
     }
-    set_rendered(&mut st, true, reasons::APPLIED, "", now);
+    // Placeholders no variable fills are rendered as written (terraform then reports them); say so.
+    let unresolved = unresolved_placeholders(&spec, &wta.spec.variables);
+    let note = if unresolved.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "placeholders without a variable, rendered as written: {}",
+            unresolved.join(", ")
+        )
+    };
+    let noted_before = observed
+        .conditions
+        .iter()
+        .any(|c| c.type_ == RENDERED && c.message.as_deref() == Some(note.as_str()));
+    if !note.is_empty() && !noted_before {
+        plan.warning(reasons::UNRESOLVED_PLACEHOLDERS, note.clone());
+    }
+    set_rendered(&mut st, true, reasons::APPLIED, &note, now);
     let ready = st.synced_and_ready();
     if ready && !was_ready {
         plan.normal(events::WORKSPACE_READY, "Workspace is synced and ready");

@@ -67,6 +67,7 @@ struct W {
     missing_secrets: Vec<String>,
     unready_workspaces: Vec<(String, bool)>,
     paused: bool,
+    refused: Option<crate::reconcile::grants::RefNotPermitted>,
     now: Time,
 }
 
@@ -78,6 +79,7 @@ impl Default for W {
             missing_secrets: Vec::new(),
             unready_workspaces: Vec::new(),
             paused: false,
+            refused: None,
             now: at(0),
         }
     }
@@ -99,6 +101,7 @@ impl W {
             root_owner: Some("CAPTControlPlane/default/alpha".into()),
             traceparent: Some("00-0123456789abcdef0123456789abcdef-0123456789abcdef-01".into()),
             paused: self.paused,
+            refused: self.refused.clone(),
             now: self.now.clone(),
         };
         let plan = decide(wta, &world);
@@ -623,4 +626,157 @@ fn a_paused_apply_writes_nothing_even_when_deleting() {
             Some(crate::reconcile::pause::PAUSED_REASON)
         );
     }
+}
+
+fn refusal() -> crate::reconcile::grants::RefNotPermitted {
+    let referrer = crate::reconcile::grants::Referrer {
+        kind: "WorkspaceTemplateApply",
+        namespace: "team-a",
+        name: APPLY,
+        on_behalf_of: None,
+    };
+    let tref = crate::api::TemplateRef::new("eks", Some("platform".into()));
+    *crate::reconcile::grants::check(&referrer, &tref, "default", []).expect_err("refused")
+}
+
+#[test]
+fn a_refused_reference_renders_nothing() {
+    let w = W {
+        refused: Some(refusal()),
+        ..W::default()
+    };
+    let plan = w.run(&wta(|_| {}));
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+    let b = plan.blocked.as_ref().expect("blocked");
+    assert_eq!(
+        (b.class, b.reason),
+        (
+            ErrorClass::Waiting,
+            crate::reconcile::grants::REF_NOT_PERMITTED
+        )
+    );
+    assert!(
+        b.message.contains("WorkspaceTemplateGrant in platform"),
+        "{}",
+        b.message
+    );
+    assert_eq!(warnings(&plan), vec!["RefNotPermitted"]);
+    let s = st(&plan).clone();
+    assert_eq!(rendered_cond(&s), ("False", "RefNotPermitted"));
+    assert!(!s.applied);
+    // Reported once.
+    let mut again = wta(|_| {});
+    again.status = Some(s);
+    assert!(w.run(&again).events.is_empty());
+}
+
+#[test]
+fn a_revoked_grant_leaves_the_workspace_as_it_is() {
+    // Rendered and applied while permitted; then the template changes and the grant is gone.
+    let applied = wta(|_| {});
+    let base = W::default();
+    let ws = created_workspace(
+        &applied,
+        &base,
+        WS,
+        json!({"conditions": [xp_cond("Ready", true, "Available", None), xp_cond("Synced", true, "ReconcileSuccess", None)]}),
+    );
+    let mut changed = template();
+    changed.spec.template.spec.for_provider.vars[2].value = "${note} v2".into();
+    let w = W {
+        template: Some(changed),
+        refused: Some(refusal()),
+        now: at(600),
+        ..W::default()
+    }
+    .with_ws(ws);
+    let running = wta(|v| {
+        v["status"] = json!({
+            "applied": true, "workspaceName": WS, "lastAppliedTime": at(0).0.to_string(),
+            "conditions": [xp_cond("Ready", true, "Available", None), xp_cond("Synced", true, "ReconcileSuccess", None)],
+        });
+    });
+    let plan = w.run(&running);
+    assert!(plan.ops.is_empty(), "no Workspace write: {:?}", plan.ops);
+    let s = st(&plan);
+    assert_eq!(rendered_cond(s), ("False", "RefNotPermitted"));
+    assert!(s.applied, "what was applied stays applied");
+    assert_eq!(s.workspace_name.as_deref(), Some(WS));
+    assert!(
+        s.synced_and_ready(),
+        "the running Workspace's conditions are kept"
+    );
+    assert_eq!(warnings(&plan), vec!["RefNotPermitted"]);
+}
+
+#[test]
+fn deleting_a_refused_apply_still_cleans_up_its_own_workspace() {
+    let ws = created_workspace(&wta(|_| {}), &W::default(), WS, json!({}));
+    let w = W {
+        refused: Some(refusal()),
+        ..W::default()
+    }
+    .with_ws(ws);
+    let deleting = wta(|v| {
+        v["metadata"]["deletionTimestamp"] = json!(at(5).0.to_string());
+        v["status"] = json!({"applied": true, "workspaceName": WS});
+    });
+    let plan = w.run(&deleting);
+    assert!(
+        plan.ops
+            .iter()
+            .any(|o| matches!(o, Op::Delete { name, .. } if name == WS)),
+        "{:?}",
+        plan.ops
+    );
+}
+
+#[test]
+fn placeholders_without_a_variable_are_rendered_and_reported_once() {
+    let a = wta(|v| {
+        v["spec"]["variables"] = json!({"cluster_name": "alpha", "kubernetes_version": "1.31"});
+    });
+    let plan = W::default().run(&a);
+    assert_eq!(created(&plan, "Workspace").len(), 1, "rendered anyway");
+    let body = &created(&plan, "Workspace")[0].body;
+    assert_eq!(body["spec"]["forProvider"]["vars"][2]["value"], "${note}");
+    assert_eq!(warnings(&plan), vec![reasons::UNRESOLVED_PLACEHOLDERS]);
+    let s = st(&plan).clone();
+    let c = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == RENDERED)
+        .expect("rendered");
+    assert_eq!(
+        c.message.as_deref(),
+        Some("placeholders without a variable, rendered as written: note")
+    );
+    let mut again = a.clone();
+    again.status = Some(s);
+    assert!(
+        warnings(&W::default().run(&again)).is_empty(),
+        "reported once"
+    );
+    // With every variable given there is nothing to report.
+    assert!(warnings(&W::default().run(&wta(|_| {}))).is_empty());
+}
+
+#[test]
+fn a_namespaced_alternative_over_253_characters_is_not_tried() {
+    // The apply name is at the limit; its Workspace name (without `-apply`) is taken by another
+    // namespace's apply, and the alternative (`-<hash>` added) would be too long to create.
+    let long = format!("{}-apply", "w".repeat(247));
+    let base = "w".repeat(247);
+    let a = wta(|v| v["metadata"]["name"] = json!(long));
+    let other = "WorkspaceTemplateApply/team-b/other-apply";
+    let w = W::default().with_ws(workspace_meta(&base, owned_by(other), json!({})));
+    let plan = w.run(&a);
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+    assert_eq!(
+        plan.blocked.as_ref().map(|b| b.reason),
+        Some(reasons::NAME_CONFLICT)
+    );
+    // Free: the base name (253 characters less `-apply`) is used.
+    let plan = W::default().run(&a);
+    assert_eq!(created(&plan, "Workspace")[0].name, base);
 }
