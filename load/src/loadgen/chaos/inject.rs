@@ -104,12 +104,17 @@ impl Injector {
     fn rules(&self, kind: ChaosKind) -> Vec<FaultRule> {
         let rate = self.settings.rate.clamp(0.0, 1.0);
         match kind {
-            ChaosKind::Errors => vec![
-                rule(&format!("verb=*,resource=*,code=503,rate={rate}")),
-                rule(&format!(
-                    "verb=*,resource=*,code=429,retry_after=1,rate={rate}"
-                )),
-            ],
+            ChaosKind::Errors => {
+                // Three independent rules that together fail about `rate` of the requests.
+                let each = 1.0 - (1.0 - rate).powf(1.0 / 3.0);
+                vec![
+                    rule(&format!("verb=*,resource=*,code=503,rate={each}")),
+                    rule(&format!("verb=*,resource=*,code=500,rate={each}")),
+                    rule(&format!(
+                        "verb=*,resource=*,code=429,retry_after=1,rate={each}"
+                    )),
+                ]
+            }
             ChaosKind::Conflicts => vec![
                 rule(&format!("verb=update,resource=*,code=409,rate={rate}")),
                 rule(&format!("verb=patch,resource=*,code=409,rate={rate}")),

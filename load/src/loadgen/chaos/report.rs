@@ -148,6 +148,9 @@ impl ChaosReport {
     pub fn summary_md(&self) -> String {
         let secs =
             |s: Option<f64>| s.map_or_else(|| "not recovered".into(), |s| format!("{s:.1}s"));
+        // A window followed by another before every cluster was Ready.
+        let before_next =
+            |s: Option<f64>| s.map_or_else(|| "next window first".into(), |s| format!("{s:.1}s"));
         let num = |n: Option<u64>| n.map_or_else(|| "–".into(), |n| n.to_string());
         let mut md = String::new();
         let _ = writeln!(md, "## Chaos\n");
@@ -171,7 +174,7 @@ impl ChaosReport {
                 r.kind,
                 r.windows,
                 r.injected,
-                secs(r.recovery_secs),
+                before_next(r.recovery_secs),
                 num(r.controller_writes),
                 r.server_writes
             );
@@ -210,10 +213,86 @@ impl ChaosReport {
                 f.start_secs,
                 f.end_secs,
                 f.injected,
-                secs(f.recovery_secs),
+                if n + 1 == self.faults.len() {
+                    secs(f.recovery_secs)
+                } else {
+                    before_next(f.recovery_secs)
+                },
                 f.error.as_deref().unwrap_or("")
             );
         }
         md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ran(
+        kind: ChaosKind,
+        start: f64,
+        server: u64,
+        controller: u64,
+        rec: Option<f64>,
+    ) -> Injected {
+        Injected {
+            window: Window {
+                kind,
+                start_secs: start,
+                duration_secs: 1.0,
+            },
+            started: start,
+            ended: start + 1.0,
+            count: 2,
+            at_start: WriteMark {
+                server,
+                controller: Some(controller),
+            },
+            recovery_secs: rec,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn writes_run_to_the_next_window_and_rows_sum_per_kind() {
+        let ran = [
+            ran(ChaosKind::Errors, 1.0, 10, 4, Some(0.5)),
+            ran(ChaosKind::Slow, 3.0, 30, 9, None),
+            ran(ChaosKind::Errors, 5.0, 35, 12, Some(1.5)),
+        ];
+        let r = ChaosReport::build(Inputs {
+            kinds: &[ChaosKind::Slow, ChaosKind::Errors],
+            seed: 1,
+            ran: &ran,
+            end: WriteMark {
+                server: 50,
+                controller: Some(20),
+            },
+            recovery_ready_secs: Some(1.5),
+            recovery_clean_secs: Some(2.0),
+            controller_exits: 0,
+            clusters: 4,
+            violations: Some(0),
+        });
+        let w: Vec<(u64, Option<u64>)> = r
+            .faults
+            .iter()
+            .map(|f| (f.server_writes, f.controller_writes))
+            .collect();
+        assert_eq!(w, [(20, Some(5)), (5, Some(3)), (15, Some(8))]);
+        assert_eq!(r.controller_writes, Some(16));
+        assert_eq!(r.controller_writes_per_cluster, Some(4.0));
+        assert_eq!(r.last_fault_end_secs, 6.0);
+        let errors = r.by_kind.iter().find(|k| k.kind == "errors").unwrap();
+        assert_eq!(
+            (errors.windows, errors.injected, errors.recovery_secs),
+            (2, 4, Some(1.5))
+        );
+        let slow = r.by_kind.iter().find(|k| k.kind == "slow").unwrap();
+        assert_eq!(slow.recovery_secs, None);
+        let md = r.summary_md();
+        assert!(md.contains("| errors | 2 | 4 | 1.5s | 13 | 35 |"), "{md}");
+        assert!(md.contains("| slow | 1 | 2 | next window first |"), "{md}");
     }
 }
