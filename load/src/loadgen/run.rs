@@ -355,6 +355,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // The quiet window starts after the chaos invariant check.
+    let (quiet_server0, quiet_scrape0) = match (&chaos, &metrics_url) {
+        (None, _) => (server1.clone(), scrape1.clone()),
+        (Some(_), Some(u)) => (
+            stack.server.as_ref().map(|h| h.counters()),
+            controller::scrape(u).await,
+        ),
+        (Some(_), None) => (stack.server.as_ref().map(|h| h.counters()), None),
+    };
 
     // Quiet window: a converged controller should write nothing.
     tokio::time::sleep(Duration::from_secs(args.quiet_secs)).await;
@@ -406,15 +415,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let quiet = report::Quiet {
         secs: args.quiet_secs,
-        server_writes: match (&server1, &server2) {
+        server_writes: match (&quiet_server0, &server2) {
             (Some(a), Some(b)) => Some(writes(&b.since(a).total_by_verb())),
             _ => None,
         },
-        controller_writes: match (&scrape1, &scrape2) {
+        controller_writes: match (&quiet_scrape0, &scrape2) {
             (Some(a), Some(b)) => Some(writes(&diff_by_label(b, a, API_REQUESTS, "verb"))),
             _ => None,
         },
-        controller_reconciles: match (&scrape1, &scrape2) {
+        controller_reconciles: match (&quiet_scrape0, &scrape2) {
             (Some(a), Some(b)) => {
                 Some((promtext::sum(b, RECONCILES) - promtext::sum(a, RECONCILES)).max(0.0) as u64)
             }

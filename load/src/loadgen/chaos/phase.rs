@@ -56,6 +56,10 @@ impl Running {
         clusters: usize,
         controller_exits: u64,
     ) -> anyhow::Result<ChaosReport> {
+        if !converged && !self.task.is_finished() {
+            self.task.abort();
+            anyhow::bail!("the fault schedule had not ended when the run timed out");
+        }
         let (ran, mut injector) = self.task.await?;
         let last_end = ran.last().map_or(0.0, |r| r.ended);
         let check = check_settled(client, settle).await;
