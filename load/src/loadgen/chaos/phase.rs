@@ -62,7 +62,17 @@ impl Running {
         }
         let (ran, mut injector) = self.task.await?;
         let last_end = ran.last().map_or(0.0, |r| r.ended);
-        let check = check_settled(client, settle).await;
+        // Re-checked until clean: a settled result can still change later (e.g. a probe
+        // condition refreshed on its own period); the recovery is the time to a clean check.
+        let started = Instant::now();
+        let check = loop {
+            let check = check_settled(client, settle).await;
+            let clean = check.as_ref().is_ok_and(|r| r.is_clean());
+            if clean || !converged || started.elapsed() >= settle.timeout {
+                break check;
+            }
+            tokio::time::sleep(settle.poll).await;
+        };
         let since_last = self.t0.elapsed().as_secs_f64() - last_end;
         let violations = check.as_ref().ok().map(|r| r.violations as u64);
         let end = injector.mark().await;
