@@ -210,3 +210,65 @@ async fn rate_faults_are_deterministic_per_seed() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test]
+async fn outage_refuses_connections_then_serves_with_compacted_history() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let h = start(Config::default()).await.unwrap();
+        let mut cfg = h.client_config();
+        cfg.default_retry = false;
+        let client = kube::Client::try_from(cfg).unwrap();
+        let api: Api<ConfigMap> = Api::namespaced(client, "default");
+        let created = api.create(&PostParams::default(), &cm("a")).await.unwrap();
+        let rv = created.metadata.resource_version.clone().unwrap();
+        api.create(&PostParams::default(), &cm("b")).await.unwrap();
+        let mut open = api
+            .watch(&WatchParams::default(), "0")
+            .await
+            .unwrap()
+            .boxed();
+        assert!(open.try_next().await.unwrap().is_some(), "initial ADDED");
+
+        let outage = {
+            let h = h.clone();
+            tokio::spawn(async move { h.outage(Duration::from_millis(800)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let refused = tokio::net::TcpStream::connect(("127.0.0.1", h.port())).await;
+        assert!(refused.is_err(), "new connections are refused while down");
+        assert!(
+            api.get("a").await.is_err(),
+            "requests fail while the server is down"
+        );
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match open.try_next().await {
+                    Ok(Some(WatchEvent::Added(_))) => continue,
+                    other => return other,
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(ended, Ok(Ok(None)) | Ok(Err(_))),
+            "open watches are closed: {ended:?}"
+        );
+        outage.await.unwrap().unwrap();
+
+        assert_eq!(
+            api.get("a").await.unwrap().metadata.name.as_deref(),
+            Some("a")
+        );
+        let mut resumed = api
+            .watch(&WatchParams::default(), &rv)
+            .await
+            .unwrap()
+            .boxed();
+        match resumed.try_next().await.unwrap() {
+            Some(WatchEvent::Error(e)) => assert_eq!(e.code, 410),
+            other => panic!("a resumed watch gets 410 Gone after the restart, got {other:?}"),
+        }
+    })
+    .await
+    .unwrap();
+}

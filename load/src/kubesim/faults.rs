@@ -194,6 +194,19 @@ impl Faults {
         self.lock().rules.clear();
     }
 
+    /// Removes the rules equal to `rule` and returns how many times they fired.
+    pub fn remove(&self, rule: &FaultRule) -> u64 {
+        let mut st = self.lock();
+        let fired = st
+            .rules
+            .iter()
+            .filter(|(r, _)| r == rule)
+            .map(|(_, n)| *n)
+            .sum();
+        st.rules.retain(|(r, _)| r != rule);
+        fired
+    }
+
     /// The current rules.
     pub fn plan(&self) -> FaultPlan {
         FaultPlan {
@@ -268,6 +281,12 @@ mod tests {
         assert!(FaultRule::parse("verb=*,resource=*,latency_ms=5").is_ok());
         assert!(FaultRule::parse("verb=watch,resource=*,cut_after_events=100").is_ok());
         assert!(FaultRule::parse("verb=get").is_err());
+        let latency = FaultRule::parse("verb=get,latency_ms=1").unwrap();
+        f.add(latency.clone());
+        f.decide("get", "secrets");
+        f.decide("get", "secrets");
+        assert_eq!(f.remove(&latency), 2);
+        assert_eq!(f.plan().rules.len(), 1);
         let r = FaultRule::parse("code=429").unwrap();
         assert_eq!(
             r.kind,

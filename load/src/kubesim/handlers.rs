@@ -73,6 +73,9 @@ fn q_true(query: &HashMap<String, String>, k: &str) -> bool {
 
 /// Entry point for every request.
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    if app.down.load(std::sync::atomic::Ordering::SeqCst) {
+        return unavailable(&app);
+    }
     let method = req.method().clone();
     let uri = req.uri().clone();
     let headers = req.headers().clone();
@@ -96,6 +99,17 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         }
         _ => non_resource(&app, &method, &segs),
     }
+}
+
+/// Answer during an outage: 503 and the connection closed behind it.
+fn unavailable(app: &App) -> Response {
+    app.refused
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics.record("unavailable", "*", 503);
+    let mut r = codec::error_response(Media::Json, &ApiError::injected(503));
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 fn non_resource(app: &App, method: &Method, segs: &[&str]) -> Response {

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err, clippy::collapsible_if)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +75,11 @@ pub(crate) struct App {
     pub faults: Faults,
     pub metrics: metrics::Metrics,
     pub addr: String,
+    /// Set during an outage: requests still arriving on open connections get 503 and the
+    /// connection is closed.
+    pub down: AtomicBool,
+    /// Requests refused that way.
+    pub refused: AtomicU64,
 }
 
 struct Tasks {
@@ -117,21 +123,10 @@ pub async fn start(config: Config) -> anyhow::Result<Handle> {
         faults: Faults::new(config.faults.clone(), config.seed),
         metrics: metrics::Metrics::default(),
         addr: format!("127.0.0.1:{port}"),
+        down: AtomicBool::new(false),
+        refused: AtomicU64::new(0),
     });
-    let router = axum::Router::new()
-        .fallback(handlers::handle)
-        .with_state(app.clone());
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "kubesim server stopped");
-        }
-    });
+    let (stop_tx, server) = serve(listener, app.clone());
     let ticker_app = app.clone();
     let interval = config.bookmark_interval.max(Duration::from_millis(10));
     let ticker = tokio::spawn(async move {
@@ -152,6 +147,29 @@ pub async fn start(config: Config) -> anyhow::Result<Handle> {
             ticker: Some(ticker),
         })),
     })
+}
+
+/// Serves `app` on `listener` until the returned sender fires (then stops accepting; open
+/// connections finish their request and close).
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let router = axum::Router::new()
+        .fallback(handlers::handle)
+        .with_state(app);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let r = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "kubesim server stopped");
+        }
+    });
+    (stop_tx, server)
 }
 
 impl Handle {
@@ -294,6 +312,55 @@ impl Handle {
     /// Closes every open watch stream (clients re-watch from their last resourceVersion).
     pub fn close_watches(&self) {
         self.app.store.lock().watchers.clear();
+    }
+
+    /// An API server restart: stops listening (new connections are refused), closes every watch
+    /// and open connection (requests racing the close get 503 `ServiceUnavailable` with
+    /// `Connection: close`), compacts the history (resumed watches get 410 Gone) and serves
+    /// again on the same port after `down`. Returns the number of requests refused with 503.
+    pub async fn outage(&self, down: Duration) -> anyhow::Result<u64> {
+        let refused0 = self.app.refused.load(Ordering::Relaxed);
+        self.app.down.store(true, Ordering::SeqCst);
+        let (stop, old) = {
+            let mut t = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            (t.stop.take(), t.server.take())
+        };
+        if let Some(s) = stop {
+            let _ = s.send(());
+        }
+        self.close_watches();
+        self.compact_history();
+        tokio::time::sleep(down).await;
+        if let Some(old) = old {
+            // Connections still draining belong to the old server; it is not waited for.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                old.abort();
+            });
+        }
+        let listener = self.rebind().await?;
+        self.app.down.store(false, Ordering::SeqCst);
+        let (stop, server) = serve(listener, self.app.clone());
+        let mut t = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        t.stop = Some(stop);
+        t.server = Some(server);
+        Ok(self.app.refused.load(Ordering::Relaxed) - refused0)
+    }
+
+    async fn rebind(&self) -> anyhow::Result<tokio::net::TcpListener> {
+        let mut last = None;
+        for _ in 0..50 {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(anyhow::anyhow!(
+            "port {} could not be bound again: {}",
+            self.port,
+            last.map_or_else(String::new, |e| e.to_string())
+        ))
     }
 
     /// Whether TokenReview/SubjectAccessReview answers allow (default) or deny.

@@ -1,6 +1,9 @@
 //! Command-line arguments of `capt-load run`.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use super::chaos::{ChaosKind, Settings};
 
 /// Runtime passed to the controller as `--runtime`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -97,7 +100,42 @@ pub struct Args {
     /// Label of this run in the report (default: the runtime).
     #[arg(long)]
     pub label: Option<String>,
-    /// Seed for tfsim and the churn selection.
+    /// Seed for tfsim, the churn selection and the chaos schedule.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Fault kinds injected while the load runs, comma-separated: controller-kill,
+    /// apiserver-restart, errors, conflicts, watch-drops, slow (all but controller-kill need the
+    /// in-process API server).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub chaos: Vec<ChaosKind>,
+    /// Mean gap in seconds before each fault window (drawn from 0.5× to 1.5×).
+    #[arg(long, default_value_t = 5.0)]
+    pub chaos_interval: f64,
+    /// Mean length in seconds of a fault window (drawn from 0.5× to 1.5×).
+    #[arg(long, default_value_t = 2.0)]
+    pub chaos_duration: f64,
+    /// Windows per fault kind.
+    #[arg(long, default_value_t = 2)]
+    pub chaos_windows: usize,
+    /// Share of matching requests failed by `errors` (503, 429) and `conflicts` (409).
+    #[arg(long, default_value_t = 0.3)]
+    pub chaos_rate: f64,
+    /// Latency in milliseconds added to every request by `slow`.
+    #[arg(long, default_value_t = 200)]
+    pub chaos_latency_ms: u64,
+}
+
+impl Args {
+    /// The chaos schedule settings (`None` without `--chaos`).
+    pub fn chaos_settings(&self) -> Option<Settings> {
+        (!self.chaos.is_empty()).then(|| Settings {
+            kinds: self.chaos.clone(),
+            interval: self.chaos_interval,
+            duration: self.chaos_duration,
+            windows: self.chaos_windows.max(1),
+            rate: self.chaos_rate,
+            latency: Duration::from_millis(self.chaos_latency_ms),
+            seed: self.seed,
+        })
+    }
 }

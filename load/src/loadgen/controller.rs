@@ -2,7 +2,11 @@
 //! sampled through /proc, scraped through /metrics, killed and restarted on request.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use tokio::process::Child;
 
 use super::args::Runtime;
 use super::http;
@@ -19,9 +23,13 @@ pub struct Launch {
     pub log: PathBuf,
 }
 
+/// The running controller. Clones share the process, so a fault injector can kill and restart
+/// it while the run samples it; a restart keeps the metrics and probe ports.
+#[derive(Clone)]
 pub struct ControllerProc {
-    child: tokio::process::Child,
-    pub pid: u32,
+    child: Arc<Mutex<Option<tokio::process::Child>>>,
+    pid: Arc<AtomicU32>,
+    ports: (u16, u16),
     pub metrics_url: String,
     pub readyz_url: String,
     launch: Launch,
@@ -33,55 +41,72 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+fn spawn_child(launch: &Launch, (metrics, probes): (u16, u16)) -> anyhow::Result<Child> {
+    let (prog, args) = launch
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("empty controller command"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&launch.log)?;
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args)
+        .arg("--metrics-secure=false")
+        .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
+        .arg(format!("--health-probe-bind-address=127.0.0.1:{probes}"))
+        .arg("--kubeconfig")
+        .arg(&launch.kubeconfig)
+        .arg("--runtime")
+        .arg(launch.runtime.as_str())
+        .args(&launch.extra)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true);
+    if std::env::var_os("RUST_LOG").is_none() {
+        cmd.env("RUST_LOG", "warn");
+    }
+    cmd.spawn()
+        .map_err(|e| anyhow::anyhow!("starting {prog}: {e}"))
+}
+
 impl ControllerProc {
     pub fn spawn(launch: Launch) -> anyhow::Result<Self> {
-        let (metrics, probes) = (free_port()?, free_port()?);
-        let (prog, args) = launch
-            .command
-            .split_first()
-            .ok_or_else(|| anyhow::anyhow!("empty controller command"))?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&launch.log)?;
-        let mut cmd = tokio::process::Command::new(prog);
-        cmd.args(args)
-            .arg("--metrics-secure=false")
-            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
-            .arg(format!("--health-probe-bind-address=127.0.0.1:{probes}"))
-            .arg("--kubeconfig")
-            .arg(&launch.kubeconfig)
-            .arg("--runtime")
-            .arg(launch.runtime.as_str())
-            .args(&launch.extra)
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true);
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "warn");
-        }
-        let child = cmd
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("starting {prog}: {e}"))?;
+        let ports = (free_port()?, free_port()?);
+        let child = spawn_child(&launch, ports)?;
         let pid = child
             .id()
             .ok_or_else(|| anyhow::anyhow!("controller exited at once"))?;
         Ok(Self {
-            child,
-            pid,
-            metrics_url: format!("http://127.0.0.1:{metrics}/metrics"),
-            readyz_url: format!("http://127.0.0.1:{probes}/readyz"),
+            child: Arc::new(Mutex::new(Some(child))),
+            pid: Arc::new(AtomicU32::new(pid)),
+            ports,
+            metrics_url: format!("http://127.0.0.1:{}/metrics", ports.0),
+            readyz_url: format!("http://127.0.0.1:{}/readyz", ports.1),
             launch,
             ticks: procfs::clock_ticks(),
         })
     }
 
+    fn lock(&self) -> MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current process id.
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+
     /// Wait until /readyz answers 200; the time it took.
-    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<Duration> {
+    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<Duration> {
         let start = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            let exited = self
+                .lock()
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
                 anyhow::bail!(
                     "controller exited with {status}; see {}",
                     self.launch.log.display()
@@ -100,24 +125,54 @@ impl ControllerProc {
     }
 
     pub fn sample(&self) -> Option<ProcSample> {
-        procfs::sample(self.pid, self.ticks)
+        self.lock().as_ref()?;
+        procfs::sample(self.pid(), self.ticks)
     }
 
     pub async fn scrape(&self) -> Option<Vec<Sample>> {
         scrape(&self.metrics_url).await
     }
 
-    /// SIGKILL the process and start a new one with the same settings.
-    pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.child.kill().await?;
-        let _ = self.child.wait().await;
-        *self = Self::spawn(self.launch.clone())?;
+    /// SIGKILL the process (no graceful shutdown) and wait until it is gone.
+    pub async fn kill(&self) {
+        let old = self.lock().take();
+        if let Some(mut c) = old {
+            let _ = c.kill().await;
+            let _ = c.wait().await;
+        }
+    }
+
+    /// Start the process again (after [`kill`](Self::kill)) on the same ports.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        let child = spawn_child(&self.launch, self.ports)?;
+        if let Some(pid) = child.id() {
+            self.pid.store(pid, Ordering::Relaxed);
+        }
+        *self.lock() = Some(child);
         Ok(())
     }
 
-    pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
-        let _ = self.child.wait().await;
+    /// If the process exited on its own, start it again (as the kubelet restarts a crashed
+    /// container); whether it did. A killed process (see [`kill`](Self::kill)) is left alone.
+    pub fn restart_if_exited(&self) -> anyhow::Result<bool> {
+        let exited = self
+            .lock()
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+        if exited {
+            self.start_again()?;
+        }
+        Ok(exited)
+    }
+
+    /// SIGKILL the process and start a new one with the same settings.
+    pub async fn restart(&self) -> anyhow::Result<()> {
+        self.kill().await;
+        self.start_again()
+    }
+
+    pub async fn stop(self) {
+        self.kill().await;
     }
 
     pub fn log(&self) -> &Path {

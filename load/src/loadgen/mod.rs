@@ -3,6 +3,7 @@
 //! restart time). See load/README.md, section "Load testing".
 
 pub mod args;
+pub mod chaos;
 pub mod churn;
 pub mod controller;
 pub mod http;

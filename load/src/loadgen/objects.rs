@@ -2,6 +2,7 @@
 //! cluster a CAPI `Cluster` with its `CAPTCluster` and `CAPTControlPlane`.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -164,10 +165,27 @@ pub async fn create(client: &kube::Client, ar: &ApiResource, v: &Value) -> anyho
         .unwrap_or("default");
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, ar);
     let obj: DynamicObject = serde_json::from_value(v.clone())?;
-    match api.create(&PostParams::default(), &obj).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+    let mut backoff = Duration::from_millis(50);
+    let give_up = Instant::now() + Duration::from_secs(120);
+    loop {
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => return Ok(()),
+            Err(e) if transient(&e) && Instant::now() < give_up => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Errors a client retries: the server is unreachable, overloaded or failing for the moment.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::chaos::ChaosReport;
 use super::stats::Dist;
 use crate::invariants::InvariantReport;
 
@@ -42,6 +43,9 @@ pub struct Report {
     /// The same check after churn and restart, when either ran.
     #[serde(default)]
     pub invariants_after_churn: Option<InvariantReport>,
+    /// Fault schedule and recovery of a `--chaos` run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<ChaosReport>,
     /// Seconds since the first create → clusters created and Ready.
     pub timeline: Vec<Point>,
     /// Limits hit and caveats of this run.
@@ -285,6 +289,9 @@ impl Report {
         }
         if self.invariants.is_none() {
             let _ = writeln!(s, "| invariants after convergence | not checked |");
+        }
+        if let Some(c) = &self.chaos {
+            let _ = write!(s, "\n{}", c.summary_md());
         }
         if !self.notes.is_empty() {
             let _ = writeln!(s, "\nNotes:\n");

@@ -16,7 +16,7 @@ use super::observer::{self, Observations};
 use super::promtext::{self, Sample};
 use super::report::{self, Point, Report, WRITE_VERBS};
 use super::stats::Dist;
-use super::{churn, stack, svg};
+use super::{chaos, churn, stack, svg};
 use crate::invariants::{InvariantReport, Settle, check_settled};
 
 const RECONCILES: &str = "controller_runtime_reconcile_total";
@@ -40,7 +40,12 @@ fn diff_by_label(
         .collect()
 }
 
-fn writes(by_verb: &BTreeMap<String, u64>) -> u64 {
+/// Controller writes counted in one scrape of its metrics.
+pub(crate) fn controller_writes(samples: &[Sample]) -> u64 {
+    writes(&diff_by_label(samples, &[], API_REQUESTS, "verb"))
+}
+
+pub(crate) fn writes(by_verb: &BTreeMap<String, u64>) -> u64 {
     WRITE_VERBS
         .iter()
         .map(|v| by_verb.get(*v).copied().unwrap_or(0))
@@ -112,6 +117,14 @@ fn machine() -> report::Machine {
     }
 }
 
+fn settle(args: &Args) -> Settle {
+    Settle {
+        window: Duration::from_secs(args.invariants_window),
+        timeout: Duration::from_secs(args.invariants_timeout),
+        ..Settle::default()
+    }
+}
+
 /// The invariant check, waiting up to `--invariants-timeout` for a clean or settled result;
 /// progress on stderr. `None` (with a note) when the objects could not be listed.
 async fn invariants(
@@ -120,12 +133,7 @@ async fn invariants(
     when: &str,
     notes: &mut Vec<String>,
 ) -> Option<InvariantReport> {
-    let settle = Settle {
-        window: Duration::from_secs(args.invariants_window),
-        timeout: Duration::from_secs(args.invariants_timeout),
-        ..Settle::default()
-    };
-    match check_settled(client, &settle).await {
+    match check_settled(client, &settle(args)).await {
         Ok(r) => {
             eprintln!("invariants {when}: {}", r.counts_line());
             eprint!("{}", r.first_details(10, "  "));
@@ -141,7 +149,7 @@ async fn invariants(
 /// Restart the controller and measure how long until it is ready and has reconciled every object
 /// once without anything left to do.
 async fn restart_check(
-    ctrl: &mut ControllerProc,
+    ctrl: &ControllerProc,
     client: &kube::Client,
     timeout: Duration,
 ) -> anyhow::Result<report::Restart> {
@@ -187,7 +195,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("target: {}", stack.target());
     install_templates(&client, &args).await?;
 
-    let mut ctrl = if args.controller_cmd.trim() == "none" {
+    let ctrl = if args.controller_cmd.trim() == "none" {
         None
     } else {
         let launch = Launch {
@@ -202,11 +210,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             log: args.out.join("controller.log"),
         };
         let _ = std::fs::remove_file(&launch.log);
-        let mut c = ControllerProc::spawn(launch)?;
+        let c = ControllerProc::spawn(launch)?;
         let took = c.wait_ready(Duration::from_secs(120)).await?;
         eprintln!(
             "controller pid {} ready in {:.2}s",
-            c.pid,
+            c.pid(),
             took.as_secs_f64()
         );
         Some(c)
@@ -238,11 +246,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         obs.clone(),
     ));
     let mut creator = Some(creator);
+    let deadline = t0 + Duration::from_secs(args.timeout);
+    let chaos = match args.chaos_settings() {
+        Some(settings) => {
+            let target = chaos::Target {
+                server: stack.server.clone(),
+                controller: ctrl.clone(),
+            };
+            Some(chaos::start(settings, target, t0, obs.clone(), deadline)?)
+        }
+        None => None,
+    };
+    let mut controller_exits = 0;
     let mut timeline = Vec::new();
     let mut peak_rss = idle.map_or(0, |s| s.rss_bytes);
     let mut peak_rate: f64 = 0.0;
     let mut last_total: Option<(f64, Instant)> = None;
-    let deadline = t0 + Duration::from_secs(args.timeout);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let converged = loop {
         tick.tick().await;
@@ -279,7 +298,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Err(e) => notes.push(format!("creator task failed: {e}")),
             }
         }
-        if creator.is_none() && c.ready >= n {
+        if let Some(c) = &ctrl
+            && c.restart_if_exited()?
+        {
+            controller_exits += 1;
+            notes.push(format!(
+                "the controller exited at {t:.1}s and was started again"
+            ));
+        }
+        if creator.is_none() && c.ready >= n && chaos.as_ref().is_none_or(|c| c.is_finished()) {
             break true;
         }
         if Instant::now() >= deadline {
@@ -312,6 +339,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let converged_sample = ctrl.as_ref().and_then(|c| c.sample());
+    let chaos = match chaos {
+        Some(c) => {
+            let settle = settle(&args);
+            match c
+                .finish(&client, &settle, converged, n, controller_exits)
+                .await
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    notes.push(format!("chaos schedule failed: {e}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    // The quiet window starts after the chaos invariant check.
+    let (quiet_server0, quiet_scrape0) = match (&chaos, &metrics_url) {
+        (None, _) => (server1.clone(), scrape1.clone()),
+        (Some(_), Some(u)) => (
+            stack.server.as_ref().map(|h| h.counters()),
+            controller::scrape(u).await,
+        ),
+        (Some(_), None) => (stack.server.as_ref().map(|h| h.counters()), None),
+    };
 
     // Quiet window: a converged controller should write nothing.
     tokio::time::sleep(Duration::from_secs(args.quiet_secs)).await;
@@ -363,15 +415,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let quiet = report::Quiet {
         secs: args.quiet_secs,
-        server_writes: match (&server1, &server2) {
+        server_writes: match (&quiet_server0, &server2) {
             (Some(a), Some(b)) => Some(writes(&b.since(a).total_by_verb())),
             _ => None,
         },
-        controller_writes: match (&scrape1, &scrape2) {
+        controller_writes: match (&quiet_scrape0, &scrape2) {
             (Some(a), Some(b)) => Some(writes(&diff_by_label(b, a, API_REQUESTS, "verb"))),
             _ => None,
         },
-        controller_reconciles: match (&scrape1, &scrape2) {
+        controller_reconciles: match (&quiet_scrape0, &scrape2) {
             (Some(a), Some(b)) => {
                 Some((promtext::sum(b, RECONCILES) - promtext::sum(a, RECONCILES)).max(0.0) as u64)
             }
@@ -385,7 +437,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let usage = match (ctrl.as_ref(), idle, converged_sample) {
         (Some(c), Some(i), Some(conv)) => Some(report::ControllerUsage {
-            pid: c.pid,
+            pid: c.pid(),
             rss_idle_bytes: i.rss_bytes,
             rss_converged_bytes: conv.rss_bytes,
             rss_peak_bytes: peak_rss,
@@ -417,7 +469,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else if args.churn_delete + args.churn_version_bump + args.churn_secret_rotation > 0.0 {
         notes.push("churn skipped: not converged".into());
     }
-    let restart = match ctrl.as_mut() {
+    let restart = match ctrl.as_ref() {
         Some(c) if args.restart_check => {
             match restart_check(c, &client, Duration::from_secs(120)).await {
                 Ok(r) => Some(r),
@@ -464,6 +516,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         churn: churns,
         invariants: invariants_converged,
         invariants_after_churn,
+        chaos,
         timeline,
         notes,
     };

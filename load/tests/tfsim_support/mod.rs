@@ -33,6 +33,16 @@ impl Env {
         Env { sim, client, task }
     }
 
+    /// Stops tfsim (abort, no graceful shutdown); the API server keeps running.
+    pub fn kill_tfsim(&self) {
+        self.task.abort();
+    }
+
+    /// Starts a new tfsim against the same API server.
+    pub fn start_tfsim(&mut self, config: tfsim::Config) {
+        self.task = tokio::spawn(tfsim::run(self.client.clone(), config));
+    }
+
     pub async fn stop(self) {
         self.task.abort();
         self.sim.shutdown().await;

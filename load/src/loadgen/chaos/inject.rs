@@ -1,0 +1,261 @@
+//! Runs a fault schedule against the in-process API server and the controller process.
+
+use std::time::{Duration, Instant};
+
+use super::report::Window;
+use super::{ChaosKind, Settings};
+use crate::kubesim::{self, FaultRule};
+use crate::loadgen::controller::ControllerProc;
+use crate::loadgen::observer::Observations;
+use crate::loadgen::run::controller_writes;
+
+/// What the faults are injected into.
+#[derive(Clone)]
+pub struct Target {
+    pub server: Option<kubesim::Handle>,
+    pub controller: Option<ControllerProc>,
+}
+
+/// Writes so far: all clients as the API server counted them, and the controller's own
+/// (summed over its restarts; `None` when it could never be scraped).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WriteMark {
+    pub server: u64,
+    pub controller: Option<u64>,
+}
+
+/// One window as it ran.
+#[derive(Clone, Debug)]
+pub struct Injected {
+    pub window: Window,
+    /// Seconds from the first create to the actual start and end.
+    pub started: f64,
+    pub ended: f64,
+    /// Faults injected: kills, restarts, failed or delayed requests, cut watches.
+    pub count: u64,
+    /// Writes up to the window start.
+    pub at_start: WriteMark,
+    /// Seconds from the window end until every cluster created so far was Ready (`None`: not
+    /// before the next window, or the deadline for the last).
+    pub recovery_secs: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Keeps the controller's write count across restarts (a restarted process counts from 0).
+#[derive(Debug, Default)]
+struct ControllerWrites {
+    base: u64,
+    last: u64,
+    seen: bool,
+}
+
+impl ControllerWrites {
+    fn observe(&mut self, current: u64) {
+        if current < self.last {
+            self.base += self.last;
+        }
+        self.last = current;
+        self.seen = true;
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.seen.then_some(self.base + self.last)
+    }
+}
+
+/// Injects the windows of a schedule, and marks writes for the report.
+pub struct Injector {
+    target: Target,
+    settings: Settings,
+    writes: ControllerWrites,
+}
+
+fn rule(spec: &str) -> FaultRule {
+    FaultRule::parse(spec).unwrap_or_else(|e| unreachable!("built-in fault spec {spec}: {e}"))
+}
+
+impl Injector {
+    pub fn new(target: Target, settings: Settings) -> Self {
+        Self {
+            target,
+            settings,
+            writes: ControllerWrites::default(),
+        }
+    }
+
+    /// Writes so far (scrapes the controller when it runs).
+    pub async fn mark(&mut self) -> WriteMark {
+        if let Some(c) = &self.target.controller
+            && let Some(s) = c.scrape().await
+        {
+            self.writes.observe(controller_writes(&s));
+        }
+        WriteMark {
+            server: self
+                .target
+                .server
+                .as_ref()
+                .map_or(0, |h| server_writes(&h.counters())),
+            controller: self.writes.total(),
+        }
+    }
+
+    /// The kubesim rules a window installs.
+    fn rules(&self, kind: ChaosKind) -> Vec<FaultRule> {
+        let rate = self.settings.rate.clamp(0.0, 1.0);
+        match kind {
+            ChaosKind::Errors => {
+                // Three independent rules that together fail about `rate` of the requests.
+                let each = 1.0 - (1.0 - rate).powf(1.0 / 3.0);
+                vec![
+                    rule(&format!("verb=*,resource=*,code=503,rate={each}")),
+                    rule(&format!("verb=*,resource=*,code=500,rate={each}")),
+                    rule(&format!(
+                        "verb=*,resource=*,code=429,retry_after=1,rate={each}"
+                    )),
+                ]
+            }
+            ChaosKind::Conflicts => vec![
+                rule(&format!("verb=update,resource=*,code=409,rate={rate}")),
+                rule(&format!("verb=patch,resource=*,code=409,rate={rate}")),
+            ],
+            ChaosKind::WatchDrops => vec![rule("verb=watch,resource=*,cut_after_ms=250")],
+            ChaosKind::Slow => vec![rule(&format!(
+                "verb=*,resource=*,latency_ms={}",
+                self.settings.latency.as_millis()
+            ))],
+            ChaosKind::ControllerKill | ChaosKind::ApiserverRestart => Vec::new(),
+        }
+    }
+
+    /// Runs one window from now: inject, hold for its duration, lift. Returns the faults
+    /// injected.
+    async fn window(&mut self, w: &Window) -> anyhow::Result<u64> {
+        let hold = Duration::from_secs_f64(w.duration_secs);
+        match w.kind {
+            ChaosKind::ControllerKill => {
+                let Some(c) = self.target.controller.clone() else {
+                    anyhow::bail!(
+                        "controller-kill needs a controller started by the load generator"
+                    );
+                };
+                c.kill().await;
+                tokio::time::sleep(hold).await;
+                c.start_again()?;
+                Ok(1)
+            }
+            ChaosKind::ApiserverRestart => {
+                let h = self.server()?;
+                let refused = h.outage(hold).await?;
+                Ok(1 + refused)
+            }
+            kind => {
+                let h = self.server()?;
+                let faults = h.faults();
+                let rules = self.rules(kind);
+                let mut count = 0;
+                if kind == ChaosKind::WatchDrops {
+                    count += h.watcher_count() as u64;
+                    h.close_watches();
+                }
+                for r in &rules {
+                    faults.add(r.clone());
+                }
+                tokio::time::sleep(hold).await;
+                for r in &rules {
+                    count += faults.remove(r);
+                }
+                Ok(count)
+            }
+        }
+    }
+
+    fn server(&self) -> anyhow::Result<kubesim::Handle> {
+        self.target
+            .server
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("this chaos kind needs the in-process API server"))
+    }
+
+    /// Runs the schedule; times are relative to `t0`. After each window, watches `obs` until
+    /// every cluster created so far is Ready, or the next window starts (`deadline` after the
+    /// last).
+    pub async fn run(
+        mut self,
+        plan: Vec<Window>,
+        t0: Instant,
+        obs: Observations,
+        deadline: Instant,
+    ) -> (Vec<Injected>, Injector) {
+        let mut out: Vec<Injected> = Vec::with_capacity(plan.len());
+        let mut ended_at: Option<Instant> = None;
+        for w in plan {
+            let start = t0 + Duration::from_secs_f64(w.start_secs);
+            let recovered = recover(&obs, ended_at, start).await;
+            if let Some(last) = out.last_mut() {
+                last.recovery_secs = recovered;
+            }
+            tokio::time::sleep_until(start.into()).await;
+            let at_start = self.mark().await;
+            let started = t0.elapsed().as_secs_f64();
+            eprintln!(
+                "[{started:>6.1}s] chaos: {} for {:.1}s",
+                w.kind, w.duration_secs
+            );
+            let (count, error) = match self.window(&w).await {
+                Ok(n) => (n, None),
+                Err(e) => (0, Some(e.to_string())),
+            };
+            ended_at = Some(Instant::now());
+            out.push(Injected {
+                window: w,
+                started,
+                ended: t0.elapsed().as_secs_f64(),
+                count,
+                at_start,
+                recovery_secs: None,
+                error,
+            });
+        }
+        let recovered = recover(&obs, ended_at, deadline).await;
+        if let Some(last) = out.last_mut() {
+            last.recovery_secs = recovered;
+        }
+        (out, self)
+    }
+}
+
+/// Seconds from `since` until every cluster created so far is Ready, polled until `until`.
+async fn recover(obs: &Observations, since: Option<Instant>, until: Instant) -> Option<f64> {
+    let since = since?;
+    loop {
+        let c = obs.counts();
+        if c.ready >= c.created {
+            return Some(since.elapsed().as_secs_f64());
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn server_writes(c: &kubesim::Counters) -> u64 {
+    crate::loadgen::run::writes(&c.total_by_verb())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controller_writes_survive_restarts() {
+        let mut w = ControllerWrites::default();
+        assert_eq!(w.total(), None);
+        w.observe(10);
+        w.observe(25);
+        w.observe(3);
+        w.observe(7);
+        assert_eq!(w.total(), Some(32));
+    }
+}
