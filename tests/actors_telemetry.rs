@@ -41,12 +41,16 @@ fn reconcile_span_links_to_its_event_span() {
                     && !s.links.links.is_empty()
                     && attr(s, "capt.name").map(|v| v.as_str()) == Some("traced".into())
             });
-            if let Some(r) = linked {
-                let events: Vec<SpanId> = spans
-                    .iter()
-                    .filter(|s| s.name == "event ConfigMap")
-                    .map(|s| s.span_context.span_id())
-                    .collect();
+            let events: Vec<SpanId> = spans
+                .iter()
+                .filter(|s| s.name == "event ConfigMap")
+                .map(|s| s.span_context.span_id())
+                .collect();
+            // The event span ends when the router is done with the event, which on a loaded
+            // machine can be after the reconcile it caused: wait until both are exported.
+            if let Some(r) =
+                linked.filter(|r| events.contains(&r.links.links[0].span_context.span_id()))
+            {
                 break (r.clone(), events);
             }
             assert!(start.elapsed() < WAIT, "no linked reconcile span exported");

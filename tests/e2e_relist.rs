@@ -64,7 +64,12 @@ async fn cluster_waiting_for_its_vpc(w: &World, name: &str) {
     })
     .await;
     let ws: Api<Workspace> = Api::all(w.client.clone());
-    let v = ws.get(&vpc).await.expect("vpc workspace");
+    // The apply may wait for the VPC Workspace before its apply has created it.
+    let v = eventually(30, "the VPC workspace", || {
+        let (ws, vpc) = (ws.clone(), vpc.clone());
+        async move { ws.get_opt(&vpc).await.ok().flatten() }
+    })
+    .await;
     assert!(
         !v.is_ready(),
         "the VPC was ready before the test could interpose"
