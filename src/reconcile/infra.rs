@@ -302,35 +302,32 @@ fn decide_vpc(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
         )),
         None => None,
     };
+    // The VPC apply cannot be made: say why on VPCReady (a running VPC stays ready) and stop.
+    let refuse =
+        |mut st: CAPTClusterStatus, mut plan: Plan<CAPTClusterStatus>, blocked: Blocked| {
+            let (reason, msg) = (blocked.reason, blocked.message.clone());
+            set_condition(
+                &mut st.conditions,
+                gen_condition(ct::VPC_READY, false, reason, &msg, gen_),
+                now.clone(),
+            );
+            st.ready = st.ready && st.vpc_id.is_some();
+            if st != observed {
+                plan.warning(reason, msg);
+            }
+            plan.status = Some(st);
+            plan.block(blocked);
+            plan
+        };
     if let Some((reason, msg)) = unusable {
-        set_condition(
-            &mut st.conditions,
-            gen_condition(ct::VPC_READY, false, reason, &msg, gen_),
-            now.clone(),
-        );
-        st.ready = st.ready && st.vpc_id.is_some();
-        if st != observed {
-            plan.warning(reason, msg.clone());
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::waiting(reason, msg));
-        return plan;
+        return refuse(st, plan, Blocked::waiting(reason, msg));
     }
-
     if let Some(msg) = super::limits::name_too_long("WorkspaceTemplateApply", &apply) {
-        let reason = super::limits::NAME_TOO_LONG;
-        set_condition(
-            &mut st.conditions,
-            gen_condition(ct::VPC_READY, false, reason, &msg, gen_),
-            now.clone(),
+        return refuse(
+            st,
+            plan,
+            Blocked::terminal(super::limits::NAME_TOO_LONG, msg),
         );
-        st.ready = st.ready && st.vpc_id.is_some();
-        if st != observed {
-            plan.warning(reason, msg.clone());
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::terminal(reason, msg));
-        return plan;
     }
     let intent = ApplyIntent {
         template_ref,
