@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-#[cfg(test)]
-use std::time::Duration;
 
 use governor::{Quota, RateLimiter};
 use kube::runtime::reflector::Store;
@@ -102,6 +100,8 @@ pub fn spawn(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use kube::runtime::{reflector, watcher};
     use serde_json::json;

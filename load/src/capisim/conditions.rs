@@ -101,6 +101,20 @@ pub(crate) struct ConditionSet {
 }
 
 impl ConditionSet {
+    /// Writes the v1beta2 conditions into `status.v1beta2.conditions`, keeping the other `v1beta2` fields.
+    pub(crate) fn put_v1beta2(&self, status: &mut serde_json::Map<String, serde_json::Value>) {
+        let mut v1beta2 = status
+            .get("v1beta2")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        v1beta2.insert(
+            "conditions".into(),
+            serde_json::to_value(&self.v2).unwrap_or_default(),
+        );
+        status.insert("v1beta2".into(), serde_json::Value::Object(v1beta2));
+    }
+
     /// Sets a v1beta1 condition, keeping its transition time while the status holds.
     pub(crate) fn set_v1(&mut self, mut c: V1Condition) {
         match self.v1.iter_mut().find(|x| x.type_ == c.type_) {

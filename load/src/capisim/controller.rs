@@ -111,16 +111,7 @@ impl Ctx {
         if c.paused() {
             // Paused (also while deleting): only the Paused condition is written.
             let mut status = c.status.clone();
-            let mut v1beta2 = status
-                .get("v1beta2")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            v1beta2.insert(
-                "conditions".into(),
-                serde_json::to_value(&draft.conds.v2).unwrap_or_default(),
-            );
-            status.insert("v1beta2".into(), Value::Object(v1beta2));
+            draft.conds.put_v1beta2(&mut status);
             self.write_status(&c, status).await?;
             return Ok(None);
         }

@@ -63,6 +63,40 @@ impl Ctx {
         Ok(Some(e))
     }
 
+    /// A referenced object and its contract flag (provisioned / initialized), or what the phase
+    /// returns when there is none: a missing object waits (is an error once `latched`, that is once
+    /// it had reached `state`; nothing while deleting), an unreadable flag is an error.
+    async fn read_ref(
+        &self,
+        c: &ClusterView,
+        r: &ObjRef,
+        role: Role,
+        draft: &mut Draft,
+        latched: bool,
+        state: &str,
+    ) -> Result<(External, bool), (RefOutcome, PhaseResult)> {
+        let e = match self.external(c, r, role, draft).await {
+            Err(err) => return Err(failed(c, err.to_string())),
+            Ok(None) if c.deleting => return Err((RefOutcome::NotFound, Ok(None))),
+            Ok(None) if latched => {
+                let m = format!("{} has been deleted after being {state}", r.kind);
+                return Err((RefOutcome::NotFound, phase_error(c, m)));
+            }
+            Ok(None) => return Err((RefOutcome::NotFound, Ok(Some(EXTERNAL_READY_WAIT)))),
+            Ok(Some(e)) => e,
+        };
+        match &e.flag {
+            Ok(flag) => {
+                let flag = *flag;
+                Ok((e, flag))
+            }
+            Err(err) => {
+                let m = err.to_string();
+                Err((RefOutcome::Found(Box::new(e)), phase_error(c, m)))
+            }
+        }
+    }
+
     pub(crate) async fn reconcile_infrastructure(
         &self,
         c: &ClusterView,
@@ -77,22 +111,13 @@ impl Ctx {
             }
             return (RefOutcome::NoRef, Ok(None));
         };
-        let e = match self.external(c, r, Role::Infrastructure, draft).await {
-            Err(err) => return failed(c, err.to_string()),
-            Ok(None) if c.deleting => return (RefOutcome::NotFound, Ok(None)),
-            Ok(None) if draft.infra_provisioned => {
-                let m = format!("{} has been deleted after being provisioned", r.kind);
-                return (RefOutcome::NotFound, phase_error(c, m));
-            }
-            Ok(None) => return (RefOutcome::NotFound, Ok(Some(EXTERNAL_READY_WAIT))),
-            Ok(Some(e)) => e,
-        };
-        let provisioned = match &e.flag {
-            Ok(p) => *p,
-            Err(err) => {
-                let m = err.to_string();
-                return (RefOutcome::Found(Box::new(e)), phase_error(c, m));
-            }
+        let latched = draft.infra_provisioned;
+        let (e, provisioned) = match self
+            .read_ref(c, r, Role::Infrastructure, draft, latched, "provisioned")
+            .await
+        {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
         };
         draft.mirror_v1(
             names::INFRASTRUCTURE_READY,
@@ -129,22 +154,13 @@ impl Ctx {
         let Some(r) = &c.cp_ref else {
             return (RefOutcome::NoRef, Ok(None));
         };
-        let e = match self.external(c, r, Role::ControlPlane, draft).await {
-            Err(err) => return failed(c, err.to_string()),
-            Ok(None) if c.deleting => return (RefOutcome::NotFound, Ok(None)),
-            Ok(None) if draft.cp_initialized => {
-                let m = format!("{} has been deleted after being initialized", r.kind);
-                return (RefOutcome::NotFound, phase_error(c, m));
-            }
-            Ok(None) => return (RefOutcome::NotFound, Ok(Some(EXTERNAL_READY_WAIT))),
-            Ok(Some(e)) => e,
-        };
-        let initialized = match &e.flag {
-            Ok(i) => *i,
-            Err(err) => {
-                let m = err.to_string();
-                return (RefOutcome::Found(Box::new(e)), phase_error(c, m));
-            }
+        let latched = draft.cp_initialized;
+        let (e, initialized) = match self
+            .read_ref(c, r, Role::ControlPlane, draft, latched, "initialized")
+            .await
+        {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
         };
         draft.mirror_v1(
             names::CONTROL_PLANE_READY_V1,

@@ -160,16 +160,7 @@ impl Draft {
             "conditions".into(),
             serde_json::to_value(&self.conds.v1).unwrap_or_default(),
         );
-        let mut v1beta2 = s
-            .get("v1beta2")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        v1beta2.insert(
-            "conditions".into(),
-            serde_json::to_value(&self.conds.v2).unwrap_or_default(),
-        );
-        s.insert("v1beta2".into(), Value::Object(v1beta2));
+        self.conds.put_v1beta2(&mut s);
         s
     }
 
