@@ -89,6 +89,11 @@ async fn copy(from: &Client, to: &Client) -> usize {
             );
             copied += 1;
         }
+        if kind == "Cluster" {
+            // clusterctl creates the Cluster before the objects that belong to it; give the target's
+            // caches a moment to hold it, so that pause is known when those objects arrive.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
     copied
 }

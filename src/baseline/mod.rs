@@ -188,7 +188,12 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         s.workspaces,
         Some(owners(move |x| routes::workspace_owners(&c2, x))),
     );
-    sp.pump("Cluster", s.clusters, Some(owners(routes::cluster_owners)));
+    let c5 = ctx.clone();
+    sp.pump(
+        "Cluster",
+        s.clusters,
+        Some(owners(move |x| routes::cluster_and_waiters(&c5, x))),
+    );
     sp.pump(
         "Secret",
         s.secrets,

@@ -211,7 +211,10 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         spawn(
             "Cluster",
             streams.clusters,
-            Route::Owners(owners(routes::cluster_owners)),
+            Route::Owners(owners({
+                let c = ctx.clone();
+                move |x| routes::cluster_and_waiters(&c, x)
+            })),
             &rctx,
             &kinds,
         ),

@@ -75,6 +75,16 @@ pub fn secret_owners<K: Resource>(ctx: &SharedCtx, s: &K) -> Vec<ObjectKey> {
     out
 }
 
+/// A CAPI Cluster concerns its infrastructure cluster and control plane, and whoever waits for it.
+pub fn cluster_and_waiters(ctx: &SharedCtx, c: &Cluster) -> Vec<ObjectKey> {
+    let mut out = cluster_owners(c);
+    out.extend(
+        ctx.waiters
+            .take("Cluster", &c.namespace().unwrap_or_default(), &c.name_any()),
+    );
+    out
+}
+
 /// A CAPI Cluster concerns its infrastructure cluster and control plane.
 pub fn cluster_owners(c: &Cluster) -> Vec<ObjectKey> {
     let ns = c.namespace().unwrap_or_default();

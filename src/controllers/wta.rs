@@ -77,10 +77,13 @@ impl Decide for Wta {
         }
         let root_owner = controller_of(wta.meta()).map(|(_, kind, name)| owner_id(kind, &ns, name));
         let lookup = |name: &str| get_cluster(&w.workspaces, name);
-        let cluster = wta
-            .labels()
-            .get(crate::api::names::labels::CLUSTER_NAME)
-            .and_then(|c| get(&w.clusters, &ns, c));
+        let cluster_name = wta.labels().get(crate::api::names::labels::CLUSTER_NAME);
+        let cluster = cluster_name.and_then(|c| get(&w.clusters, &ns, c));
+        // The apply belongs to a Cluster the cache does not show (yet): its pause cannot be known.
+        let cluster_missing = cluster_name.is_some() && cluster.is_none();
+        if let Some(c) = cluster_name.filter(|_| cluster_missing) {
+            ctx.waiters.wait_for("Cluster", &ns, c, &rctx.key);
+        }
         let paused = crate::reconcile::pause::is_paused(wta.meta(), cluster.as_deref());
         let world = WtaWorld {
             template: template.as_deref(),
@@ -90,6 +93,7 @@ impl Decide for Wta {
             root_owner,
             traceparent: current_traceparent(),
             paused,
+            cluster_missing,
             refused,
             now: now(),
         };

@@ -29,6 +29,7 @@ pub mod reasons {
     pub const TEMPLATE_NOT_FOUND: &str = "TemplateNotFound";
     pub const WAITING_FOR_SECRETS: &str = "WaitingForSecrets";
     pub const WAITING_FOR_WORKSPACES: &str = "WaitingForWorkspaces";
+    pub const WAITING_FOR_CLUSTER: &str = "WaitingForCluster";
     pub const RENDER_FAILED: &str = "RenderFailed";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const NAME_CONFLICT: &str = "WorkspaceNameConflict";
@@ -53,6 +54,9 @@ pub struct WtaWorld<'a> {
     pub traceparent: Option<String>,
     /// The apply or the Cluster it belongs to (its `cluster.x-k8s.io/cluster-name` label) is paused.
     pub paused: bool,
+    /// The apply names a Cluster (its label) that the cache does not hold: whether it is paused is
+    /// unknown (a `clusterctl move` creates the Cluster first, but caches fill independently).
+    pub cluster_missing: bool,
     /// The template reference is not permitted (see [`super::grants`]): nothing is rendered.
     pub refused: Option<RefNotPermitted>,
     pub now: Time,
@@ -322,6 +326,14 @@ pub fn decide(
 ) -> Plan<WorkspaceTemplateApplyStatus> {
     if world.paused {
         return super::pause::paused_plan();
+    }
+    if world.cluster_missing && wta.meta().deletion_timestamp.is_none() {
+        let mut plan = Plan::default();
+        plan.block(Blocked::waiting(
+            reasons::WAITING_FOR_CLUSTER,
+            "waiting for the Cluster named by the cluster.x-k8s.io/cluster-name label",
+        ));
+        return plan;
     }
     let mut plan = Plan::default();
     let observed = wta.status.clone().unwrap_or_default();

@@ -67,6 +67,7 @@ struct W {
     missing_secrets: Vec<String>,
     unready_workspaces: Vec<(String, bool)>,
     paused: bool,
+    cluster_missing: bool,
     refused: Option<crate::reconcile::grants::RefNotPermitted>,
     now: Time,
 }
@@ -79,6 +80,7 @@ impl Default for W {
             missing_secrets: Vec::new(),
             unready_workspaces: Vec::new(),
             paused: false,
+            cluster_missing: false,
             refused: None,
             now: at(0),
         }
@@ -101,6 +103,7 @@ impl W {
             root_owner: Some("CAPTControlPlane/default/alpha".into()),
             traceparent: Some("00-0123456789abcdef0123456789abcdef-0123456789abcdef-01".into()),
             paused: self.paused,
+            cluster_missing: self.cluster_missing,
             refused: self.refused.clone(),
             now: self.now.clone(),
         };
@@ -779,4 +782,34 @@ fn a_namespaced_alternative_over_253_characters_is_not_tried() {
     // Free: the base name (253 characters less `-apply`) is used.
     let plan = W::default().run(&a);
     assert_eq!(created(&plan, "Workspace")[0].name, base);
+}
+
+#[test]
+fn an_apply_whose_cluster_is_not_cached_writes_nothing_until_it_is() {
+    // (deleting, writes nothing)
+    for deleting in [false, true] {
+        let w = W {
+            cluster_missing: true,
+            ..W::default()
+        };
+        let a = wta(|v| {
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+            }
+        });
+        let plan = w.run(&a);
+        if deleting {
+            assert!(
+                !plan.ops.is_empty(),
+                "deletion proceeds: {:?}",
+                plan.blocked
+            );
+        } else {
+            assert!(plan.ops.is_empty() && plan.status.is_none() && plan.events.is_empty());
+            assert_eq!(
+                plan.blocked.as_ref().map(|b| b.reason),
+                Some(reasons::WAITING_FOR_CLUSTER)
+            );
+        }
+    }
 }
