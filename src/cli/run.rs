@@ -71,6 +71,17 @@ pub struct RunArgs {
     /// Name of the leader-election Lease (default: upstream's ID for the enabled controllers).
     #[arg(long)]
     pub leader_election_id: Option<String>,
+    /// How long a standby waits after the leader's last renewal before taking the Lease over
+    /// (how long a killed leader's clusters go unreconciled).
+    #[arg(long, default_value = "15s", value_parser = parse_period)]
+    pub leader_elect_lease_duration: Duration,
+    /// How long the leader keeps retrying a failed renewal before it stops leading (and exits);
+    /// shorter than the lease duration.
+    #[arg(long, default_value = "10s", value_parser = parse_period)]
+    pub leader_elect_renew_deadline: Duration,
+    /// Pause between acquire or renew attempts; shorter than the renew deadline.
+    #[arg(long, default_value = "2s", value_parser = parse_period)]
+    pub leader_elect_retry_period: Duration,
     /// Run only these controller groups (repeatable; default: all).
     #[arg(long, value_enum)]
     pub enable_controller: Vec<ControllerGroup>,
@@ -142,6 +153,30 @@ fn parse_period(s: &str) -> Result<Duration, String> {
 }
 
 impl RunArgs {
+    /// The leader-election Lease settings for `identity`, refused when the timings cannot work
+    /// (a renew deadline not shorter than the lease lets two replicas lead at once).
+    pub fn lease_settings(&self, id: &str, identity: &str) -> anyhow::Result<LeaseSettings> {
+        let (lease, renew, retry) = (
+            self.leader_elect_lease_duration,
+            self.leader_elect_renew_deadline,
+            self.leader_elect_retry_period,
+        );
+        anyhow::ensure!(
+            renew < lease,
+            "--leader-elect-renew-deadline ({renew:?}) must be shorter than --leader-elect-lease-duration ({lease:?})"
+        );
+        anyhow::ensure!(
+            !retry.is_zero() && retry < renew,
+            "--leader-elect-retry-period ({retry:?}) must be above 0 and shorter than --leader-elect-renew-deadline ({renew:?})"
+        );
+        Ok(LeaseSettings {
+            lease_duration: lease,
+            renew_deadline: renew,
+            retry_period: retry,
+            ..LeaseSettings::new(&self.leader_election_namespace, id, identity)
+        })
+    }
+
     pub fn runtime_settings(&self) -> RuntimeSettings {
         RuntimeSettings {
             object_rate_per_sec: self.object_rate,
@@ -253,7 +288,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     }));
 
-    let elector = args.leader_elect.then(|| {
+    let elector = if args.leader_elect {
         let identity = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("capt-{}", std::process::id()));
@@ -261,11 +296,13 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             .leader_election_id
             .clone()
             .unwrap_or_else(|| default_leader_election_id(args.controllers()).into());
-        LeaderElector::new(
+        Some(LeaderElector::new(
             client.clone(),
-            LeaseSettings::new(&args.leader_election_namespace, &id, &identity),
-        )
-    });
+            args.lease_settings(&id, &identity)?,
+        ))
+    } else {
+        None
+    };
     if let Some(e) = &elector {
         tracing::info!(identity = e.identity(), "waiting for leadership");
         readiness.set_leader_known(true);
@@ -356,5 +393,53 @@ mod tests {
         assert_eq!(parse_period("0"), Ok(Duration::ZERO));
         assert!(parse_period("10 minutes").is_err());
         assert!(parse_period("m").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn lease(flags: &[&str]) -> anyhow::Result<LeaseSettings> {
+        use clap::Parser;
+        let args = Cli::try_parse_from(std::iter::once("capt").chain(flags.iter().copied()))?;
+        args.run.lease_settings("capt-lease", "replica-a")
+    }
+
+    #[test]
+    fn lease_timings_default_to_controller_runtime_and_must_nest() {
+        let d = lease(&[]).unwrap();
+        assert_eq!(
+            (d.lease_duration, d.renew_deadline, d.retry_period),
+            (
+                Duration::from_secs(15),
+                Duration::from_secs(10),
+                Duration::from_secs(2)
+            )
+        );
+        assert_eq!(
+            (d.name.as_str(), d.identity.as_str()),
+            ("capt-lease", "replica-a")
+        );
+        let fast = lease(&[
+            "--leader-elect-lease-duration=3s",
+            "--leader-elect-renew-deadline=2s",
+            "--leader-elect-retry-period=250ms",
+        ])
+        .unwrap();
+        assert_eq!(fast.lease_duration, Duration::from_secs(3));
+        assert_eq!(fast.retry_period, Duration::from_millis(250));
+        let err = lease(&["--leader-elect-renew-deadline=15s"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("must be shorter than --leader-elect-lease-duration"),
+            "{err}"
+        );
+        let err = lease(&["--leader-elect-retry-period=0"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--leader-elect-retry-period"),
+            "{err}"
+        );
     }
 }

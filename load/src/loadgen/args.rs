@@ -58,6 +58,11 @@ pub struct Args {
     /// Extra argument for the controller (repeatable), e.g. `--controller-arg=--kube-api-qps=500`.
     #[arg(long = "controller-arg", allow_hyphen_values = true)]
     pub controller_args: Vec<String>,
+    /// Controller replicas started. With more than one they run with `--leader-elect` (one
+    /// leads, the others stand by; logs `controller.log`, `controller-1.log`, …) and their
+    /// metrics are added up.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
     /// Runtime of the controller (`--runtime` of `capt run`).
     #[arg(long, value_enum, default_value_t = Runtime::Actors)]
     pub runtime: Runtime,
@@ -103,9 +108,9 @@ pub struct Args {
     /// Seed for tfsim, the churn selection and the chaos schedule.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Fault kinds injected while the load runs, comma-separated: controller-kill,
-    /// apiserver-restart, errors, conflicts, watch-drops, slow (all but controller-kill need the
-    /// in-process API server).
+    /// Fault kinds injected while the load runs, comma-separated: controller-kill, leader-kill
+    /// (needs --replicas 2+), apiserver-restart, errors, conflicts, watch-drops, slow (all but
+    /// the kills need the in-process API server).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub chaos: Vec<ChaosKind>,
     /// Mean gap in seconds before each fault window (drawn from 0.5× to 1.5×).

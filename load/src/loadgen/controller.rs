@@ -21,6 +21,30 @@ pub struct Launch {
     pub kubeconfig: PathBuf,
     pub runtime: Runtime,
     pub log: PathBuf,
+    /// Environment of the process (e.g. `POD_NAME`, the leader-election identity).
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// The launch of replica `index` of `replicas`: with more than one, each runs with
+    /// `--leader-elect` (Lease in `default`), its own identity and its own log file.
+    pub fn replica(&self, index: usize, replicas: usize) -> Launch {
+        let mut l = self.clone();
+        if replicas > 1 {
+            l.extra.splice(
+                0..0,
+                [
+                    "--leader-elect".to_string(),
+                    "--leader-election-namespace=default".to_string(),
+                ],
+            );
+            l.env.push(("POD_NAME".into(), format!("replica-{index}")));
+            if index > 0 {
+                l.log = self.log.with_file_name(format!("controller-{index}.log"));
+            }
+        }
+        l
+    }
 }
 
 /// The running controller. Clones share the process, so a fault injector can kill and restart
@@ -32,6 +56,7 @@ pub struct ControllerProc {
     ports: (u16, u16),
     pub metrics_url: String,
     pub readyz_url: String,
+    healthz_url: String,
     launch: Launch,
     ticks: f64,
 }
@@ -60,6 +85,7 @@ fn spawn_child(launch: &Launch, (metrics, probes): (u16, u16)) -> anyhow::Result
         .arg("--runtime")
         .arg(launch.runtime.as_str())
         .args(&launch.extra)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -84,6 +110,7 @@ impl ControllerProc {
             ports,
             metrics_url: format!("http://127.0.0.1:{}/metrics", ports.0),
             readyz_url: format!("http://127.0.0.1:{}/readyz", ports.1),
+            healthz_url: format!("http://127.0.0.1:{}/healthz", ports.1),
             launch,
             ticks: procfs::clock_ticks(),
         })
@@ -100,6 +127,26 @@ impl ControllerProc {
 
     /// Wait until /readyz answers 200; the time it took.
     pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<Duration> {
+        self.wait_for(&self.readyz_url, timeout).await
+    }
+
+    /// Wait until /healthz answers 200 (a standby replica is alive but not ready: its caches
+    /// start only when it leads); the time it took.
+    pub async fn wait_live(&self, timeout: Duration) -> anyhow::Result<Duration> {
+        self.wait_for(&self.healthz_url, timeout).await
+    }
+
+    /// Whether the process is running and its `capt_leader` gauge says it leads.
+    pub async fn is_leader(&self) -> bool {
+        if self.lock().is_none() {
+            return false;
+        }
+        self.scrape()
+            .await
+            .is_some_and(|s| promtext::sum(&s, "capt_leader") >= 1.0)
+    }
+
+    async fn wait_for(&self, url: &str, timeout: Duration) -> anyhow::Result<Duration> {
         let start = Instant::now();
         loop {
             let exited = self
@@ -112,12 +159,12 @@ impl ControllerProc {
                     self.launch.log.display()
                 );
             }
-            if let Ok((200, _)) = http::get(&self.readyz_url, Duration::from_secs(1)).await {
+            if let Ok((200, _)) = http::get(url, Duration::from_secs(1)).await {
                 return Ok(start.elapsed());
             }
             anyhow::ensure!(
                 start.elapsed() < timeout,
-                "controller not ready after {timeout:?}; see {}",
+                "controller: no 200 from {url} after {timeout:?}; see {}",
                 self.launch.log.display()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -186,4 +233,50 @@ pub async fn scrape(url: &str) -> Option<Vec<Sample>> {
         Ok((200, body)) => Some(promtext::parse(&body)),
         _ => None,
     }
+}
+
+/// Where the controller's metrics come from: the replicas started here (their samples side by
+/// side, so counters add up over replicas), a URL given on the command line, or nowhere.
+#[derive(Clone)]
+pub enum Scraper {
+    Replicas(Vec<ControllerProc>),
+    Url(String),
+    Nothing,
+}
+
+impl Scraper {
+    pub fn new(replicas: &[ControllerProc], url: Option<&str>) -> Self {
+        match (replicas.is_empty(), url) {
+            (false, _) => Self::Replicas(replicas.to_vec()),
+            (true, Some(u)) => Self::Url(u.to_string()),
+            (true, None) => Self::Nothing,
+        }
+    }
+
+    /// Samples of every replica that answered; `None` when none did.
+    pub async fn scrape(&self) -> Option<Vec<Sample>> {
+        match self {
+            Self::Replicas(rs) => {
+                let mut all: Option<Vec<Sample>> = None;
+                for r in rs {
+                    if let Some(s) = r.scrape().await {
+                        all.get_or_insert_with(Vec::new).extend(s);
+                    }
+                }
+                all
+            }
+            Self::Url(u) => scrape(u).await,
+            Self::Nothing => None,
+        }
+    }
+}
+
+/// The replica that leads now (its `capt_leader` gauge is 1), if any.
+pub async fn leader(replicas: &[ControllerProc]) -> Option<usize> {
+    for (i, r) in replicas.iter().enumerate() {
+        if r.is_leader().await {
+            return Some(i);
+        }
+    }
+    None
 }

@@ -11,6 +11,11 @@ use crate::invariants::InvariantReport;
 
 pub const SCHEMA: &str = "capt-load/report/v1";
 
+/// `replicas` of a report written before the field existed.
+fn one() -> u8 {
+    1
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
@@ -47,6 +52,13 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chaos: Option<ChaosReport>,
     /// Seconds since the first create → clusters created and Ready.
+    /// Controller replicas started (more than one: with leader election).
+    #[serde(default = "one")]
+    pub replicas: u8,
+    /// With replicas: the most replicas seen leading at once (sampled each second; above 1
+    /// means two replicas reconciled at the same time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaders_max: Option<u64>,
     pub timeline: Vec<Point>,
     /// Limits hit and caveats of this run.
     pub notes: Vec<String>,
@@ -190,6 +202,13 @@ impl Report {
             "| convergence (first create → last Ready) | {:.1} s |",
             self.convergence_secs
         );
+        if let Some(l) = self.leaders_max {
+            let _ = writeln!(
+                s,
+                "| replicas (leader election) | {}, at most {l} leading at once |",
+                self.replicas
+            );
+        }
         let t = &self.time_to_ready_secs;
         let _ = writeln!(
             s,

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::args::Args;
-use super::controller::{self, ControllerProc, Launch};
+use super::controller::{ControllerProc, Launch, Scraper};
 use super::objects::{self, cluster_objects};
 use super::observer::{self, Observations};
 use super::promtext::{self, Sample};
@@ -20,6 +20,7 @@ use super::{chaos, churn, stack, svg};
 use crate::invariants::{InvariantReport, Settle, check_settled};
 
 const RECONCILES: &str = "controller_runtime_reconcile_total";
+const LEADER: &str = "capt_leader";
 const API_REQUESTS: &str = "capt_api_requests_total";
 const MAILBOX_WAIT: &str = "capt_mailbox_wait_seconds";
 
@@ -186,6 +187,49 @@ async fn restart_check(
     })
 }
 
+/// Starts the controller replicas (none with `--controller-cmd none`): the first is waited for
+/// until ready (it leads), the others until alive (they stand by).
+async fn start_replicas(
+    args: &Args,
+    kubeconfig: &std::path::Path,
+) -> anyhow::Result<Vec<ControllerProc>> {
+    if args.controller_cmd.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    let launch = Launch {
+        command: args
+            .controller_cmd
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        extra: args.controller_args.clone(),
+        kubeconfig: kubeconfig.to_path_buf(),
+        runtime: args.runtime,
+        log: args.out.join("controller.log"),
+        env: Vec::new(),
+    };
+    let n = usize::from(args.replicas);
+    let mut replicas = Vec::with_capacity(n);
+    for i in 0..n {
+        let l = launch.replica(i, n);
+        let _ = std::fs::remove_file(&l.log);
+        let c = ControllerProc::spawn(l)?;
+        let took = if i == 0 {
+            c.wait_ready(Duration::from_secs(120)).await?
+        } else {
+            c.wait_live(Duration::from_secs(120)).await?
+        };
+        let role = if i == 0 { "ready" } else { "standing by" };
+        eprintln!(
+            "controller replica-{i} pid {} {role} in {:.2}s",
+            c.pid(),
+            took.as_secs_f64()
+        );
+        replicas.push(c);
+    }
+    Ok(replicas)
+}
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     let n = args.clusters;
@@ -195,34 +239,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("target: {}", stack.target());
     install_templates(&client, &args).await?;
 
-    let ctrl = if args.controller_cmd.trim() == "none" {
-        None
-    } else {
-        let launch = Launch {
-            command: args
-                .controller_cmd
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
-            extra: args.controller_args.clone(),
-            kubeconfig: stack.kubeconfig.clone(),
-            runtime: args.runtime,
-            log: args.out.join("controller.log"),
-        };
-        let _ = std::fs::remove_file(&launch.log);
-        let c = ControllerProc::spawn(launch)?;
-        let took = c.wait_ready(Duration::from_secs(120)).await?;
-        eprintln!(
-            "controller pid {} ready in {:.2}s",
-            c.pid(),
-            took.as_secs_f64()
-        );
-        Some(c)
-    };
-    let metrics_url = ctrl
-        .as_ref()
-        .map(|c| c.metrics_url.clone())
-        .or_else(|| args.metrics_url.clone());
+    let replicas = start_replicas(&args, &stack.kubeconfig).await?;
+    let ctrl = replicas.first().cloned();
+    let scraper = Scraper::new(&replicas, args.metrics_url.as_deref());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = ctrl.as_ref().and_then(|c| c.sample());
 
@@ -230,10 +249,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let watches = observer::start(&client, &obs);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let server0 = stack.server.as_ref().map(|h| h.counters());
-    let scrape0 = match &metrics_url {
-        Some(u) => controller::scrape(u).await,
-        None => None,
-    };
+    let scrape0 = scraper.scrape().await;
 
     let ids: Vec<(String, String)> = (0..n)
         .map(|i| objects::cluster_id(i, args.namespaces))
@@ -251,13 +267,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(settings) => {
             let target = chaos::Target {
                 server: stack.server.clone(),
-                controller: ctrl.clone(),
+                controllers: replicas.clone(),
             };
             Some(chaos::start(settings, target, t0, obs.clone(), deadline)?)
         }
         None => None,
     };
     let mut controller_exits = 0;
+    let mut leaders_max = 0_u64;
     let mut timeline = Vec::new();
     let mut peak_rss = idle.map_or(0, |s| s.rss_bytes);
     let mut peak_rate: f64 = 0.0;
@@ -276,9 +293,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(s) = ctrl.as_ref().and_then(|c| c.sample()) {
             peak_rss = peak_rss.max(s.rss_bytes).max(s.hwm_bytes);
         }
-        if let Some(u) = &metrics_url
-            && let Some(s) = controller::scrape(u).await
-        {
+        if let Some(s) = scraper.scrape().await {
+            leaders_max = leaders_max.max(promtext::sum(&s, LEADER) as u64);
             let total = promtext::sum(&s, RECONCILES);
             let now = Instant::now();
             if let Some((prev, at)) = last_total {
@@ -298,13 +314,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Err(e) => notes.push(format!("creator task failed: {e}")),
             }
         }
-        if let Some(c) = &ctrl
-            && c.restart_if_exited()?
-        {
-            controller_exits += 1;
-            notes.push(format!(
-                "the controller exited at {t:.1}s and was started again"
-            ));
+        for (i, c) in replicas.iter().enumerate() {
+            if c.restart_if_exited()? {
+                controller_exits += 1;
+                notes.push(format!(
+                    "controller replica-{i} exited at {t:.1}s and was started again"
+                ));
+            }
         }
         if creator.is_none() && c.ready >= n && chaos.as_ref().is_none_or(|c| c.is_finished()) {
             break true;
@@ -334,10 +350,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let ready_clusters = ttr.len();
     let server1 = stack.server.as_ref().map(|h| h.counters());
-    let scrape1 = match &metrics_url {
-        Some(u) => controller::scrape(u).await,
-        None => None,
-    };
+    let scrape1 = scraper.scrape().await;
     let converged_sample = ctrl.as_ref().and_then(|c| c.sample());
     let chaos = match chaos {
         Some(c) => {
@@ -356,22 +369,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     // The quiet window starts after the chaos invariant check.
-    let (quiet_server0, quiet_scrape0) = match (&chaos, &metrics_url) {
-        (None, _) => (server1.clone(), scrape1.clone()),
-        (Some(_), Some(u)) => (
+    let (quiet_server0, quiet_scrape0) = match &chaos {
+        None => (server1.clone(), scrape1.clone()),
+        Some(_) => (
             stack.server.as_ref().map(|h| h.counters()),
-            controller::scrape(u).await,
+            scraper.scrape().await,
         ),
-        (Some(_), None) => (stack.server.as_ref().map(|h| h.counters()), None),
     };
 
     // Quiet window: a converged controller should write nothing.
     tokio::time::sleep(Duration::from_secs(args.quiet_secs)).await;
     let server2 = stack.server.as_ref().map(|h| h.counters());
-    let scrape2 = match &metrics_url {
-        Some(u) => controller::scrape(u).await,
-        None => None,
-    };
+    let scrape2 = scraper.scrape().await;
     let quiet_sample = ctrl.as_ref().and_then(|c| c.sample());
     if let Some(s) = quiet_sample {
         peak_rss = peak_rss.max(s.hwm_bytes);
@@ -469,8 +478,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else if args.churn_delete + args.churn_version_bump + args.churn_secret_rotation > 0.0 {
         notes.push("churn skipped: not converged".into());
     }
+    if args.restart_check && replicas.len() > 1 {
+        notes.push("restart check skipped: it measures a single replica (--replicas 1)".into());
+    }
     let restart = match ctrl.as_ref() {
-        Some(c) if args.restart_check => {
+        Some(c) if args.restart_check && replicas.len() == 1 => {
             match restart_check(c, &client, Duration::from_secs(120)).await {
                 Ok(r) => Some(r),
                 Err(e) => {
@@ -517,6 +529,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         invariants: invariants_converged,
         invariants_after_churn,
         chaos,
+        replicas: args.replicas,
+        leaders_max: (args.replicas > 1).then_some(leaders_max),
         timeline,
         notes,
     };
@@ -537,7 +551,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for w in watches {
         w.abort();
     }
-    if let Some(c) = ctrl {
+    for c in replicas {
         eprintln!("controller log: {}", c.log().display());
         c.stop().await;
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::report::Window;
 use super::{ChaosKind, Settings};
 use crate::kubesim::{self, FaultRule};
-use crate::loadgen::controller::ControllerProc;
+use crate::loadgen::controller::{ControllerProc, leader};
 use crate::loadgen::observer::Observations;
 use crate::loadgen::run::controller_writes;
 
@@ -13,8 +13,12 @@ use crate::loadgen::run::controller_writes;
 #[derive(Clone)]
 pub struct Target {
     pub server: Option<kubesim::Handle>,
-    pub controller: Option<ControllerProc>,
+    /// The controller replicas started by the load generator (none: it runs elsewhere).
+    pub controllers: Vec<ControllerProc>,
 }
+
+/// The longest a `leader-kill` keeps the leader down waiting for a standby to take over.
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(120);
 
 /// Writes so far: all clients as the API server counted them, and the controller's own
 /// (summed over its restarts; `None` when it could never be scraped).
@@ -38,7 +42,25 @@ pub struct Injected {
     /// Seconds from the window end until every cluster created so far was Ready (`None`: not
     /// before the next window, or the deadline for the last).
     pub recovery_secs: Option<f64>,
+    /// `leader-kill`: seconds from the kill until another replica led.
+    pub takeover_secs: Option<f64>,
     pub error: Option<String>,
+}
+
+/// What one window did.
+#[derive(Debug, Default)]
+struct Outcome {
+    count: u64,
+    takeover_secs: Option<f64>,
+}
+
+impl From<u64> for Outcome {
+    fn from(count: u64) -> Self {
+        Self {
+            count,
+            takeover_secs: None,
+        }
+    }
 }
 
 /// Keeps the controller's write count across restarts (a restarted process counts from 0).
@@ -67,7 +89,8 @@ impl ControllerWrites {
 pub struct Injector {
     target: Target,
     settings: Settings,
-    writes: ControllerWrites,
+    /// Per replica.
+    writes: Vec<ControllerWrites>,
 }
 
 fn rule(spec: &str) -> FaultRule {
@@ -77,26 +100,31 @@ fn rule(spec: &str) -> FaultRule {
 impl Injector {
     pub fn new(target: Target, settings: Settings) -> Self {
         Self {
+            writes: target
+                .controllers
+                .iter()
+                .map(|_| ControllerWrites::default())
+                .collect(),
             target,
             settings,
-            writes: ControllerWrites::default(),
         }
     }
 
     /// Writes so far (scrapes the controller when it runs).
     pub async fn mark(&mut self) -> WriteMark {
-        if let Some(c) = &self.target.controller
-            && let Some(s) = c.scrape().await
-        {
-            self.writes.observe(controller_writes(&s));
+        for (c, w) in self.target.controllers.iter().zip(&mut self.writes) {
+            if let Some(s) = c.scrape().await {
+                w.observe(controller_writes(&s));
+            }
         }
+        let totals: Vec<u64> = self.writes.iter().filter_map(|w| w.total()).collect();
         WriteMark {
             server: self
                 .target
                 .server
                 .as_ref()
                 .map_or(0, |h| server_writes(&h.counters())),
-            controller: self.writes.total(),
+            controller: (!totals.is_empty()).then(|| totals.iter().sum()),
         }
     }
 
@@ -124,30 +152,69 @@ impl Injector {
                 "verb=*,resource=*,latency_ms={}",
                 self.settings.latency.as_millis()
             ))],
-            ChaosKind::ControllerKill | ChaosKind::ApiserverRestart => Vec::new(),
+            ChaosKind::ControllerKill | ChaosKind::LeaderKill | ChaosKind::ApiserverRestart => {
+                Vec::new()
+            }
         }
+    }
+
+    /// The replica a kill targets: the leader, else the first (a single replica without
+    /// leader election never reports leading before it is ready).
+    async fn victim(&self, kind: ChaosKind) -> anyhow::Result<usize> {
+        let replicas = &self.target.controllers;
+        anyhow::ensure!(
+            !replicas.is_empty(),
+            "{kind} needs a controller started by the load generator"
+        );
+        Ok(leader(replicas).await.unwrap_or(0))
+    }
+
+    /// SIGKILL the leader and keep it down until another replica leads (at least for `hold`,
+    /// at most [`TAKEOVER_LIMIT`]); then start it again, as a standby.
+    async fn leader_kill(&self, hold: Duration) -> anyhow::Result<Outcome> {
+        let replicas = &self.target.controllers;
+        anyhow::ensure!(
+            replicas.len() > 1,
+            "leader-kill needs a standby: run with --replicas 2 or more"
+        );
+        let i = self.victim(ChaosKind::LeaderKill).await?;
+        let killed = Instant::now();
+        replicas[i].kill().await;
+        let mut takeover = None;
+        while killed.elapsed() < TAKEOVER_LIMIT {
+            if let Some(j) = leader(replicas).await {
+                let secs = killed.elapsed().as_secs_f64();
+                eprintln!("chaos: replica-{j} took over from replica-{i} after {secs:.1}s");
+                takeover = Some(secs);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(hold.saturating_sub(killed.elapsed())).await;
+        replicas[i].start_again()?;
+        Ok(Outcome {
+            count: 1,
+            takeover_secs: takeover,
+        })
     }
 
     /// Runs one window from now: inject, hold for its duration, lift. Returns the faults
     /// injected.
-    async fn window(&mut self, w: &Window) -> anyhow::Result<u64> {
+    async fn window(&mut self, w: &Window) -> anyhow::Result<Outcome> {
         let hold = Duration::from_secs_f64(w.duration_secs);
         match w.kind {
             ChaosKind::ControllerKill => {
-                let Some(c) = self.target.controller.clone() else {
-                    anyhow::bail!(
-                        "controller-kill needs a controller started by the load generator"
-                    );
-                };
+                let c = self.target.controllers[self.victim(w.kind).await?].clone();
                 c.kill().await;
                 tokio::time::sleep(hold).await;
                 c.start_again()?;
-                Ok(1)
+                Ok(1.into())
             }
+            ChaosKind::LeaderKill => self.leader_kill(hold).await,
             ChaosKind::ApiserverRestart => {
                 let h = self.server()?;
                 let refused = h.outage(hold).await?;
-                Ok(1 + refused)
+                Ok((1 + refused).into())
             }
             kind => {
                 let h = self.server()?;
@@ -165,7 +232,7 @@ impl Injector {
                 for r in &rules {
                     count += faults.remove(r);
                 }
-                Ok(count)
+                Ok(count.into())
             }
         }
     }
@@ -202,18 +269,19 @@ impl Injector {
                 "[{started:>6.1}s] chaos: {} for {:.1}s",
                 w.kind, w.duration_secs
             );
-            let (count, error) = match self.window(&w).await {
-                Ok(n) => (n, None),
-                Err(e) => (0, Some(e.to_string())),
+            let (outcome, error) = match self.window(&w).await {
+                Ok(o) => (o, None),
+                Err(e) => (Outcome::default(), Some(e.to_string())),
             };
             ended_at = Some(Instant::now());
             out.push(Injected {
                 window: w,
                 started,
                 ended: t0.elapsed().as_secs_f64(),
-                count,
+                count: outcome.count,
                 at_start,
                 recovery_secs: None,
+                takeover_secs: outcome.takeover_secs,
                 error,
             });
         }

@@ -19,8 +19,11 @@ pub use report::{ChaosReport, FaultRow, Window};
 /// One kind of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum ChaosKind {
-    /// SIGKILL the controller; it starts again when the window ends.
+    /// SIGKILL the controller (the leading replica); it starts again when the window ends.
     ControllerKill,
+    /// SIGKILL the leading replica (needs `--replicas 2` or more) and keep it down until a
+    /// standby took the Lease over; it then starts again as a standby.
+    LeaderKill,
     /// The API server drops every connection and watch, refuses connections for the window and
     /// comes back with its watch history compacted (resumed watches get 410 Gone).
     ApiserverRestart,
@@ -38,6 +41,7 @@ impl ChaosKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ControllerKill => "controller-kill",
+            Self::LeaderKill => "leader-kill",
             Self::ApiserverRestart => "apiserver-restart",
             Self::Errors => "errors",
             Self::Conflicts => "conflicts",
@@ -48,7 +52,12 @@ impl ChaosKind {
 
     /// Whether the kind needs the in-process API server.
     pub fn needs_server(self) -> bool {
-        self != Self::ControllerKill
+        !self.kills_controller()
+    }
+
+    /// Whether the kind kills a controller process (it needs one started by the load generator).
+    pub fn kills_controller(self) -> bool {
+        matches!(self, Self::ControllerKill | Self::LeaderKill)
     }
 }
 

@@ -31,8 +31,13 @@ pub fn start(
     {
         anyhow::bail!("--chaos {k} needs the in-process API server (no --kubeconfig)");
     }
-    if target.controller.is_none() && settings.kinds.contains(&super::ChaosKind::ControllerKill) {
-        anyhow::bail!("--chaos controller-kill needs a controller started by the load generator");
+    if target.controllers.is_empty()
+        && let Some(k) = settings.kinds.iter().find(|k| k.kills_controller())
+    {
+        anyhow::bail!("--chaos {k} needs a controller started by the load generator");
+    }
+    if target.controllers.len() < 2 && settings.kinds.contains(&super::ChaosKind::LeaderKill) {
+        anyhow::bail!("--chaos leader-kill needs a standby: run with --replicas 2 or more");
     }
     let plan = schedule(&settings);
     let injector = Injector::new(target, settings.clone());

@@ -31,6 +31,9 @@ pub struct FaultRun {
     /// all clients as the API server counted them, and the controller's own.
     pub server_writes: u64,
     pub controller_writes: Option<u64>,
+    /// `leader-kill`: seconds from the kill until a standby led (`None`: no takeover seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takeover_secs: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -102,6 +105,7 @@ impl ChaosReport {
                     recovery_secs: r.recovery_secs,
                     server_writes: next.server.saturating_sub(r.at_start.server),
                     controller_writes: diff(r.at_start.controller, next.controller),
+                    takeover_secs: r.takeover_secs,
                     error: r.error.clone(),
                 }
             })
@@ -201,7 +205,7 @@ impl ChaosReport {
         );
         let _ = writeln!(
             md,
-            "| # | kind | start | end | injected | recovery | error |"
+            "| # | kind | start | end | injected | recovery | takeover or error |"
         );
         let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---|");
         for (n, f) in self.faults.iter().enumerate() {
@@ -218,7 +222,14 @@ impl ChaosReport {
                 } else {
                     before_next(f.recovery_secs)
                 },
-                f.error.as_deref().unwrap_or("")
+                match (f.kind == ChaosKind::LeaderKill.as_str(), &f.error) {
+                    (_, Some(e)) => e.clone(),
+                    (true, None) => f.takeover_secs.map_or_else(
+                        || "no standby took over".into(),
+                        |t| format!("standby led after {t:.1}s"),
+                    ),
+                    (false, None) => String::new(),
+                }
             );
         }
         md
@@ -250,6 +261,7 @@ mod tests {
                 controller: Some(controller),
             },
             recovery_secs: rec,
+            takeover_secs: None,
             error: None,
         }
     }
@@ -294,5 +306,30 @@ mod tests {
         let md = r.summary_md();
         assert!(md.contains("| errors | 2 | 4 | 1.5s | 13 | 35 |"), "{md}");
         assert!(md.contains("| slow | 1 | 2 | next window first |"), "{md}");
+    }
+
+    #[test]
+    fn a_leader_kill_row_says_when_a_standby_took_over() {
+        let mut taken = ran(ChaosKind::LeaderKill, 1.0, 0, 0, Some(4.0));
+        taken.takeover_secs = Some(3.3);
+        let lost = ran(ChaosKind::LeaderKill, 9.0, 0, 0, None);
+        let r = ChaosReport::build(Inputs {
+            kinds: &[ChaosKind::LeaderKill],
+            seed: 1,
+            ran: &[taken, lost],
+            end: WriteMark::default(),
+            recovery_ready_secs: None,
+            recovery_clean_secs: None,
+            controller_exits: 0,
+            clusters: 1,
+            violations: None,
+        });
+        assert_eq!(r.faults[0].takeover_secs, Some(3.3));
+        let md = r.summary_md();
+        assert!(md.contains("| standby led after 3.3s |"), "{md}");
+        assert!(md.contains("| no standby took over |"), "{md}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["faults"][0]["takeover_secs"], 3.3);
+        assert!(json["faults"][1].get("takeover_secs").is_none());
     }
 }
