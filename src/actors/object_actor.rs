@@ -10,6 +10,7 @@ use actix::prelude::*;
 use futures::FutureExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanContext;
 use rand::Rng;
 use tracing::{Instrument, field};
@@ -23,6 +24,15 @@ use super::reconciler::{
     Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger,
 };
 use super::runtime::Shared;
+use crate::telemetry::lineage::{self, Lineage, TraceBudget};
+use crate::telemetry::otel;
+
+/// Span status ERROR with the error's type (`transient`, `terminal`, `timeout`, `panic`), so a
+/// failed reconcile shows as failed in a trace viewer.
+fn mark_error(span: &tracing::Span, error_type: &'static str, message: &str) {
+    span.set_status(opentelemetry::trace::Status::error(message.to_string()));
+    span.set_attribute("error.type", error_type);
+}
 
 /// Wake-up: the inbox has something.
 #[derive(Message)]
@@ -61,6 +71,8 @@ pub struct ObjectActor<R: Reconciler> {
     requeue: Option<SpawnHandle>,
     timers: HashMap<&'static str, SpawnHandle>,
     terminal_generation: Option<Option<i64>>,
+    /// Reconciles continuing the object's current trace (see [`lineage`]).
+    trace_budget: TraceBudget,
     /// Told to stop while a reconcile ran: stop once it ends, start nothing new.
     stopping: bool,
 }
@@ -89,6 +101,7 @@ impl<R: Reconciler> ObjectActor<R> {
             requeue: None,
             timers: HashMap::new(),
             terminal_generation: None,
+            trace_budget: TraceBudget::default(),
             stopping: false,
         }
     }
@@ -194,21 +207,7 @@ impl<R: Reconciler> ObjectActor<R> {
         self.dirty = false;
         self.shared.observer.started(kind, mailbox_wait);
 
-        let span = tracing::info_span!(
-            "reconcile",
-            otel.name = field::Empty,
-            capt.kind = kind,
-            k8s.namespace.name = %self.key.namespace,
-            capt.name = %self.key.name,
-            capt.generation = generation.unwrap_or_default(),
-            capt.trigger = %trigger.label(),
-            capt.mailbox_wait_ms = mailbox_wait.as_millis() as u64,
-            capt.result = field::Empty,
-        );
-        span.record("otel.name", format!("reconcile {kind}"));
-        for l in links {
-            span.add_link(l);
-        }
+        let span = self.reconcile_span(obj.as_ref(), &trigger, mailbox_wait, links);
         let rctx = ReconcileCtx {
             key: self.key.clone(),
             trigger,
@@ -240,6 +239,64 @@ impl<R: Reconciler> ObjectActor<R> {
             act.finish(ended, generation, started.elapsed(), &span, ctx);
             drop(permit);
         }));
+    }
+
+    /// The span of one reconcile: a child of the object's lifecycle trace (see [`lineage`]),
+    /// linked to the objects whose events woke it, after a span for its wait in the mailbox.
+    fn reconcile_span(
+        &mut self,
+        obj: &R::Object,
+        trigger: &Trigger,
+        mailbox_wait: Duration,
+        links: Vec<SpanContext>,
+    ) -> tracing::Span {
+        let kind = self.kind();
+        let meta = kube::Resource::meta(obj);
+        let span = tracing::info_span!(
+            "reconcile",
+            otel.name = field::Empty,
+            capt.kind = kind,
+            k8s.namespace.name = field::Empty,
+            capt.name = %self.key.name,
+            capt.generation = meta.generation.unwrap_or_default(),
+            capt.trigger = %trigger.label(),
+            capt.mailbox_wait_ms = mailbox_wait.as_millis() as u64,
+            capt.result = field::Empty,
+        );
+        span.record("otel.name", format!("reconcile {kind}"));
+        if !self.key.namespace.is_empty() {
+            span.record("k8s.namespace.name", &*self.key.namespace);
+        }
+        if !otel::exporting() {
+            return span;
+        }
+        let parent = match lineage::lineage(meta) {
+            Lineage::Continue(sc) if self.trace_budget.admit(&sc) => Some(sc),
+            Lineage::Continue(sc) => {
+                span.add_link(sc);
+                None
+            }
+            Lineage::Root { .. } => None,
+        };
+        if let Some(p) = &parent {
+            let _ = span.set_parent(otel::remote_parent(p));
+        }
+        for l in links {
+            span.add_link(l);
+        }
+        if !mailbox_wait.is_zero() {
+            otel::record_wait(
+                format!("queue {kind}"),
+                parent.as_ref(),
+                mailbox_wait,
+                vec![
+                    KeyValue::new("capt.kind", kind),
+                    KeyValue::new("capt.name", self.key.name.clone()),
+                    KeyValue::new("capt.trigger", trigger.label()),
+                ],
+            );
+        }
+        span
     }
 
     fn finish(
@@ -283,16 +340,19 @@ impl<R: Reconciler> ObjectActor<R> {
                 if class == ErrorClass::Waiting {
                     Outcome::Success
                 } else {
+                    mark_error(span, class.as_str(), &err.to_string());
                     Outcome::Error
                 }
             }
             Ended::TimedOut => {
                 tracing::warn!(parent: span, key = %self.key, "reconcile exceeded its deadline");
+                mark_error(span, "timeout", "reconcile exceeded its deadline");
                 self.schedule_retry(ctx);
                 Outcome::Timeout
             }
             Ended::Panicked => {
                 tracing::error!(parent: span, key = %self.key, "reconcile panicked; restarting the actor");
+                mark_error(span, "panic", "reconcile panicked");
                 Outcome::Panic
             }
         };

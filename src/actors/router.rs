@@ -8,8 +8,7 @@ use futures::StreamExt;
 use kube::Resource;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher::Event;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use opentelemetry::trace::SpanContext;
 
 use super::cache::{EventStream, rv_of};
 use super::freshness::Freshness;
@@ -55,21 +54,14 @@ pub struct RouterCtx {
     pub gate: SyncGate,
 }
 
-fn event_span(
-    kind: &'static str,
-    op: &'static str,
-    key: &ObjectKey,
-) -> (tracing::Span, Option<SpanContext>) {
-    let span = tracing::debug_span!(
-        "event",
-        otel.name = %format!("event {kind}"),
-        capt.kind = kind,
-        capt.event = op,
-        k8s.namespace.name = %key.namespace,
-        capt.name = %key.name,
-    );
-    let sc = span.context().span().span_context().clone();
-    (span, sc.is_valid().then_some(sc))
+/// The link a reconcile woken by this object's event gets: the trace context the object
+/// carries (the reconcile that created or last patched it, or its own lifecycle step), so a
+/// control plane's reconcile woken by its Workspace points into the Workspace's trace. Watch
+/// events are not spans of their own: thousands per second would each be a one-span trace.
+fn event_link<K: Resource>(obj: &K) -> Option<SpanContext> {
+    crate::telemetry::otel::exporting()
+        .then(|| crate::telemetry::lineage::recorded(obj.meta()))
+        .flatten()
 }
 
 /// Consume `stream` (which keeps the kind's store current and turns relists into the changes they
@@ -175,8 +167,8 @@ fn dispatch<K>(
 ) where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
-    let (span, link) = event_span(kind, op, key);
-    let _g = span.enter();
+    let link = event_link(obj);
+    tracing::trace!(kind, op, %key, "event");
     if let Some(reg) = own {
         reg.ensure(key, rv_of(obj), Trigger::Event(kind), link.clone());
     }

@@ -147,8 +147,11 @@ pub mod annotations {
     pub const REGION: &str = "cluster.x-k8s.io/region";
     /// CAPI pause annotation.
     pub const PAUSED: &str = "cluster.x-k8s.io/paused";
-    /// W3C trace context on created Workspaces.
+    /// W3C trace context: on objects capt creates or patches, the reconcile that did it; on an
+    /// object whose lifecycle step capt traced first, that step's root span.
     pub const TRACEPARENT: &str = "traceparent";
+    /// The lifecycle step (`generation-<n>` or `delete`) the object's `traceparent` belongs to.
+    pub const TRACE_STEP: &str = "capt.appthrust.io/trace-step";
 }
 
 /// Object name suffixes (`<name><suffix>`) and fixed object names.

@@ -80,6 +80,45 @@ fn parts(path: &str) -> (Option<&str>, Option<&str>, bool) {
     (rest.first().copied(), rest.get(2).copied(), rest.len() >= 2)
 }
 
+/// The object a request addresses: namespace and name when the path has them, and the path with
+/// both replaced by `{namespace}` / `{name}` (the `url.template` of a client span).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub namespace: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub template: String,
+}
+
+pub fn target_of(path: &str) -> Target<'_> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let base = match segs.first() {
+        Some(&"api") => 2,
+        Some(&"apis") => 3,
+        _ => segs.len(),
+    };
+    let mut out: Vec<&str> = segs.iter().take(base).copied().collect();
+    let (mut namespace, mut name) = (None, None);
+    let mut rest = segs.get(base..).unwrap_or_default();
+    if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+        namespace = Some(rest[1]);
+        out.extend(["namespaces", "{namespace}"]);
+        rest = &rest[2..];
+    }
+    for (i, seg) in rest.iter().enumerate() {
+        if i == 1 {
+            name = Some(*seg);
+            out.push("{name}");
+        } else {
+            out.push(seg);
+        }
+    }
+    Target {
+        namespace,
+        name,
+        template: format!("/{}", out.join("/")),
+    }
+}
+
 fn is_collection(path: &str) -> bool {
     !parts(path).2
 }
@@ -112,14 +151,28 @@ where
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         let verb = verb_of(req.method(), req.uri().path(), req.uri().query());
         let resource = resource_of(req.uri().path());
+        let target = target_of(req.uri().path());
         let span = tracing::debug_span!(
             "api",
             otel.name = %format!("{verb} {resource}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
             http.request.method = %req.method(),
+            server.address = req.uri().host().unwrap_or_default(),
+            url.template = %target.template,
             k8s.verb = verb,
             k8s.resource = %resource,
+            k8s.namespace.name = tracing::field::Empty,
+            capt.object.name = tracing::field::Empty,
             http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
         );
+        if let Some(ns) = target.namespace {
+            span.record("k8s.namespace.name", ns);
+        }
+        if let Some(name) = target.name {
+            span.record("capt.object.name", name);
+        }
         // The inner future does nothing until polled, so the limiter below still gates the call.
         let fut = self.inner.call(req);
         let limiter = self.layer.limiter.clone();
@@ -134,7 +187,21 @@ where
                 }
                 let res = fut.await;
                 let code = res.as_ref().map_or(0, |r| r.status().as_u16());
-                tracing::Span::current().record("http.response.status_code", code);
+                let span = tracing::Span::current();
+                if code != 0 {
+                    span.record("http.response.status_code", i64::from(code));
+                }
+                // As the HTTP client conventions say: a 4xx/5xx or a failed call is an error
+                // (the watch/get 404s a reconcile expects are errors of the call, not of it).
+                if code == 0 || code >= 400 {
+                    span.record("otel.status_code", "ERROR");
+                    let kind = if code == 0 {
+                        "transport".to_string()
+                    } else {
+                        code.to_string()
+                    };
+                    span.record("error.type", kind.as_str());
+                }
                 observer.request(verb, &resource, code);
                 res
             }
@@ -211,6 +278,46 @@ mod tests {
         for (m, path, q, verb, res) in cases {
             assert_eq!(verb_of(&m, path, q), verb, "{path}");
             assert_eq!(resource_of(path), res, "{path}");
+        }
+    }
+
+    #[test]
+    fn targets_name_the_object_and_template_the_path() {
+        let cases = [
+            (
+                "/api/v1/namespaces/ns/secrets/a",
+                Some("ns"),
+                Some("a"),
+                "/api/v1/namespaces/{namespace}/secrets/{name}",
+            ),
+            (
+                "/apis/controlplane.cluster.x-k8s.io/v1beta1/namespaces/ns/captcontrolplanes/x/status",
+                Some("ns"),
+                Some("x"),
+                "/apis/controlplane.cluster.x-k8s.io/v1beta1/namespaces/{namespace}/captcontrolplanes/{name}/status",
+            ),
+            (
+                "/apis/tf.upbound.io/v1beta1/workspaces/w",
+                None,
+                Some("w"),
+                "/apis/tf.upbound.io/v1beta1/workspaces/{name}",
+            ),
+            ("/api/v1/secrets", None, None, "/api/v1/secrets"),
+            (
+                "/api/v1/namespaces/ns",
+                None,
+                Some("ns"),
+                "/api/v1/namespaces/{name}",
+            ),
+            ("/version", None, None, "/version"),
+        ];
+        for (path, ns, name, template) in cases {
+            let t = target_of(path);
+            assert_eq!(
+                (t.namespace, t.name, t.template.as_str()),
+                (ns, name, template),
+                "{path}"
+            );
         }
     }
 }

@@ -9,14 +9,16 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::context::Ctx;
 use super::error::{ControllerError, status_code};
 use crate::actors::freshness::WriteLog;
 use crate::api::names::FIELD_MANAGER;
-use crate::api::names::annotations::TRACEPARENT;
+use crate::api::names::annotations::{TRACE_STEP, TRACEPARENT};
 use crate::client::events::object_reference;
 use crate::reconcile::plan::{Child, Op, Plan, SecretWrite};
+use crate::telemetry::lineage;
 
 fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -90,6 +92,14 @@ fn own_patch<K: Resource>(obj: &K, ops: &[Op]) -> (Option<Value>, bool) {
         merge_into(&mut patch, &finalizer_patch(obj, add, remove));
         any = true;
     }
+    // A reconcile that started the trace of the object's lifecycle step records it on the object,
+    // with the write it makes anyway when there is one (the finalizer of a new object).
+    if remove.is_none()
+        && let Some(p) = lineage::record_patch(obj.meta(), crate::telemetry::current_traceparent())
+    {
+        merge_into(&mut patch, &p);
+        any = true;
+    }
     (any.then_some(patch), remove.is_some())
 }
 
@@ -105,13 +115,16 @@ async fn create_child(ctx: &Ctx, c: &Child, writes: &WriteLog) -> Result<(), Con
             what: c.kind,
             source,
         })?;
-    // Every object capt creates carries the trace context of the reconcile that created it.
+    // Every object capt creates carries the trace context of the reconcile that created it, for
+    // its first lifecycle step (see `telemetry::lineage`).
     if let Some(tp) = crate::telemetry::current_traceparent() {
-        obj.metadata
+        let ann = obj
+            .metadata
             .annotations
-            .get_or_insert_with(Default::default)
-            .entry(TRACEPARENT.to_string())
-            .or_insert(tp);
+            .get_or_insert_with(Default::default);
+        ann.entry(TRACEPARENT.to_string()).or_insert(tp);
+        ann.entry(TRACE_STEP.to_string())
+            .or_insert_with(|| "generation-1".to_string());
     }
     match api
         .create(
@@ -260,11 +273,15 @@ where
             plan.events.clone(),
             ctx.events.clone(),
         );
-        tokio::spawn(async move {
-            for ev in &events {
-                recorder.publish(&r, ev).await;
+        let span = tracing::info_span!("publish events", capt.events = events.len());
+        tokio::spawn(
+            async move {
+                for ev in &events {
+                    recorder.publish(&r, ev).await;
+                }
             }
-        });
+            .instrument(span),
+        );
     }
     if let Some(desired) = &plan.status
         && !removed_finalizer

@@ -177,6 +177,7 @@ pub fn init(opts: &TelemetryOptions) -> Result<TelemetryGuard, TelemetryError> {
         .try_init()?;
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
+        otel::set_exporting(true);
     }
     Ok(TelemetryGuard {
         provider,

@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod health;
+pub mod lineage;
 pub mod logging;
 pub mod metrics;
 pub mod options;

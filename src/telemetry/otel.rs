@@ -5,6 +5,7 @@
 //! `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Link, SpanContext, TraceContextExt, TracerProvider as _};
@@ -41,6 +42,50 @@ const EXPORTER_TARGETS: [&str; 6] = [
     "hyper",
 ];
 
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported by this process (an OTLP or test exporter is installed): trace
+/// context is then read from and written to objects.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// Records that spans are exported (set when the exporter is installed).
+pub fn set_exporting(on: bool) {
+    EXPORTING.store(on, Ordering::Relaxed);
+}
+
+/// A span for time spent waiting (e.g. in an actor's mailbox) that ended now and began `waited`
+/// ago, as a child of `parent` (a root when `None`). Spans made with `tracing` start when they
+/// are created, so this one is built with the tracer itself.
+pub fn record_wait(
+    name: String,
+    parent: Option<&SpanContext>,
+    waited: std::time::Duration,
+    attributes: Vec<opentelemetry::KeyValue>,
+) {
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    if !exporting() {
+        return;
+    }
+    let now = std::time::SystemTime::now();
+    let tracer = opentelemetry::global::tracer(TRACER_NAME);
+    let cx = parent.map_or_else(opentelemetry::Context::new, |p| {
+        opentelemetry::Context::new().with_remote_span_context(p.clone())
+    });
+    let mut span = tracer
+        .span_builder(name)
+        .with_start_time(now.checked_sub(waited).unwrap_or(now))
+        .with_attributes(attributes)
+        .start_with_context(&tracer, &cx);
+    span.end_with_timestamp(now);
+}
+
+/// The context a span continues under `parent` (remote).
+pub fn remote_parent(parent: &SpanContext) -> opentelemetry::Context {
+    opentelemetry::Context::new().with_remote_span_context(parent.clone())
+}
+
 /// True when an OTLP traces endpoint is configured in the environment.
 pub fn otlp_enabled() -> bool {
     ENDPOINT_ENVS
@@ -49,15 +94,34 @@ pub fn otlp_enabled() -> bool {
 }
 
 /// Resource for exported spans: `service.name` is `capt` unless `OTEL_SERVICE_NAME` is set;
-/// `OTEL_RESOURCE_ATTRIBUTES` is honoured.
+/// `service.version` is this build's version and `service.instance.id` the pod
+/// (`POD_NAME`, else `HOSTNAME`, else `capt-<pid>`); `OTEL_RESOURCE_ATTRIBUTES` is honoured and
+/// wins over both.
 pub fn resource() -> Resource {
+    use opentelemetry::{Key, KeyValue};
     let from_env = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty());
-    let builder = Resource::builder();
+    let detected = Resource::builder().build();
+    let mut extra = Vec::new();
+    if detected.get(&Key::new("service.version")).is_none() {
+        extra.push(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")));
+    }
+    if detected.get(&Key::new("service.instance.id")).is_none() {
+        extra.push(KeyValue::new("service.instance.id", instance_id()));
+    }
+    let builder = Resource::builder().with_attributes(extra);
     if from_env {
         builder.build()
     } else {
         builder.with_service_name(DEFAULT_SERVICE_NAME).build()
     }
+}
+
+fn instance_id() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| format!("capt-{}", std::process::id()))
 }
 
 /// Installs the W3C trace-context propagator as the global text-map propagator.
@@ -180,6 +244,8 @@ pub fn init_for_tests<E: SpanExporter + 'static>(exporter: E) -> TestTelemetry {
         .with_resource(resource())
         .with_simple_exporter(exporter)
         .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    set_exporting(true);
     let subscriber = tracing_subscriber::registry().with(layer(&provider));
     TestTelemetry {
         dispatch: tracing::Dispatch::new(subscriber),
