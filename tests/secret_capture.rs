@@ -113,6 +113,10 @@ fn secret_values_never_reach_logs_spans_or_events() {
         .with_resource(otel::resource())
         .with_simple_exporter(exporter.clone())
         .build();
+    // As `capt run` with an OTLP endpoint: trace context is read from and recorded on objects,
+    // and mailbox waits are spans built with the global tracer.
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    otel::set_exporting(true);
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::TRACE)
         .with(otel::layer(&provider))

@@ -24,7 +24,7 @@ use super::reconciler::{
     Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger,
 };
 use super::runtime::Shared;
-use crate::telemetry::lineage::{self, Lineage, TraceBudget};
+use crate::telemetry::lineage::TraceBudget;
 use crate::telemetry::otel;
 
 /// Span status ERROR with the error's type (`transient`, `terminal`, `timeout`, `panic`), so a
@@ -270,13 +270,13 @@ impl<R: Reconciler> ObjectActor<R> {
         if !otel::exporting() {
             return span;
         }
-        let parent = match lineage::lineage(meta) {
-            Lineage::Continue(sc) if self.trace_budget.admit(&sc) => Some(sc),
-            Lineage::Continue(sc) => {
+        let parent = match self.reconciler.trace_parent(obj) {
+            Some(sc) if self.trace_budget.admit(&sc) => Some(sc),
+            Some(sc) => {
                 span.add_link(sc);
                 None
             }
-            Lineage::Root { .. } => None,
+            None => None,
         };
         if let Some(p) = &parent {
             let _ = span.set_parent(otel::remote_parent(p));

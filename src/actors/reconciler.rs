@@ -132,6 +132,15 @@ pub trait Reconciler: Send + Sync + 'static {
     /// The current object from the cache, if it still exists.
     fn get(&self, key: &ObjectKey) -> Option<Arc<Self::Object>>;
 
+    /// The span the next reconcile of `obj` continues under (see `telemetry::lineage`): the
+    /// object's recorded trace by default; `None` starts a new trace.
+    fn trace_parent(&self, obj: &Self::Object) -> Option<opentelemetry::trace::SpanContext> {
+        match crate::telemetry::lineage::lineage(kube::Resource::meta(obj)) {
+            crate::telemetry::lineage::Lineage::Continue(sc) => Some(sc),
+            crate::telemetry::lineage::Lineage::Root { .. } => None,
+        }
+    }
+
     /// Bring the world closer to what `obj` asks for.
     fn reconcile(
         &self,

@@ -2,12 +2,14 @@
 //! the sync needs it (Secrets are cached metadata-only).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
+use opentelemetry::trace::SpanContext;
 
 use super::context::{SharedCtx, now};
 use super::error::ControllerError;
@@ -26,6 +28,7 @@ use crate::reconcile::grants::Referrer;
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
 use crate::reconcile::plan::Plan;
 use crate::reconcile::secret_sync::{ConnectionSecret, OwnedSecret};
+use crate::telemetry::lineage::{self, Lineage, Phase};
 
 pub struct ControlPlane;
 
@@ -54,6 +57,26 @@ async fn fetch_secret(
             .map(|(k, v)| (k, v.0))
             .collect::<BTreeMap<_, _>>(),
     }))
+}
+
+/// The CAPTCluster of the control plane's Cluster: `None` while no Cluster owns it,
+/// `Some(None)` when its infrastructure is not a cached CAPTCluster.
+#[allow(clippy::option_option)]
+fn infra_of(
+    ctx: &SharedCtx,
+    cp: &CAPTControlPlane,
+) -> Option<Option<Arc<crate::api::CAPTCluster>>> {
+    let ns = cp.namespace().unwrap_or_default();
+    let w = &ctx.world;
+    let cluster = owner_cluster(cp.meta()).and_then(|n| get(&w.clusters, &ns, n))?;
+    let cc = cluster
+        .spec
+        .infrastructure_ref
+        .as_ref()
+        .filter(|r| r.kind.as_deref() == Some("CAPTCluster"))
+        .and_then(|r| r.name.as_deref())
+        .and_then(|n| get(&w.captclusters, &ns, n));
+    Some(cc)
 }
 
 /// The VPC Workspace the EKS Workspace waits for: `(name, pending)`. `pending` when the Cluster's
@@ -90,6 +113,30 @@ impl Decide for ControlPlane {
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTControlPlane> {
         &ctx.world.controlplanes
+    }
+
+    /// A new control plane joins the trace of its cluster's CAPTCluster (one trace per cluster).
+    fn trace_peer(ctx: &SharedCtx, cp: &CAPTControlPlane) -> Option<SpanContext> {
+        match infra_of(ctx, cp)? {
+            Some(cc) => lineage::join(cp.meta(), cc.meta()),
+            None => None,
+        }
+    }
+
+    /// The CAPTCluster starts a cluster's trace (at its first reconcile, before it creates its
+    /// apply): a new control plane records its own only once it has joined that one, or when
+    /// there is none to join (an update, another infrastructure kind, no CAPTCluster). Until its
+    /// Cluster owns it, it cannot tell.
+    fn records_trace(ctx: &SharedCtx, cp: &CAPTControlPlane) -> bool {
+        let updating = matches!(
+            lineage::lineage(cp.meta()),
+            Lineage::Root { step } if step.phase == Phase::Update
+        );
+        match infra_of(ctx, cp) {
+            None => false,
+            Some(None) => true,
+            Some(Some(cc)) => updating || lineage::join(cp.meta(), cc.meta()).is_some(),
+        }
     }
 
     async fn plan(

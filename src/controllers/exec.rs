@@ -15,7 +15,7 @@ use super::context::Ctx;
 use super::error::{ControllerError, status_code};
 use crate::actors::freshness::WriteLog;
 use crate::api::names::FIELD_MANAGER;
-use crate::api::names::annotations::{TRACE_STEP, TRACEPARENT};
+use crate::api::names::annotations::TRACEPARENT;
 use crate::client::events::object_reference;
 use crate::reconcile::plan::{Child, Op, Plan, SecretWrite};
 use crate::telemetry::lineage;
@@ -73,7 +73,9 @@ fn merge_into(into: &mut Value, patch: &Value) {
 
 /// The single merge patch for the plan's writes to the object itself, and whether it removes a
 /// finalizer. Finalizer changes carry the resourceVersion, so a concurrent change is a 409.
-fn own_patch<K: Resource>(obj: &K, ops: &[Op]) -> (Option<Value>, bool) {
+/// `record_trace`: whether the reconcile may record its trace on the object (see
+/// `telemetry::lineage`).
+fn own_patch<K: Resource>(obj: &K, record_trace: bool, ops: &[Op]) -> (Option<Value>, bool) {
     let mut patch = json!({});
     let mut any = false;
     let (mut add, mut remove) = (None, None);
@@ -94,8 +96,14 @@ fn own_patch<K: Resource>(obj: &K, ops: &[Op]) -> (Option<Value>, bool) {
     }
     // A reconcile that started the trace of the object's lifecycle step records it on the object,
     // with the write it makes anyway when there is one (the finalizer of a new object).
+    let bumps_spec = patch.get("spec").is_some();
     if remove.is_none()
-        && let Some(p) = lineage::record_patch(obj.meta(), crate::telemetry::current_traceparent())
+        && record_trace
+        && let Some(p) = lineage::record_patch(
+            obj.meta(),
+            crate::telemetry::current_traceparent(),
+            bumps_spec,
+        )
     {
         merge_into(&mut patch, &p);
         any = true;
@@ -115,16 +123,14 @@ async fn create_child(ctx: &Ctx, c: &Child, writes: &WriteLog) -> Result<(), Con
             what: c.kind,
             source,
         })?;
-    // Every object capt creates carries the trace context of the reconcile that created it, for
-    // its first lifecycle step (see `telemetry::lineage`).
+    // Every object capt creates carries the trace context of the reconcile that created it; its
+    // reconciles follow that trace until it is deleted (see `telemetry::lineage`).
     if let Some(tp) = crate::telemetry::current_traceparent() {
-        let ann = obj
-            .metadata
+        obj.metadata
             .annotations
-            .get_or_insert_with(Default::default);
-        ann.entry(TRACEPARENT.to_string()).or_insert(tp);
-        ann.entry(TRACE_STEP.to_string())
-            .or_insert_with(|| "generation-1".to_string());
+            .get_or_insert_with(Default::default)
+            .entry(TRACEPARENT.to_string())
+            .or_insert(tp);
     }
     match api
         .create(
@@ -216,6 +222,7 @@ pub async fn execute<K>(
     obj: &K,
     plan: Plan<K::Status>,
     writes: &WriteLog,
+    record_trace: bool,
 ) -> Result<(), ControllerError>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -233,7 +240,7 @@ where
     let own = dyn_api(ctx, &ar, obj.meta().namespace.as_deref());
     let name = obj.name_any();
     // Writes to the object itself (finalizers, labels, spec fields) go out as one patch, first.
-    let (own_patch, removed_finalizer) = own_patch(obj, &plan.ops);
+    let (own_patch, removed_finalizer) = own_patch(obj, record_trace, &plan.ops);
     if let Some(patch) = own_patch {
         match own.patch(&name, &pp(), &Patch::Merge(&patch)).await {
             Ok(o) => record(writes, kind, &o),
@@ -318,7 +325,7 @@ mod tests {
                 json!({"spec": {"workspaceTemplateApplyName": "c-vpc"}, "metadata": {"labels": {"b": "2"}}}),
             ),
         ];
-        let (patch, removes) = own_patch(&cc, &ops);
+        let (patch, removes) = own_patch(&cc, true, &ops);
         assert!(!removes);
         assert_eq!(
             patch.unwrap(),
@@ -327,9 +334,9 @@ mod tests {
                 "spec": {"workspaceTemplateApplyName": "c-vpc"}
             })
         );
-        let (patch, removes) = own_patch(&cc, &[Op::RemoveFinalizer("other")]);
+        let (patch, removes) = own_patch(&cc, true, &[Op::RemoveFinalizer("other")]);
         assert!(removes);
         assert_eq!(patch.unwrap()["metadata"]["finalizers"], json!([]));
-        assert_eq!(own_patch(&cc, &[]).0, None);
+        assert_eq!(own_patch(&cc, true, &[]).0, None);
     }
 }

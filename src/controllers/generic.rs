@@ -17,6 +17,8 @@ use super::exec::execute;
 use super::world;
 use crate::actors::{Action, ErrorClass, ObjectKey, ReconcileCtx, Reconciler};
 use crate::reconcile::plan::Plan;
+use crate::telemetry::lineage::{self, Lineage};
+use opentelemetry::trace::SpanContext;
 
 /// A kind's gathering and decision.
 pub trait Decide: Send + Sync + 'static {
@@ -34,6 +36,18 @@ pub trait Decide: Send + Sync + 'static {
     const KIND: &'static str;
 
     fn store(ctx: &SharedCtx) -> &Store<Self::K>;
+
+    /// A sibling object whose lifecycle trace a new step of `obj` joins (see
+    /// `telemetry::lineage::join`); none by default.
+    fn trace_peer(_ctx: &SharedCtx, _obj: &Self::K) -> Option<SpanContext> {
+        None
+    }
+
+    /// Whether a reconcile that starts a lifecycle step may record it on the object now (see
+    /// `telemetry::lineage`); always by default. A recorded step is always kept current.
+    fn records_trace(_ctx: &SharedCtx, _obj: &Self::K) -> bool {
+        true
+    }
 
     /// Read what the decision needs (caches, and on-demand reads) and decide.
     fn plan(
@@ -75,6 +89,13 @@ impl<D: Decide> Reconciler for Controller<D> {
         }
     }
 
+    fn trace_parent(&self, obj: &D::K) -> Option<SpanContext> {
+        match lineage::lineage(obj.meta()) {
+            Lineage::Continue(sc) => Some(sc),
+            Lineage::Root { .. } => D::trace_peer(&self.ctx, obj),
+        }
+    }
+
     async fn reconcile(
         &self,
         obj: Arc<D::K>,
@@ -85,7 +106,8 @@ impl<D: Decide> Reconciler for Controller<D> {
         loop {
             let plan = D::plan(&self.ctx, &obj, &rctx).await?;
             let action = plan.action.clone();
-            match execute(&self.ctx, D::KIND, obj.as_ref(), plan, &rctx.writes).await {
+            let record = self.records_trace(&obj);
+            match execute(&self.ctx, D::KIND, obj.as_ref(), plan, &rctx.writes, record).await {
                 Ok(()) => return Ok(action),
                 // Waiting is not an error: the plan's timers and requeue still apply.
                 Err(ControllerError::Blocked(b)) if b.class == ErrorClass::Waiting => {
@@ -102,6 +124,21 @@ impl<D: Decide> Reconciler for Controller<D> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+impl<D: Decide> Controller<D> {
+    /// Whether this reconcile may record its trace on the object: a recorded step is always kept
+    /// current (capt's own spec writes move it along); a new one is recorded when the kind allows
+    /// it and this reconcile's span is in the trace the object should join (a sibling may have
+    /// recorded one since the span started).
+    fn records_trace(&self, obj: &D::K) -> bool {
+        if matches!(lineage::lineage(obj.meta()), Lineage::Continue(_)) {
+            return true;
+        }
+        let current = crate::telemetry::span_context(&tracing::Span::current());
+        D::records_trace(&self.ctx, obj)
+            && D::trace_peer(&self.ctx, obj).is_none_or(|p| p.trace_id() == current.trace_id())
     }
 }
 

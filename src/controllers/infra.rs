@@ -27,6 +27,20 @@ impl Decide for Infra {
         &ctx.world.captclusters
     }
 
+    /// A new CAPTCluster joins the trace of its cluster's control plane when that one started
+    /// first (one trace per cluster).
+    fn trace_peer(ctx: &SharedCtx, cc: &CAPTCluster) -> Option<opentelemetry::trace::SpanContext> {
+        let ns = cc.namespace().unwrap_or_default();
+        let w = &ctx.world;
+        let cluster = owner_cluster(cc.meta()).and_then(|n| get(&w.clusters, &ns, n))?;
+        let r = cluster.spec.control_plane_ref.as_ref()?;
+        if r.kind.as_deref() != Some("CAPTControlPlane") {
+            return None;
+        }
+        let cp = get(&w.controlplanes, &ns, r.name.as_deref()?)?;
+        crate::telemetry::lineage::join(cc.meta(), cp.meta())
+    }
+
     async fn plan(
         ctx: &SharedCtx,
         cc: &CAPTCluster,

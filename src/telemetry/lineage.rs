@@ -1,15 +1,20 @@
 //! Which trace a reconcile belongs to: one trace per lifecycle step of an object.
 //!
-//! A step is the object's provisioning or update to one `metadata.generation`, or its deletion.
-//! The object's `traceparent` annotation names the span the step's reconciles continue under:
+//! A step is the object's provisioning, an update (a new `metadata.generation` someone else
+//! asked for), or its deletion. The object's `traceparent` annotation names the span the step's
+//! reconciles continue under, and [`TRACE_STEP`] the step, as `<phase>/<generation>`
+//! (`provision/1`, `update/4`, `delete/4`):
 //!
-//! - an object capt created or patched carries the context of the reconcile that did it, so its
+//! - an object capt created carries the context of the reconcile that created it, so its
 //!   reconciles join its creator's trace (a control plane's apply and Workspace join the
 //!   control plane's);
 //! - an object nobody traced yet (a `CAPTCluster` made by the user or by Cluster API's topology
-//!   controller), or whose recorded step ([`TRACE_STEP`]) is not its current one, starts a new
-//!   root trace; capt records that root and the step on the object with the first write it makes
-//!   to the object anyway (the finalizer on a new object) or, for a later step, one metadata patch.
+//!   controller), or whose generation moved past the recorded one, or that is being deleted,
+//!   starts a new step; its first reconcile joins a sibling's trace for the same phase (see
+//!   [`join`]) or is a new root, and capt records it on the object with the write it makes to the
+//!   object anyway (the finalizer on a new object), else with one metadata patch;
+//! - capt's own spec writes (a field it fills in) bump the generation without a new step: the
+//!   recorded generation moves with them.
 //!
 //! A trace is bounded: an object continues one trace for at most [`MAX_RECONCILES_PER_TRACE`]
 //! reconciles; later ones are roots of their own, linked to it (a converged object woken by the
@@ -25,26 +30,67 @@ use crate::api::names::annotations::{TRACE_STEP, TRACEPARENT};
 /// Reconciles of one object continuing one trace before later ones start their own.
 pub const MAX_RECONCILES_PER_TRACE: u32 = 200;
 
+/// The phase of a lifecycle step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Provision,
+    Update,
+    Delete,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Provision => "provision",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// A lifecycle step: its phase and the generation it has reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub phase: Phase,
+    pub generation: i64,
+}
+
+impl Step {
+    /// Parses `<phase>/<generation>`.
+    pub fn parse(s: &str) -> Option<Step> {
+        let (phase, generation) = s.split_once('/')?;
+        let phase = match phase {
+            "provision" => Phase::Provision,
+            "update" => Phase::Update,
+            "delete" => Phase::Delete,
+            _ => return None,
+        };
+        Some(Step {
+            phase,
+            generation: generation.parse().ok()?,
+        })
+    }
+
+    pub fn render(self) -> String {
+        format!("{}/{}", self.phase.as_str(), self.generation)
+    }
+}
+
 /// Where a reconcile's span goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lineage {
     /// A child of this span (the step's root, or the reconcile that created the object).
     Continue(SpanContext),
-    /// A new trace for `step`, to be recorded on the object.
-    Root { step: String },
-}
-
-/// The current lifecycle step of an object.
-pub fn step_of(meta: &ObjectMeta) -> String {
-    if meta.deletion_timestamp.is_some() {
-        "delete".into()
-    } else {
-        format!("generation-{}", meta.generation.unwrap_or(0))
-    }
+    /// A new step, to be recorded on the object.
+    Root { step: Step },
 }
 
 fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.annotations.as_ref()?.get(key).map(String::as_str)
+}
+
+fn generation(meta: &ObjectMeta) -> i64 {
+    meta.generation.unwrap_or(0)
 }
 
 /// The span context named by the object's `traceparent` annotation, if valid.
@@ -52,24 +98,81 @@ pub fn recorded(meta: &ObjectMeta) -> Option<SpanContext> {
     annotation(meta, TRACEPARENT).and_then(parse_traceparent)
 }
 
+/// The step recorded on the object, if any.
+pub fn recorded_step(meta: &ObjectMeta) -> Option<Step> {
+    annotation(meta, TRACE_STEP).and_then(Step::parse)
+}
+
 /// Where the next reconcile of the object goes.
 pub fn lineage(meta: &ObjectMeta) -> Lineage {
-    let step = step_of(meta);
-    match (recorded(meta), annotation(meta, TRACE_STEP)) {
-        (Some(sc), None) => Lineage::Continue(sc),
-        (Some(sc), Some(s)) if s == step => Lineage::Continue(sc),
-        _ => Lineage::Root { step },
+    let deleting = meta.deletion_timestamp.is_some();
+    let g = generation(meta);
+    let fresh = |phase| Lineage::Root {
+        step: Step {
+            phase,
+            generation: g,
+        },
+    };
+    let Some(sc) = recorded(meta) else {
+        return fresh(if deleting {
+            Phase::Delete
+        } else {
+            Phase::Provision
+        });
+    };
+    // `None`: no step recorded; `Some(None)`: one that does not parse.
+    match (annotation(meta, TRACE_STEP).map(Step::parse), deleting) {
+        // Created by a capt reconcile: follows its creator until it is deleted.
+        (None, false) => Lineage::Continue(sc),
+        (Some(Some(s)), true) if s.phase == Phase::Delete => Lineage::Continue(sc),
+        (_, true) => fresh(Phase::Delete),
+        (Some(Some(s)), false) if s.generation == g => Lineage::Continue(sc),
+        (Some(_), false) => fresh(Phase::Update),
     }
 }
 
-/// The merge patch recording `traceparent` (the current reconcile span, a new root) as the
-/// object's current step; `None` when the object continues a trace or nothing is exported.
-pub fn record_patch(meta: &ObjectMeta, traceparent: Option<String>) -> Option<Value> {
-    let Lineage::Root { step } = lineage(meta) else {
+/// The trace a new step of `own` joins: its sibling `peer`'s (the CAPTCluster of a control plane,
+/// or the control plane of a CAPTCluster) when the peer recorded a provisioning or a deletion
+/// while `own` starts the same, so a cluster's infrastructure and control plane share one trace.
+/// Updates are not joined (each object's update is its own story). `None` when `own` continues
+/// its own trace or there is nothing to join.
+pub fn join(own: &ObjectMeta, peer: &ObjectMeta) -> Option<SpanContext> {
+    let Lineage::Root { step } = lineage(own) else {
         return None;
     };
+    let peer_step = recorded_step(peer)?;
+    (step.phase != Phase::Update && peer_step.phase == step.phase)
+        .then(|| recorded(peer))
+        .flatten()
+}
+
+/// The annotations a write to the object itself carries for its trace: a reconcile that started
+/// a step records it (`traceparent` = the current reconcile span, a new root or a join); a write
+/// that changes the object's spec (capt filling in a field it owns) bumps the generation without
+/// starting a new step, so the recorded generation moves along with it. `None` when nothing
+/// changes or nothing is exported (`traceparent` is `None`).
+pub fn record_patch(
+    meta: &ObjectMeta,
+    traceparent: Option<String>,
+    bumps_spec: bool,
+) -> Option<Value> {
     let tp = traceparent?;
-    Some(json!({"metadata": {"annotations": {TRACEPARENT: tp, TRACE_STEP: step}}}))
+    let deleting = meta.deletion_timestamp.is_some();
+    let bump = |step: Step| Step {
+        generation: step.generation + i64::from(bumps_spec && !deleting),
+        ..step
+    };
+    match lineage(meta) {
+        Lineage::Root { step } => Some(json!({"metadata": {"annotations": {
+            TRACEPARENT: tp,
+            TRACE_STEP: bump(step).render(),
+        }}})),
+        Lineage::Continue(_) if bumps_spec && !deleting => {
+            let step = bump(recorded_step(meta)?);
+            Some(json!({"metadata": {"annotations": {TRACE_STEP: step.render()}}}))
+        }
+        Lineage::Continue(_) => None,
+    }
 }
 
 /// Counts the reconciles of one object under one trace, and says when the cap is reached.
@@ -112,18 +215,16 @@ mod tests {
     }
 
     fn root(step: &str) -> Lineage {
-        Lineage::Root { step: step.into() }
+        Lineage::Root {
+            step: Step::parse(step).unwrap(),
+        }
     }
 
     #[test]
     fn steps_continue_or_start_a_trace() {
         let sc = parse_traceparent(TP).unwrap();
         let cases = [
-            (
-                "nothing recorded",
-                meta(1, false, &[]),
-                root("generation-1"),
-            ),
+            ("nothing recorded", meta(1, false, &[]), root("provision/1")),
             (
                 "created by a capt reconcile",
                 meta(1, false, &[(TRACEPARENT, TP)]),
@@ -131,28 +232,38 @@ mod tests {
             ),
             (
                 "same step",
-                meta(3, false, &[(TRACEPARENT, TP), (TRACE_STEP, "generation-3")]),
+                meta(3, false, &[(TRACEPARENT, TP), (TRACE_STEP, "provision/3")]),
                 Lineage::Continue(sc.clone()),
             ),
             (
                 "a new generation",
-                meta(4, false, &[(TRACEPARENT, TP), (TRACE_STEP, "generation-3")]),
-                root("generation-4"),
+                meta(4, false, &[(TRACEPARENT, TP), (TRACE_STEP, "provision/3")]),
+                root("update/4"),
             ),
             (
                 "deletion",
-                meta(4, true, &[(TRACEPARENT, TP), (TRACE_STEP, "generation-4")]),
-                root("delete"),
+                meta(4, true, &[(TRACEPARENT, TP), (TRACE_STEP, "update/4")]),
+                root("delete/4"),
+            ),
+            (
+                "deletion of an object capt created",
+                meta(1, true, &[(TRACEPARENT, TP)]),
+                root("delete/1"),
             ),
             (
                 "deletion traced",
-                meta(4, true, &[(TRACEPARENT, TP), (TRACE_STEP, "delete")]),
+                meta(4, true, &[(TRACEPARENT, TP), (TRACE_STEP, "delete/4")]),
                 Lineage::Continue(sc.clone()),
             ),
             (
                 "garbage traceparent",
                 meta(2, false, &[(TRACEPARENT, "00-nope")]),
-                root("generation-2"),
+                root("provision/2"),
+            ),
+            (
+                "garbage step",
+                meta(2, false, &[(TRACEPARENT, TP), (TRACE_STEP, "later")]),
+                root("update/2"),
             ),
         ];
         for (what, m, want) in cases {
@@ -161,14 +272,56 @@ mod tests {
     }
 
     #[test]
+    fn siblings_join_a_provisioning_or_a_deletion() {
+        let sc = parse_traceparent(TP).unwrap();
+        let provisioning = meta(3, false, &[(TRACEPARENT, TP), (TRACE_STEP, "provision/3")]);
+        assert_eq!(join(&meta(1, false, &[]), &provisioning), Some(sc.clone()));
+        let updating = meta(5, false, &[(TRACEPARENT, TP), (TRACE_STEP, "update/5")]);
+        assert_eq!(join(&meta(1, false, &[]), &updating), None);
+        let own_update = meta(2, false, &[(TRACEPARENT, TP), (TRACE_STEP, "provision/1")]);
+        assert_eq!(join(&own_update, &updating), None, "updates are not joined");
+        assert_eq!(join(&meta(1, true, &[]), &provisioning), None);
+        let deleting = meta(3, true, &[(TRACEPARENT, TP), (TRACE_STEP, "delete/3")]);
+        assert_eq!(join(&meta(7, true, &[]), &deleting), Some(sc));
+        assert_eq!(
+            join(&meta(1, false, &[]), &meta(1, false, &[])),
+            None,
+            "nothing to join"
+        );
+        assert_eq!(
+            join(&provisioning, &provisioning),
+            None,
+            "continues its own"
+        );
+    }
+
+    #[test]
     fn a_root_is_recorded_only_when_exported() {
         let fresh = meta(2, false, &[]);
-        assert_eq!(record_patch(&fresh, None), None, "nothing exported");
-        let p = record_patch(&fresh, Some(TP.into())).unwrap();
+        assert_eq!(record_patch(&fresh, None, false), None, "nothing exported");
+        let p = record_patch(&fresh, Some(TP.into()), false).unwrap();
         assert_eq!(p["metadata"]["annotations"][TRACEPARENT], TP);
-        assert_eq!(p["metadata"]["annotations"][TRACE_STEP], "generation-2");
-        let traced = meta(2, false, &[(TRACEPARENT, TP), (TRACE_STEP, "generation-2")]);
-        assert_eq!(record_patch(&traced, Some(TP.into())), None);
+        assert_eq!(p["metadata"]["annotations"][TRACE_STEP], "provision/2");
+        let traced = meta(2, false, &[(TRACEPARENT, TP), (TRACE_STEP, "provision/2")]);
+        assert_eq!(record_patch(&traced, Some(TP.into()), false), None);
+    }
+
+    #[test]
+    fn capts_own_spec_writes_stay_in_the_step() {
+        let p = record_patch(&meta(1, false, &[]), Some(TP.into()), true).unwrap();
+        assert_eq!(p["metadata"]["annotations"][TRACE_STEP], "provision/2");
+        let traced = meta(2, false, &[(TRACEPARENT, TP), (TRACE_STEP, "provision/2")]);
+        let p = record_patch(&traced, Some(TP.into()), true).unwrap();
+        assert_eq!(p["metadata"]["annotations"][TRACE_STEP], "provision/3");
+        assert!(p["metadata"]["annotations"].get(TRACEPARENT).is_none());
+        let created = meta(1, false, &[(TRACEPARENT, TP)]);
+        assert_eq!(
+            record_patch(&created, Some(TP.into()), true),
+            None,
+            "an object following its creator records no step"
+        );
+        let deleting = meta(3, true, &[(TRACEPARENT, TP), (TRACE_STEP, "delete/3")]);
+        assert_eq!(record_patch(&deleting, Some(TP.into()), true), None);
     }
 
     #[test]
