@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod addons;
 pub mod api;
 pub mod baseline;
 pub mod cli;

@@ -1,5 +1,6 @@
 //! The `capt` command line.
 
+pub mod check;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions of every capt kind as YAML.
     Crds,
+    /// Check manifests against what capt produces (`capt check addons`).
+    Check(check::CheckArgs),
     /// Print the version.
     Version,
     /// Run a complete demo with no cluster: in-memory API server, simulated provider-terraform
