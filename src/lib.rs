@@ -10,5 +10,6 @@ pub mod client;
 pub mod controllers;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod packaging;
 pub mod reconcile;
 pub mod telemetry;
