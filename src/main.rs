@@ -17,6 +17,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check(args)) => capt::cli::check::run(args),
+        Some(Command::ReleaseManifests(args)) => done(capt::cli::release::run(args)),
         Some(Command::Version) => {
             println!("capt {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

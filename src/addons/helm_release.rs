@@ -205,11 +205,11 @@ fn key(at: &At, sources: &[&SecretSource]) -> Vec<Finding> {
 fn missing_key(at: &At, key: &str, source: &SecretSource, names: &[String]) -> Finding {
     let message = match &at.entry.values_key {
         Some(_) => format!(
-            "`{key}` is not a key of `{}` ({})",
+            "`{key}` is not a key of `{}`, written by {}",
             at.entry.name, source.origin
         ),
         None => format!(
-            "valuesKey is not set, so Flux reads `{key}`, which `{}` ({}) does not have",
+            "valuesKey is not set, so Flux reads `{key}`, which `{}` (written by {}) does not have",
             at.entry.name, source.origin
         ),
     };

@@ -3,6 +3,7 @@
 
 pub mod helm;
 pub mod helm_templates;
+pub mod release;
 pub mod sources;
 
 use std::path::PathBuf;
