@@ -7,23 +7,28 @@ use super::manifest::Doc;
 use super::outputs::{Lookup, Shape};
 use super::refs::{STATUS_OUTPUTS, resource_set_secrets, status_reads};
 
+/// What is wrong with one read: severity, code, message and hint.
+type Verdict = (Severity, &'static str, String, String);
+
 /// Every finding for one HelmChartProxy, and how many reads were checked.
 pub fn check_chart_proxy(d: &Doc, ctx: &Context) -> (Vec<Finding>, usize) {
     let template = d.value["spec"]["valuesTemplate"]
         .as_str()
         .unwrap_or_default();
     let reads = status_reads(template);
-    let mut out = Vec::new();
     let mut lines: Vec<usize> = reads.iter().map(|r| r.template_line).collect();
     lines.dedup();
+    let mut out = Vec::new();
     for r in &reads {
+        let Some((severity, code, message, hint)) = judge(&r.path, ctx) else {
+            continue;
+        };
         let nth = lines
             .iter()
             .position(|l| *l == r.template_line)
             .unwrap_or(0);
-        let field = format!("outputs.{}", r.path.join("."));
-        let finding = |sev, code, message: String, hint: String| Finding {
-            severity: sev,
+        out.push(Finding {
+            severity,
             code,
             file: d.file.clone(),
             line: d.line_of(&[STATUS_OUTPUTS], nth),
@@ -34,63 +39,72 @@ pub fn check_chart_proxy(d: &Doc, ctx: &Context) -> (Vec<Finding>, usize) {
             ),
             message,
             hint,
-        };
-        if ctx.control_plane.is_empty() {
-            out.push(finding(
-                Severity::Warning,
-                "no-template",
-                format!("no control-plane WorkspaceTemplate found, so `{field}` is not checked"),
-                "pass the control plane's WorkspaceTemplate with --templates".into(),
-            ));
-            continue;
-        }
-        if ctx.control_plane.iter().any(|t| t.outputs.is_none()) {
-            continue;
-        }
-        let name = &r.path[0];
-        let outputs: Vec<_> = ctx
-            .control_plane
-            .iter()
-            .flat_map(|t| t.outputs.iter().flatten())
-            .collect();
-        let Some(o) = outputs.iter().find(|o| &o.name == name) else {
-            let names: Vec<String> = outputs
-                .iter()
-                .filter(|o| !o.sensitive)
-                .map(|o| o.name.clone())
-                .collect();
-            out.push(finding(
-                Severity::Error,
-                "unknown-output",
-                format!("`{name}` is not an output of the control plane's WorkspaceTemplate"),
-                suggest(name, &names),
-            ));
-            continue;
-        };
-        if o.sensitive {
-            out.push(finding(
-                Severity::Error,
-                "sensitive-output",
-                format!("output `{name}` is sensitive: provider-terraform keeps it out of status.atProvider.outputs (only the connection secret has it)"),
-                "read it from the `<cluster>-eks-connection` secret (Flux valuesFrom), or drop `sensitive` if it may be shown".into(),
-            ));
-        } else if o.shape() == Shape::Null {
-            out.push(finding(
-                Severity::Error,
-                "unpublished-output",
-                format!("output `{name}` is null: terraform keeps it out of its state, so the status never has it"),
-                "give the output a value".into(),
-            ));
-        } else if let Lookup::Missing(seg) = o.lookup(&r.path[1..]) {
-            out.push(finding(
-                Severity::Error,
-                "unknown-output-key",
-                format!("output `{name}` has no key `{seg}` at `{field}`"),
-                "use a key the output's object declares".into(),
-            ));
-        }
+        });
     }
     (out, reads.len())
+}
+
+/// A read of `outputs.<path>` against the control plane's templates: the output must be declared, not
+/// sensitive (the status holds only the others), not null, and have the keys read after it.
+fn judge(path: &[String], ctx: &Context) -> Option<Verdict> {
+    let field = format!("outputs.{}", path.join("."));
+    if ctx.control_plane.is_empty() {
+        return Some((
+            Severity::Warning,
+            "no-template",
+            format!("no control-plane WorkspaceTemplate found, so `{field}` is not checked"),
+            "pass the control plane's WorkspaceTemplate with --templates".into(),
+        ));
+    }
+    if ctx.control_plane.iter().any(|t| t.outputs.is_none()) {
+        return None;
+    }
+    let name = &path[0];
+    let outputs: Vec<_> = ctx
+        .control_plane
+        .iter()
+        .flat_map(|t| t.outputs.iter().flatten())
+        .collect();
+    let Some(o) = outputs.iter().find(|o| &o.name == name) else {
+        let names: Vec<String> = outputs
+            .iter()
+            .filter(|o| !o.sensitive)
+            .map(|o| o.name.clone())
+            .collect();
+        return Some((
+            Severity::Error,
+            "unknown-output",
+            format!("`{name}` is not an output of the control plane's WorkspaceTemplate"),
+            suggest(name, &names),
+        ));
+    };
+    if o.sensitive {
+        return Some((
+            Severity::Error,
+            "sensitive-output",
+            format!("output `{name}` is sensitive: provider-terraform keeps it out of status.atProvider.outputs (only the connection secret has it)"),
+            "read it from the `<cluster>-eks-connection` secret (Flux valuesFrom), or drop `sensitive` if it may be shown".into(),
+        ));
+    }
+    if o.shape() == Shape::Null {
+        return Some((
+            Severity::Error,
+            "unpublished-output",
+            format!(
+                "output `{name}` is null: terraform keeps it out of its state, so the status never has it"
+            ),
+            "give the output a value".into(),
+        ));
+    }
+    match o.lookup(&path[1..]) {
+        Lookup::Missing(seg) => Some((
+            Severity::Error,
+            "unknown-output-key",
+            format!("output `{name}` has no key `{seg}` at `{field}`"),
+            "use a key the output's object declares".into(),
+        )),
+        Lookup::Found | Lookup::Unknown => None,
+    }
 }
 
 /// Every finding for one ClusterResourceSet: a capt-produced secret is refused by Cluster API, which applies
