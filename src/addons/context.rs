@@ -102,3 +102,49 @@ pub fn suggest(word: &str, names: &[String]) -> String {
         None => format!("use one of: {}", names.join(", ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::addons::manifest::parse;
+
+    const TEMPLATES: &str = "kind: WorkspaceTemplate\nmetadata:\n  name: kubeconfig\nspec:\n  template:\n    spec:\n      writeConnectionSecretToRef:\n        name: ${WORKSPACE_NAME}-outputs-kubeconfig\n        namespace: default\n      forProvider:\n        source: Inline\n        module: |\n          output \"kubeconfig\" { value = \"x\" }\n";
+
+    #[test]
+    fn names_resolve_to_the_most_specific_source() {
+        let docs = parse(Path::new("t.yaml"), TEMPLATES).expect("parses");
+        let (templates, _) = load_templates(&docs);
+        let ctx = Context::new(&docs, &templates);
+        let origin = |name: &str| {
+            ctx.sources_for(name)
+                .iter()
+                .map(|s| s.origin.clone())
+                .collect::<Vec<_>>()
+        };
+        let table: [(&str, &[&str]); 5] = [
+            ("${C}-outputs-kubeconfig", &["WorkspaceTemplate kubeconfig"]),
+            ("demo-kubeconfig", &["capt (Cluster API kubeconfig)"]),
+            (
+                "demo-eks-connection",
+                &["capt (connection secret of the control plane's Workspace)"],
+            ),
+            ("demo-ca", &["capt (cluster CA)"]),
+            ("unrelated", &[]),
+        ];
+        for (name, want) in table {
+            assert_eq!(origin(name), want, "{name}");
+        }
+        let near = |name: &str| ctx.near_miss(name).map(|s| s.pattern.suffix().to_string());
+        assert_eq!(
+            near("${C}-eks-conection").as_deref(),
+            Some("-eks-connection")
+        );
+        assert_eq!(
+            near("${C}-output-kubeconfig").as_deref(),
+            Some("-outputs-kubeconfig")
+        );
+        assert_eq!(near("grafana-admin"), None);
+    }
+}

@@ -304,3 +304,107 @@ fn target(
         format!("remove `{overlap}` from spec.values"),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::context::{Context, load_templates};
+    use super::super::manifest::parse;
+
+    const TEMPLATE: &str = r#"apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: WorkspaceTemplate
+metadata:
+  name: eks
+  namespace: default
+spec:
+  template:
+    spec:
+      writeConnectionSecretToRef:
+        name: ${WORKSPACE_NAME}-eks-connection
+        namespace: default
+      forProvider:
+        source: Inline
+        module: |
+          output "name" { value = var.n }
+          output "literal" { value = "x" }
+          output "map" { value = { a = 1 } }
+          output "doc" { value = yamlencode({ a = 1 }) }
+          output "gone" { value = null }
+---
+apiVersion: controlplane.cluster.x-k8s.io/v1beta1
+kind: CAPTControlPlane
+metadata:
+  name: c1
+  namespace: team
+spec:
+  version: "1.31"
+  workspaceTemplateRef:
+    name: eks
+"#;
+
+    /// The codes of the findings for one `valuesFrom` entry of a HelmRelease in `namespace`.
+    fn codes(namespace: &str, entry: &str) -> Vec<&'static str> {
+        let text = format!(
+            "{TEMPLATE}---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: r\n  namespace: {namespace}\nspec:\n  valuesFrom:\n  - kind: Secret\n{entry}"
+        );
+        let docs = parse(Path::new("t.yaml"), &text).expect("parses");
+        let (templates, errors) = load_templates(&docs);
+        assert!(errors.is_empty(), "{errors:?}");
+        let ctx = Context::new(&docs, &templates);
+        let (findings, _) = super::check(&docs[2], &ctx);
+        findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn keys_shapes_and_namespaces() {
+        let secret = "    name: ${CLUSTER_NAME}-eks-connection\n";
+        let table: [(&str, String, Vec<&str>); 10] = [
+            (
+                "team",
+                format!("{secret}    valuesKey: name\n    targetPath: a.b\n"),
+                vec![],
+            ),
+            ("team", format!("{secret}    valuesKey: doc\n"), vec![]),
+            ("team", format!("{secret}    valuesKey: map\n"), vec![]),
+            (
+                "team",
+                format!("{secret}    valuesKey: map\n    targetPath: a\n"),
+                vec!["structured-with-target-path"],
+            ),
+            (
+                "team",
+                format!("{secret}    valuesKey: literal\n"),
+                vec!["value-without-target-path"],
+            ),
+            (
+                "team",
+                format!("{secret}    valuesKey: name\n"),
+                vec!["value-without-target-path"],
+            ),
+            (
+                "team",
+                format!("{secret}    valuesKey: gone\n    targetPath: a\n"),
+                vec!["unpublished-output"],
+            ),
+            (
+                "team",
+                format!("{secret}    targetPath: a\n"),
+                vec!["unknown-key"],
+            ),
+            (
+                "default",
+                format!("{secret}    valuesKey: name\n    targetPath: a\n"),
+                vec!["wrong-namespace"],
+            ),
+            (
+                "team",
+                "    name: other-secret\n    valuesKey: x\n".to_string(),
+                vec!["unrecognised-secret"],
+            ),
+        ];
+        for (ns, entry, want) in table {
+            assert_eq!(codes(ns, &entry), want, "{ns}: {entry}");
+        }
+    }
+}
