@@ -256,3 +256,25 @@ fn values_reach_the_deployment() {
             .any(|a| a == "--leader-elect")
     );
 }
+
+#[test]
+fn helm_lint_passes() {
+    let chart = chart_dir();
+    let out = match Command::new("helm")
+        .args(["lint", "--strict", chart.to_str().unwrap()])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!(
+                "note: skipping: helm is not installed ({e}); `.ci/install-helm` installs helm"
+            );
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "helm lint: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
