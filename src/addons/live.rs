@@ -74,7 +74,15 @@ impl Live<'_> {
             if ctx.sources_for(&e.name).is_empty() {
                 continue;
             }
-            let name = NamePattern::parse(&e.name).instantiate(&self.cp.name_any());
+            let pattern = NamePattern::parse(&e.name);
+            // A literal name belongs to one cluster: check it for that control plane only.
+            if pattern
+                .literal()
+                .is_some_and(|l| !l.starts_with(&format!("{}-", self.cp.name_any())))
+            {
+                continue;
+            }
+            let name = pattern.instantiate(&self.cp.name_any());
             let key = e.values_key.clone().unwrap_or_else(|| "values.yaml".into());
             let problem = match secrets.get_opt(&name).await? {
                 None => Some(format!("secret `{ns}/{name}` does not exist")),
