@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod addons;
 pub mod api;
 pub mod baseline;
 pub mod cli;
@@ -9,5 +10,6 @@ pub mod client;
 pub mod controllers;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod packaging;
 pub mod reconcile;
 pub mod telemetry;

@@ -1,23 +1,28 @@
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
 use capt::cli::{Cli, Command};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        None => capt::cli::run::run(cli.run),
-        Some(Command::Run(args)) => capt::cli::run::run(*args),
+        None => done(capt::cli::run::run(cli.run)),
+        Some(Command::Run(args)) => done(capt::cli::run::run(*args)),
         Some(Command::Crds) => {
             print!("{}", capt::api::crds_yaml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Check(args)) => capt::cli::check::run(args),
+        Some(Command::ReleaseManifests(args)) => done(capt::cli::release::run(args)),
         Some(Command::Version) => {
             println!("capt {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]
-        Some(Command::Demo(args)) => capt::demo::run(args),
+        Some(Command::Demo(args)) => done(capt::demo::run(args)),
     }
 }

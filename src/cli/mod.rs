@@ -1,5 +1,7 @@
 //! The `capt` command line.
 
+pub mod check;
+pub mod release;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,10 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions of every capt kind as YAML.
     Crds,
+    /// Check manifests against what capt produces (`capt check addons`).
+    Check(check::CheckArgs),
+    /// Write the clusterctl release artefacts (components, metadata, cluster templates) of a version.
+    ReleaseManifests(release::ReleaseArgs),
     /// Print the version.
     Version,
     /// Run a complete demo with no cluster: in-memory API server, simulated provider-terraform
