@@ -33,7 +33,11 @@ fn five_clusters_are_about_five_traces() {
         let cps: Api<CAPTControlPlane> = Api::namespaced(w.client.clone(), "default");
         eventually(60, "every control plane ready", || async {
             let list = cps.list(&Default::default()).await.ok()?;
-            (list.items.iter().filter(|c| c.status.as_ref().is_some_and(|s| s.ready)).count()
+            (list
+                .items
+                .iter()
+                .filter(|c| c.status.as_ref().is_some_and(|s| s.ready))
+                .count()
                 == CLUSTERS)
                 .then_some(())
         })
@@ -48,14 +52,19 @@ fn five_clusters_are_about_five_traces() {
         "reconcile WorkspaceTemplateApply",
     ];
     let mut per_trace: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for s in spans.iter().filter(|s| cluster_kinds.contains(&s.name.as_ref())) {
+    for s in spans
+        .iter()
+        .filter(|s| cluster_kinds.contains(&s.name.as_ref()))
+    {
         per_trace
             .entry(s.span_context.trace_id().to_string())
             .or_default()
             .insert(format!("{} {}", s.name, attr_name(s)));
     }
     // capt's own spans (the in-process simulators' kube clients trace too, in this process).
-    let verbs = ["get", "list", "watch", "create", "update", "patch", "delete"];
+    let verbs = [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
     let is_capt = |name: &str| {
         name.starts_with("reconcile ")
             || name.starts_with("queue ")
@@ -70,7 +79,10 @@ fn five_clusters_are_about_five_traces() {
         .filter(|s| s.parent_span_id == SpanId::INVALID)
         .map(|s| s.name.as_ref())
         .collect();
-    let reconciles = capt.iter().filter(|s| s.name.starts_with("reconcile ")).count();
+    let reconciles = capt
+        .iter()
+        .filter(|s| s.name.starts_with("reconcile "))
+        .count();
     let root_reconciles = roots.iter().filter(|n| n.starts_with("reconcile ")).count();
     eprintln!(
         "{} capt spans, {reconciles} reconciles, {} traces with cluster reconciles, roots: {roots:?}",
@@ -80,12 +92,19 @@ fn five_clusters_are_about_five_traces() {
     let whole = per_trace
         .values()
         .filter(|objs| {
-            ["reconcile CAPTCluster", "reconcile CAPTControlPlane", "reconcile WorkspaceTemplateApply"]
-                .iter()
-                .all(|k| objs.iter().any(|o| o.starts_with(k)))
+            [
+                "reconcile CAPTCluster",
+                "reconcile CAPTControlPlane",
+                "reconcile WorkspaceTemplateApply",
+            ]
+            .iter()
+            .all(|k| objs.iter().any(|o| o.starts_with(k)))
         })
         .count();
-    assert_eq!(whole, CLUSTERS, "each cluster has one trace holding its whole story");
+    assert_eq!(
+        whole, CLUSTERS,
+        "each cluster has one trace holding its whole story"
+    );
     // Besides one root per cluster and per WorkspaceTemplate, only the reconciles a control
     // plane makes before its Cluster owns it (it cannot join its cluster's trace yet).
     assert!(

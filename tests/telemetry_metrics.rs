@@ -47,7 +47,7 @@ fn exercise(m: &Metrics) {
     m.worker_started("captcontrolplane");
     m.worker_started("captcontrolplane");
     m.worker_finished("captcontrolplane");
-    m.set_max_concurrent_reconciles("captcontrolplane", 16);
+    m.register_controller("CAPTControlPlane", 16);
     m.workqueue_add("captcontrolplane");
     m.set_workqueue_depth("captcontrolplane", 3);
     m.workqueue_queue_duration("captcontrolplane", ms);
@@ -221,4 +221,24 @@ fn clones_share_one_registry() {
         m.encode()
             .contains("capt_status_writes_total{kind=\"CAPTCluster\"} 1")
     );
+}
+
+#[test]
+fn a_declared_controller_exposes_its_series_at_zero() {
+    let m = Metrics::new();
+    m.register_controller("CAPTCluster", 8);
+    let text = m.encode();
+    for line in [
+        r#"controller_runtime_reconcile_total{controller="captcluster",result="success"} 0"#,
+        r#"controller_runtime_reconcile_total{controller="captcluster",result="error"} 0"#,
+        r#"controller_runtime_reconcile_errors_total{controller="captcluster"} 0"#,
+        r#"controller_runtime_active_workers{controller="captcluster"} 0"#,
+        r#"controller_runtime_max_concurrent_reconciles{controller="captcluster"} 8"#,
+        r#"workqueue_depth{name="captcluster"} 0"#,
+        r#"workqueue_adds_total{name="captcluster"} 0"#,
+        r#"workqueue_retries_total{name="captcluster"} 0"#,
+        r#"controller_runtime_reconcile_time_seconds_count{controller="captcluster"} 0"#,
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
 }

@@ -50,7 +50,7 @@ fn populated_metrics() -> Metrics {
     let d = Duration::from_millis(3);
     m.reconcile_done("c", ReconcileResult::Error, d);
     m.worker_started("c");
-    m.set_max_concurrent_reconciles("c", 1);
+    m.register_controller("c", 1);
     m.set_workqueue_depth("c", 1);
     m.workqueue_add("c");
     m.workqueue_queue_duration("c", d);

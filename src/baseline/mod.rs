@@ -144,10 +144,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     );
     let mut channel = |on: bool, kind: &'static str| {
         on.then(|| {
-            metrics.set_max_concurrent_reconciles(
-                &kind.to_ascii_lowercase(),
-                cfg.runtime.max_concurrent_reconciles as i64,
-            );
+            metrics.register_controller(kind, cfg.runtime.max_concurrent_reconciles as i64);
             triggers.channel(kind)
         })
     };

@@ -155,10 +155,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     let kinds = watched_kinds(cfg.controllers);
     let gate = SyncGate::new(kinds.iter().copied());
     for (kind, _) in runtime.counts() {
-        metrics.set_max_concurrent_reconciles(
-            &kind.to_ascii_lowercase(),
-            cfg.runtime.max_concurrent_reconciles as i64,
-        );
+        metrics.register_controller(kind, cfg.runtime.max_concurrent_reconciles as i64);
     }
     let rctx = RouterCtx {
         dispatcher: runtime.dispatcher(),

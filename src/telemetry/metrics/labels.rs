@@ -17,6 +17,14 @@ pub enum ReconcileResult {
 }
 
 impl ReconcileResult {
+    /// Every result, for series created at 0.
+    pub const ALL: [ReconcileResult; 4] = [
+        Self::Success,
+        Self::Error,
+        Self::Requeue,
+        Self::RequeueAfter,
+    ];
+
     /// The label value.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -355,12 +355,36 @@ impl Metrics {
             .dec();
     }
 
-    /// Sets `controller_runtime_max_concurrent_reconciles`.
-    pub fn set_max_concurrent_reconciles(&self, controller_name: &str, max: i64) {
-        self.f()
-            .max_concurrent_reconciles
-            .get_or_create(&controller(controller_name))
-            .set(max);
+    /// Declares the controller of `kind_name` (e.g. `CAPTCluster`; the controller and queue
+    /// label is its lowercase name, as in controller-runtime): sets
+    /// `controller_runtime_max_concurrent_reconciles` and creates every per-controller series at
+    /// 0, so dashboards and alerts work on a controller that has not reconciled yet.
+    pub fn register_controller(&self, kind_name: &str, max: i64) {
+        let f = self.f();
+        let name = kind_name.to_ascii_lowercase();
+        let c = controller(&name);
+        let q = queue(&name);
+        let k = kind(kind_name);
+        f.max_concurrent_reconciles.get_or_create(&c).set(max);
+        for result in ReconcileResult::ALL {
+            let _ = f.reconcile_total.get_or_create(&ReconcileLabels {
+                controller: name.clone(),
+                result,
+            });
+        }
+        let _ = f.reconcile_errors.get_or_create(&c);
+        let _ = f.reconcile_time.get_or_create(&c);
+        let _ = f.active_workers.get_or_create(&c);
+        let _ = f.workqueue_depth.get_or_create(&q);
+        let _ = f.workqueue_adds.get_or_create(&q);
+        let _ = f.workqueue_queue_duration.get_or_create(&q);
+        let _ = f.workqueue_retries.get_or_create(&q);
+        let _ = f.actors.get_or_create(&k);
+        let _ = f.mailbox_wait.get_or_create(&k);
+        let _ = f.reconcile_panics.get_or_create(&k);
+        let _ = f.status_writes.get_or_create(&k);
+        let _ = f.status_writes_skipped.get_or_create(&k);
+        let _ = f.resync_wakeups.get_or_create(&k);
     }
 
     /// Sets the number of objects waiting to be reconciled.
