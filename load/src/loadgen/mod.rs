@@ -9,6 +9,7 @@ pub mod controller;
 pub mod http;
 pub mod objects;
 pub mod observer;
+pub mod otlp_sink;
 pub mod procfs;
 pub mod promtext;
 pub mod report;

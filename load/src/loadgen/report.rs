@@ -59,6 +59,10 @@ pub struct Report {
     /// means two replicas reconciled at the same time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaders_max: Option<u64>,
+    /// With `--otlp-sink`: what the controller exported (counted when the report is written,
+    /// before the controller stops: its last batch may be missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<super::otlp_sink::SinkCounts>,
     pub timeline: Vec<Point>,
     /// Limits hit and caveats of this run.
     pub notes: Vec<String>,
@@ -202,6 +206,13 @@ impl Report {
             "| convergence (first create → last Ready) | {:.1} s |",
             self.convergence_secs
         );
+        if let Some(o) = &self.otlp {
+            let _ = writeln!(
+                s,
+                "| spans exported (OTLP) | {} spans in {} traces ({} roots, {} batches) |",
+                o.spans, o.traces, o.roots, o.batches
+            );
+        }
         if let Some(l) = self.leaders_max {
             let _ = writeln!(
                 s,

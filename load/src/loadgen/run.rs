@@ -13,6 +13,7 @@ use super::args::Args;
 use super::controller::{ControllerProc, Launch, Scraper};
 use super::objects::{self, cluster_objects};
 use super::observer::{self, Observations};
+use super::otlp_sink::OtlpSink;
 use super::promtext::{self, Sample};
 use super::report::{self, Point, Report, WRITE_VERBS};
 use super::stats::Dist;
@@ -192,6 +193,7 @@ async fn restart_check(
 async fn start_replicas(
     args: &Args,
     kubeconfig: &std::path::Path,
+    otlp: Option<&OtlpSink>,
 ) -> anyhow::Result<Vec<ControllerProc>> {
     if args.controller_cmd.trim() == "none" {
         return Ok(Vec::new());
@@ -206,7 +208,9 @@ async fn start_replicas(
         kubeconfig: kubeconfig.to_path_buf(),
         runtime: args.runtime,
         log: args.out.join("controller.log"),
-        env: Vec::new(),
+        env: otlp
+            .map(|o| vec![("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), o.endpoint())])
+            .unwrap_or_default(),
     };
     let n = usize::from(args.replicas);
     let mut replicas = Vec::with_capacity(n);
@@ -239,7 +243,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("target: {}", stack.target());
     install_templates(&client, &args).await?;
 
-    let replicas = start_replicas(&args, &stack.kubeconfig).await?;
+    let otlp = if args.otlp_sink {
+        Some(OtlpSink::start().await?)
+    } else {
+        None
+    };
+    let replicas = start_replicas(&args, &stack.kubeconfig, otlp.as_ref()).await?;
     let ctrl = replicas.first().cloned();
     let scraper = Scraper::new(&replicas, args.metrics_url.as_deref());
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -530,6 +539,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         invariants_after_churn,
         chaos,
         replicas: args.replicas,
+        otlp: otlp.as_ref().map(OtlpSink::counts),
         leaders_max: (args.replicas > 1).then_some(leaders_max),
         timeline,
         notes,
@@ -554,6 +564,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for c in replicas {
         eprintln!("controller log: {}", c.log().display());
         c.stop().await;
+    }
+    if let Some(o) = otlp {
+        o.stop();
     }
     stack.stop();
     anyhow::ensure!(
