@@ -6,6 +6,7 @@ pub mod api;
 pub mod baseline;
 pub mod cli;
 pub mod client;
+pub mod credentials;
 pub mod controllers;
 #[cfg(feature = "demo")]
 pub mod demo;
