@@ -6,8 +6,8 @@ pub mod api;
 pub mod baseline;
 pub mod cli;
 pub mod client;
-pub mod credentials;
 pub mod controllers;
+pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod reconcile;

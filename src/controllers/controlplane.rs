@@ -173,7 +173,26 @@ impl Decide for ControlPlane {
                     .as_deref(),
             )
         });
-        let kubeconfig_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::KUBECONFIG));
+        let kubeconfig_name = with_suffix(&cluster_name, suffixes::KUBECONFIG);
+        let kubeconfig_secret = owned(ctx, &ns, &kubeconfig_name);
+        let mut token = ctx.tokens.as_ref().map(|cfg| {
+            let meta = get(&w.secrets, &ns, &kubeconfig_name);
+            super::tokens::token_world(
+                cfg,
+                rctx.key.to_string(),
+                meta.as_ref().map(|s| s.annotations()),
+            )
+        });
+        let token_due = token.as_ref().is_some_and(|t| t.due(now().0));
+        if let Some(t) = &token {
+            let live = cp.meta().deletion_timestamp.is_none();
+            let expiry = t
+                .issued
+                .as_ref()
+                .filter(|_| live)
+                .map(|i| i.expires_at.as_second());
+            ctx.metrics.token_expiry(&t.key, expiry);
+        }
         let ca_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::CA));
         let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
         let settled = secret_sync_settled(
@@ -189,7 +208,8 @@ impl Decide for ControlPlane {
                 .as_ref()
                 .is_some_and(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT).is_some()),
         }
-        .fetch();
+        .fetch()
+            || token_due;
         let started = Instant::now();
         let connection = match (&source_version, needed) {
             (Some(version), true) => {
@@ -209,6 +229,21 @@ impl Decide for ControlPlane {
             }
             _ => None,
         };
+        if let (Some(cfg), Some(tw)) = (ctx.tokens.as_ref(), token.as_mut())
+            && (token_due || connection.is_some())
+            && tw.settings.mode == crate::reconcile::token_refresh::TokenMode::Generated
+        {
+            tw.fresh = Some(super::tokens::sign(cfg, cp, &cluster_name).await);
+            if let Some(i) = tw.issued.as_ref().filter(|_| token_due) {
+                ctx.metrics
+                    .token_replaced(super::tokens::seconds_left(now().0, i.expires_at));
+            }
+            ctx.metrics
+                .token_refresh(tw.fresh.as_ref().map_or("skipped", |r| match r {
+                    Ok(_) => "signed",
+                    Err(e) => e.reason(),
+                }));
+        }
         let world = CpWorld {
             cluster: cluster.as_deref(),
             template_exists,
@@ -230,6 +265,7 @@ impl Decide for ControlPlane {
             kubeconfig_secret,
             ca_secret,
             now: now(),
+            token,
         };
         let plan = decide(cp, &world);
         let before = sync.map(|s| (s.state, s.reason.clone()));

@@ -16,7 +16,10 @@ mod token;
 
 pub use error::CredentialsError;
 pub use source::{CredentialSource, FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, fake_credentials};
-pub use token::{CLUSTER_ID_HEADER, EKS_TOKEN_LIFETIME, EksToken, TOKEN_PREFIX, TokenRequest, sign_token, sts_host};
+pub use token::{
+    CLUSTER_ID_HEADER, EKS_TOKEN_LIFETIME, EksToken, TOKEN_PREFIX, TokenRequest, sign_token,
+    sts_host,
+};
 
 #[cfg(test)]
 mod tests;

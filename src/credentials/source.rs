@@ -33,7 +33,9 @@ impl CredentialSource {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        config.credentials_provider().map(|provider| Self { provider })
+        config
+            .credentials_provider()
+            .map(|provider| Self { provider })
     }
 
     /// Fixed credentials (tests, demo, load runs).

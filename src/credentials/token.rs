@@ -77,7 +77,10 @@ pub(crate) struct Presign<'a> {
 }
 
 /// The presigned URL of `p`, signed with `credentials` by the SDK's SigV4 signer (query-string signing).
-pub(crate) fn presign(credentials: &Credentials, p: &Presign<'_>) -> Result<String, CredentialsError> {
+pub(crate) fn presign(
+    credentials: &Credentials,
+    p: &Presign<'_>,
+) -> Result<String, CredentialsError> {
     let failed = |e: &dyn std::fmt::Display| CredentialsError::Signing(e.to_string());
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -104,9 +107,7 @@ pub(crate) fn presign(credentials: &Credentials, p: &Presign<'_>) -> Result<Stri
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| failed(&e))?
         .into_parts();
-    let mut req = http::Request::get(p.url)
-        .body(())
-        .map_err(|e| failed(&e))?;
+    let mut req = http::Request::get(p.url).body(()).map_err(|e| failed(&e))?;
     instructions.apply_to_request_http1x(&mut req);
     Ok(req.uri().to_string())
 }
