@@ -230,7 +230,7 @@ impl Decide for ControlPlane {
             _ => None,
         };
         if let (Some(cfg), Some(tw)) = (ctx.tokens.as_ref(), token.as_mut())
-            && (token_due || connection.is_some())
+            && (token_due || (connection.is_some() && !settled))
             && tw.settings.mode == crate::reconcile::token_refresh::TokenMode::Generated
         {
             tw.fresh = Some(super::tokens::sign(cfg, cp, &cluster_name).await);

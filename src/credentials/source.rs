@@ -5,19 +5,15 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 
 use super::CredentialsError;
 
-/// Access key id of the fixed fake credentials the demo and load runs sign with.
-pub const FAKE_ACCESS_KEY_ID: &str = "AKIDCAPTSIMULATION01";
-/// Secret key of the fixed fake credentials; the Cluster API simulator verifies signatures with it.
-pub const FAKE_SECRET_ACCESS_KEY: &str = "capt/simulated/secret/key/not/a/real/one0";
-
-/// The fixed fake credentials of the demo and load runs.
-pub fn fake_credentials() -> Credentials {
+/// Fixed fake credentials for unit tests.
+#[cfg(test)]
+pub(crate) fn fake_credentials() -> Credentials {
     Credentials::new(
-        FAKE_ACCESS_KEY_ID,
-        FAKE_SECRET_ACCESS_KEY,
+        "AKIDCAPTUNITTEST0001",
+        "capt/unit/test/secret/key/not/a/real/one",
         None,
         None,
-        "capt-simulation",
+        "capt-unit-test",
     )
 }
 
@@ -30,7 +26,13 @@ pub struct CredentialSource {
 impl CredentialSource {
     /// The SDK's default chain: environment, web identity (IRSA), EKS Pod Identity, profile, IMDS.
     pub async fn default_chain() -> Option<Self> {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        // The process's one rustls crypto provider is ring (as for the Kubernetes client).
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
             .load()
             .await;
         config

@@ -100,7 +100,7 @@ fn token_is_a_presigned_get_caller_identity_url() {
         ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
         (
             "X-Amz-Credential",
-            "AKIDCAPTSIMULATION01/20250301/us-west-2/sts/aws4_request",
+            "AKIDCAPTUNITTEST0001/20250301/us-west-2/sts/aws4_request",
         ),
         ("X-Amz-Date", "20250301T100000Z"),
         ("X-Amz-Expires", "60"),

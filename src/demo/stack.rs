@@ -130,6 +130,18 @@ impl Stack {
                     object_burst: args.object_burst,
                     ..RuntimeSettings::default()
                 },
+                tokens: Some(crate::controllers::tokens::TokenConfig::generated(
+                    crate::credentials::CredentialSource::fixed(
+                        aws_credential_types::Credentials::new(
+                            capisim::FAKE_ACCESS_KEY_ID,
+                            capisim::FAKE_SECRET_ACCESS_KEY,
+                            None,
+                            None,
+                            "capt-demo",
+                        ),
+                    ),
+                    args.token_refresh_interval,
+                )),
                 ..ManagerConfig::default()
             },
         );
