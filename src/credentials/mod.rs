@@ -15,9 +15,9 @@ mod source;
 mod token;
 
 pub use error::CredentialsError;
+pub use source::CredentialSource;
 #[cfg(test)]
 pub(crate) use source::fake_credentials;
-pub use source::CredentialSource;
 pub use token::{
     CLUSTER_ID_HEADER, EKS_TOKEN_LIFETIME, EksToken, TOKEN_PREFIX, TokenRequest, sign_token,
     sts_host,
