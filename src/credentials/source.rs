@@ -47,6 +47,17 @@ impl CredentialSource {
         }
     }
 
+    /// Fixed long-term keys (the demo and load runs' fake credentials).
+    pub fn static_keys(access_key_id: &str, secret_access_key: &str) -> Self {
+        Self::fixed(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "capt-static",
+        ))
+    }
+
     /// Current credentials (cached by the provider until shortly before they expire).
     pub async fn credentials(&self) -> Result<Credentials, CredentialsError> {
         self.provider

@@ -131,14 +131,9 @@ impl Stack {
                     ..RuntimeSettings::default()
                 },
                 tokens: Some(crate::controllers::tokens::TokenConfig::generated(
-                    crate::credentials::CredentialSource::fixed(
-                        aws_credential_types::Credentials::new(
-                            capisim::FAKE_ACCESS_KEY_ID,
-                            capisim::FAKE_SECRET_ACCESS_KEY,
-                            None,
-                            None,
-                            "capt-demo",
-                        ),
+                    crate::credentials::CredentialSource::static_keys(
+                        capisim::FAKE_ACCESS_KEY_ID,
+                        capisim::FAKE_SECRET_ACCESS_KEY,
                     ),
                     args.token_refresh_interval,
                 )),
