@@ -61,6 +61,11 @@ impl Default for Config {
     }
 }
 
+/// Kubeconfig reads that found a token that was valid but had expired (every simulator in this process).
+pub fn expired_kubeconfig_reads() -> u64 {
+    controller::EXPIRED_READS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs the simulator against `client` until the future is dropped (or the watch fails permanently).
 pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
     controller::run(client, config).await
