@@ -133,14 +133,24 @@ fn annotations_round_trip() {
     assert_eq!(Issued::from_annotations(&BTreeMap::new()), None);
 }
 
+/// (case, issued, fresh token, secret exists, now, what is written, outcome)
+type Row = (
+    &'static str,
+    Option<Issued>,
+    Option<Result<EksToken, CredentialsError>>,
+    bool,
+    i64,
+    Option<&'static str>,
+    &'static str,
+);
+
 #[test]
 fn kubeconfig_choice() {
     let v = validated(HOST, 2);
     let fresh = || Some(Ok(token_at(700)));
     let no_creds = || Some(Err(CredentialsError::NoCredentials("none found".into())));
     let rotated_source = issued_at(0, &validated("EFGH.gr7.us-west-2.eks.amazonaws.com", 3));
-    // (case, issued, fresh, secret exists, now, writes, outcome reason)
-    let table: Vec<(&str, Option<Issued>, _, bool, i64, Option<&str>, &str)> = vec![
+    let table: Vec<Row> = vec![
         (
             "first",
             None,
