@@ -501,3 +501,61 @@ fn one_write_per_refresh_and_rotation_moves_both_secrets() {
     assert_eq!(st.state, crate::api::SecretSyncState::Failed);
     assert_eq!(st.reason.as_deref(), Some("MissingKey"));
 }
+
+#[test]
+fn apply_warns_once_and_arms_the_named_timer() {
+    use crate::actors::TimerCmd;
+    use crate::client::events::EventType;
+    let now = Time(ts(60));
+    let mut terraform = world(None, None);
+    terraform.settings.mode = TokenMode::TerraformOutput;
+    let mut conditions = vec![];
+    let mut plan = Plan::<()>::default();
+    apply(&terraform, None, &mut conditions, &mut plan, &now, Some(1));
+    let warnings: Vec<_> = plan
+        .events
+        .iter()
+        .filter(|e| e.type_ == EventType::Warning)
+        .map(|e| e.reason.as_str())
+        .collect();
+    assert_eq!(warnings, [reasons::TERRAFORM_OUTPUT]);
+    assert_eq!(conditions.len(), 1);
+    assert_eq!(conditions[0].status, "False");
+    assert_eq!(
+        plan.action.timers,
+        [TimerCmd::Cancel(TOKEN_TIMER)],
+        "nothing to refresh"
+    );
+    let mut again = Plan::<()>::default();
+    apply(&terraform, None, &mut conditions, &mut again, &now, Some(1));
+    assert!(again.events.is_empty(), "warned once");
+
+    let v = validated(HOST, 2);
+    let i = issued_at(0, &v);
+    let mut plan = Plan::<()>::default();
+    let generated = world(None, None);
+    let outcome = TokenOutcome::Signed(i.clone());
+    apply(
+        &generated,
+        Some(&outcome),
+        &mut conditions,
+        &mut plan,
+        &now,
+        Some(1),
+    );
+    assert!(plan.events.is_empty(), "a refresh is not an Event");
+    assert_eq!(conditions[0].status, "True");
+    assert!(
+        conditions[0].message.contains("2025-03-01T10:15:00Z"),
+        "{}",
+        conditions[0].message
+    );
+    assert!(!conditions[0].message.contains("k8s-aws-v1."));
+    assert_eq!(
+        plan.action.timers,
+        [TimerCmd::Arm {
+            name: TOKEN_TIMER,
+            after: until(ts(60), refresh_at(KEY, DEFAULT_INTERVAL, &i)),
+        }]
+    );
+}
