@@ -175,24 +175,9 @@ impl Decide for ControlPlane {
         });
         let kubeconfig_name = with_suffix(&cluster_name, suffixes::KUBECONFIG);
         let kubeconfig_secret = owned(ctx, &ns, &kubeconfig_name);
-        let mut token = ctx.tokens.as_ref().map(|cfg| {
-            let meta = get(&w.secrets, &ns, &kubeconfig_name);
-            super::tokens::token_world(
-                cfg,
-                rctx.key.to_string(),
-                meta.as_ref().map(|s| s.annotations()),
-            )
-        });
+        let kubeconfig_meta = get(&w.secrets, &ns, &kubeconfig_name);
+        let mut token = super::tokens::observe(ctx, cp, &rctx.key, kubeconfig_meta.as_deref());
         let token_due = token.as_ref().is_some_and(|t| t.due(now().0));
-        if let Some(t) = &token {
-            let live = cp.meta().deletion_timestamp.is_none();
-            let expiry = t
-                .issued
-                .as_ref()
-                .filter(|_| live)
-                .map(|i| i.expires_at.as_second());
-            ctx.metrics.token_expiry(&t.key, expiry);
-        }
         let ca_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::CA));
         let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
         let settled = secret_sync_settled(
@@ -229,20 +214,10 @@ impl Decide for ControlPlane {
             }
             _ => None,
         };
-        if let (Some(cfg), Some(tw)) = (ctx.tokens.as_ref(), token.as_mut())
+        if let Some(tw) = token.as_mut()
             && (token_due || (connection.is_some() && !settled))
-            && tw.settings.mode == crate::reconcile::token_refresh::TokenMode::Generated
         {
-            tw.fresh = Some(super::tokens::sign(cfg, cp, &cluster_name).await);
-            if let Some(i) = tw.issued.as_ref().filter(|_| token_due) {
-                ctx.metrics
-                    .token_replaced(super::tokens::seconds_left(now().0, i.expires_at));
-            }
-            ctx.metrics
-                .token_refresh(tw.fresh.as_ref().map_or("skipped", |r| match r {
-                    Ok(_) => "signed",
-                    Err(e) => e.reason(),
-                }));
+            super::tokens::refresh(ctx, cp, tw, &cluster_name, token_due).await;
         }
         let world = CpWorld {
             cluster: cluster.as_deref(),

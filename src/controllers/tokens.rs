@@ -7,6 +7,12 @@ use std::time::SystemTime;
 use k8s_openapi::jiff::Timestamp;
 use tracing::Instrument;
 
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PartialObjectMeta;
+use kube::{Resource, ResourceExt};
+
+use super::context::SharedCtx;
+use crate::actors::ObjectKey;
 use crate::api::CAPTControlPlane;
 use crate::credentials::{CredentialSource, CredentialsError, EksToken, TokenRequest, sign_token};
 use crate::reconcile::token_refresh::{Issued, RefreshSettings, TokenMode, TokenWorld};
@@ -87,6 +93,53 @@ pub async fn sign(
 /// Seconds from `now` until `expires_at` (negative when past).
 pub fn seconds_left(now: Timestamp, expires_at: Timestamp) -> f64 {
     expires_at.duration_since(now).as_secs_f64()
+}
+
+/// The token state of `cp` (`None` without token handling), its expiry recorded in the metrics (forgotten once
+/// `cp` is being deleted).
+pub fn observe(
+    ctx: &SharedCtx,
+    cp: &CAPTControlPlane,
+    key: &ObjectKey,
+    kubeconfig: Option<&PartialObjectMeta<Secret>>,
+) -> Option<TokenWorld> {
+    let cfg = ctx.tokens.as_ref()?;
+    let t = token_world(cfg, key.to_string(), kubeconfig.map(|s| s.annotations()));
+    let live = cp.meta().deletion_timestamp.is_none();
+    let expiry = t
+        .issued
+        .as_ref()
+        .filter(|_| live)
+        .map(|i| i.expires_at.as_second());
+    ctx.metrics.token_expiry(&t.key, expiry);
+    Some(t)
+}
+
+/// Sign a token into `tw` (generated mode only) and count the result; `due`: it replaces the issued one.
+pub async fn refresh(
+    ctx: &SharedCtx,
+    cp: &CAPTControlPlane,
+    tw: &mut TokenWorld,
+    cluster: &str,
+    due: bool,
+) {
+    let Some(cfg) = ctx
+        .tokens
+        .as_ref()
+        .filter(|c| c.settings.mode == TokenMode::Generated)
+    else {
+        return;
+    };
+    let result = sign(cfg, cp, cluster).await;
+    if let Some(i) = tw.issued.as_ref().filter(|_| due) {
+        ctx.metrics
+            .token_replaced(seconds_left(Timestamp::now(), i.expires_at));
+    }
+    ctx.metrics.token_refresh(match &result {
+        Ok(_) => "signed",
+        Err(e) => e.reason(),
+    });
+    tw.fresh = Some(result);
 }
 
 /// How long the credential chain may take to answer at start (IMDS outside AWS times out slowly).
