@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod cli;
 pub mod client;
 pub mod controllers;
+pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod packaging;

@@ -1,5 +1,6 @@
-//! A cluster runs to Ready with every log line and span captured: no secret value of the connection
-//! secret or of the kubeconfig and CA secrets appears in logs, spans or Events.
+//! A cluster runs to Ready with every log line and span captured, and its EKS token is refreshed a few
+//! times: no secret value of the connection secret or of the kubeconfig and CA secrets, no generated
+//! token, presigned URL, signature or secret access key appears in logs, spans, Events or metrics.
 
 mod support;
 
@@ -7,8 +8,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as STANDARD_NO_PAD_URL};
 use capt::api::CAPTControlPlane;
+use capt::reconcile::token_refresh::annotations;
 use capt::telemetry::otel;
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{Api, ListParams};
@@ -87,6 +89,39 @@ fn secret_value(line: &str) -> Option<&str> {
     (value.len() >= 24).then_some(value)
 }
 
+/// The generated token's parts: the presigned URL, its signature, and the secret key it was signed with.
+fn token_needles(kubeconfig: &Secret) -> Vec<(String, String)> {
+    let value = &kubeconfig.data.as_ref().expect("data")["value"].0;
+    let text = String::from_utf8_lossy(value);
+    let token = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("a token user")
+        .trim();
+    let url = STANDARD_NO_PAD_URL
+        .decode(token.strip_prefix("k8s-aws-v1.").expect("EKS token"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .expect("base64url");
+    let signature = url
+        .split("X-Amz-Signature=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("signature")
+        .to_string();
+    [
+        ("token", token.to_string()),
+        ("presigned URL", url),
+        ("signature", signature),
+        (
+            "secret key",
+            capt_load::capisim::FAKE_SECRET_ACCESS_KEY.to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(w, n)| (w.to_string(), n))
+    .collect()
+}
+
 fn assert_absent(haystack: &str, needles: &[(String, String)], place: &str) {
     for (what, needle) in needles {
         if let Some(at) = haystack.find(needle.as_str()) {
@@ -127,41 +162,72 @@ fn secret_values_never_reach_logs_spans_or_events() {
         );
     tracing::subscriber::set_global_default(subscriber).expect("global subscriber");
 
-    let (connection, kubeconfig, ca, events, endpoint) = capt::actors::block_on(async {
-        let w = World::start(fast_tfsim()).await;
-        for t in TEMPLATES {
-            w.apply(t).await;
-        }
-        w.apply(&cluster_yaml("sec", "1.31")).await;
-        let cps: Api<CAPTControlPlane> = Api::namespaced(w.client.clone(), "default");
-        let secrets: Api<Secret> = Api::namespaced(w.client.clone(), "default");
-        let cp = eventually(30, "control plane ready with secrets", || async {
-            cps.get("sec").await.ok().filter(|c| {
-                c.status
-                    .as_ref()
-                    .is_some_and(|s| s.ready && s.secrets_ready)
+    let (connection, kubeconfig, ca, events, endpoint, metrics_text) =
+        capt::actors::block_on(async {
+            let tokens = capt::controllers::tokens::TokenConfig::generated(
+                capt::credentials::CredentialSource::static_keys(
+                    capt_load::capisim::FAKE_ACCESS_KEY_ID,
+                    capt_load::capisim::FAKE_SECRET_ACCESS_KEY,
+                ),
+                std::time::Duration::from_secs(1),
+            );
+            let cfg = capt::controllers::manager::ManagerConfig {
+                tokens: Some(tokens),
+                ..Default::default()
+            };
+            let w = World::start_with(fast_tfsim(), cfg).await;
+            for t in TEMPLATES {
+                w.apply(t).await;
+            }
+            w.apply(&cluster_yaml("sec", "1.31")).await;
+            let cps: Api<CAPTControlPlane> = Api::namespaced(w.client.clone(), "default");
+            let secrets: Api<Secret> = Api::namespaced(w.client.clone(), "default");
+            let cp = eventually(30, "control plane ready with secrets", || async {
+                cps.get("sec").await.ok().filter(|c| {
+                    c.status
+                        .as_ref()
+                        .is_some_and(|s| s.ready && s.secrets_ready)
+                })
             })
-        })
-        .await;
-        let connection = secrets
-            .get("sec-eks-connection")
-            .await
-            .expect("connection secret");
-        let kubeconfig = secrets
-            .get("sec-kubeconfig")
-            .await
-            .expect("kubeconfig secret");
-        let ca = secrets.get("sec-ca").await.expect("ca secret");
-        let events: Api<Event> = Api::all(w.client.clone());
-        let events = events
-            .list(&ListParams::default())
-            .await
-            .expect("events")
-            .items;
-        w.stop().await;
-        let endpoint = cp.status.and_then(|s| s.endpoint).expect("endpoint");
-        (connection, kubeconfig, ca, events, endpoint)
-    });
+            .await;
+            let connection = secrets
+                .get("sec-eks-connection")
+                .await
+                .expect("connection secret");
+            let signed_at = |s: &Secret| {
+                s.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(annotations::SIGNED_AT).cloned())
+            };
+            let first = eventually(30, "a generated token", || async {
+                secrets
+                    .get("sec-kubeconfig")
+                    .await
+                    .ok()
+                    .and_then(|s| signed_at(&s))
+            })
+            .await;
+            let kubeconfig = eventually(30, "a refreshed token", || async {
+                secrets
+                    .get("sec-kubeconfig")
+                    .await
+                    .ok()
+                    .filter(|s| signed_at(s).is_some_and(|t| t > first))
+            })
+            .await;
+            let metrics_text = w.metrics.encode();
+            let ca = secrets.get("sec-ca").await.expect("ca secret");
+            let events: Api<Event> = Api::all(w.client.clone());
+            let events = events
+                .list(&ListParams::default())
+                .await
+                .expect("events")
+                .items;
+            w.stop().await;
+            let endpoint = cp.status.and_then(|s| s.endpoint).expect("endpoint");
+            (connection, kubeconfig, ca, events, endpoint, metrics_text)
+        });
     provider.force_flush().expect("flush spans");
 
     let mut needles = secret_needles(
@@ -175,6 +241,12 @@ fn secret_values_never_reach_logs_spans_or_events() {
         "the token is among the checked values: {needles:?}"
     );
     assert!(needles.len() > 6, "{needles:?}");
+    needles.extend(token_needles(&kubeconfig));
+    assert!(
+        metrics_text.contains("capt_token_refreshes_total{result=\"signed\"}"),
+        "token metrics were exported"
+    );
+    assert_absent(&metrics_text, &needles, "the metrics");
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).expect("utf-8 logs");
     assert!(
@@ -185,6 +257,10 @@ fn secret_values_never_reach_logs_spans_or_events() {
 
     let spans = exporter.get_finished_spans().expect("spans");
     assert!(!spans.is_empty(), "spans were exported");
+    assert!(
+        spans.iter().any(|s| s.name == "token refresh"),
+        "a span per refresh"
+    );
     for span in &spans {
         assert_absent(
             &format!("{span:?}"),

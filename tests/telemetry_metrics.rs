@@ -22,8 +22,10 @@ const COUNTERS: &[&str] = &[
     "capt_template_rollout_queued_total",
     "capt_template_rollout_woken_total",
     "capt_resync_wakeups_total",
+    "capt_token_refreshes_total",
 ];
 const GAUGES: &[&str] = &[
+    "capt_kubeconfig_token_earliest_expiry_timestamp_seconds",
     "controller_runtime_active_workers",
     "controller_runtime_max_concurrent_reconciles",
     "workqueue_depth",
@@ -36,6 +38,7 @@ const HISTOGRAMS: &[&str] = &[
     "workqueue_queue_duration_seconds",
     "capt_mailbox_wait_seconds",
     "capt_secret_sync_duration_seconds",
+    "capt_token_seconds_to_expiry_at_refresh",
 ];
 
 fn exercise(m: &Metrics) {
@@ -64,6 +67,7 @@ fn exercise(m: &Metrics) {
     m.secret_sync("synced", "Ready", ms);
     m.set_leader(true);
     m.resync_wakeup("CAPTCluster");
+    m.token_refresh("signed");
 }
 
 /// Sample lines `name{labels} value` → (name, labels, value).

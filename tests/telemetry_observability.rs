@@ -64,6 +64,9 @@ fn populated_metrics() -> Metrics {
     m.status_write_skipped("K");
     m.event("K", "Normal", "R");
     m.secret_sync("error", "R", d);
+    m.token_refresh("signed");
+    m.token_replaced(100.0);
+    m.token_expiry("ns/a", Some(1_800_000_000));
     m.set_leader(true);
     m
 }
@@ -233,6 +236,8 @@ fn alert_rules_agree_and_query_exported_metrics() {
         "CaptLeaderChangesFrequent",
         "CaptNoLeader",
         "CaptSecretSyncFailures",
+        "CaptKubeconfigTokenExpiring",
+        "CaptTokenRefreshFailures",
     ] {
         assert!(alerts.contains(expected), "{expected} missing");
     }

@@ -18,7 +18,7 @@ enum Command {
     /// Run the Cluster API core simulator against an API server.
     Capisim(capt_load::capisim::Args),
     /// Generate load (clusters) and write a report.
-    Run(capt_load::loadgen::Args),
+    Run(Box<capt_load::loadgen::Args>),
     /// Measure the in-memory API server alone: writes/s, watch fan-out latency, RSS per object.
     BenchApiserver {
         /// Objects to create.
@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Apiserver(a) => capt_load::kubesim::run_cli(a).await,
         Command::Tfsim(a) => capt_load::tfsim::run_cli(a).await,
         Command::Capisim(a) => capt_load::capisim::run_cli(a).await,
-        Command::Run(a) => capt_load::loadgen::run_cli(a).await,
+        Command::Run(a) => capt_load::loadgen::run_cli(*a).await,
         Command::BenchApiserver { objects, watchers } => {
             let report = capt_load::kubesim::bench(objects, watchers).await?;
             print!("{report}");

@@ -133,6 +133,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         waiters: Waiters::default(),
         rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
         shared_template_namespace: cfg.shared_namespace(),
+        tokens: cfg.tokens.clone(),
     });
     let watched = crate::controllers::manager::watched_kinds(cfg.controllers);
     let gate = SyncGate::new(watched.iter().copied());

@@ -128,9 +128,27 @@ pub struct RunArgs {
     /// Console log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Where the EKS token of `<cluster>-kubeconfig` comes from: `generated` (signed by capt from the AWS
+    /// credential chain and refreshed) or `terraform-output` (the token terraform wrote; it expires after 15
+    /// minutes). Default: generated when the credential chain yields credentials at start.
+    #[arg(long, value_enum)]
+    pub token_mode: Option<crate::reconcile::token_refresh::TokenMode>,
+    /// How often a generated token is re-signed (jittered by up to a tenth; at most 13m).
+    #[arg(long, default_value = "10m", value_parser = parse_refresh_interval)]
+    pub token_refresh_interval: Duration,
     /// What schedules the reconcilers: per-object actors, or kube-runtime controllers (baseline).
     #[arg(long, value_enum, default_value_t = RuntimeKind::Actors)]
     pub runtime: RuntimeKind,
+}
+
+/// A period (see [`parse_period`]) between 1s and the longest refresh interval.
+fn parse_refresh_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_period(s)?;
+    let max = crate::reconcile::token_refresh::max_interval();
+    if d < Duration::from_secs(1) || d > max {
+        return Err(format!("must be between 1s and {}s", max.as_secs()));
+    }
+    Ok(d)
 }
 
 /// `10m`, `30s`, `500ms`, `1h` or a bare number of seconds.
@@ -340,6 +358,10 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
                 rate: args.resync_rate,
             },
             shared_template_namespace: args.shared_template_namespace.clone(),
+            tokens: Some(
+                crate::controllers::tokens::resolve(args.token_mode, args.token_refresh_interval)
+                    .await,
+            ),
         },
     );
     let gate = running.gate();

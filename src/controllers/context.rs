@@ -27,6 +27,8 @@ pub struct Ctx {
     pub rollout: std::sync::Arc<super::rollout::Rollout>,
     /// Namespace whose WorkspaceTemplates every namespace may use (`--shared-template-namespace`).
     pub shared_template_namespace: String,
+    /// EKS token handling (`None`: the connection kubeconfig is copied as it is).
+    pub tokens: Option<super::tokens::TokenConfig>,
 }
 
 pub type SharedCtx = Arc<Ctx>;

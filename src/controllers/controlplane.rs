@@ -220,7 +220,11 @@ impl Decide for ControlPlane {
                     .as_deref(),
             )
         });
-        let kubeconfig_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::KUBECONFIG));
+        let kubeconfig_name = with_suffix(&cluster_name, suffixes::KUBECONFIG);
+        let kubeconfig_secret = owned(ctx, &ns, &kubeconfig_name);
+        let kubeconfig_meta = get(&w.secrets, &ns, &kubeconfig_name);
+        let mut token = super::tokens::observe(ctx, cp, &rctx.key, kubeconfig_meta.as_deref());
+        let token_due = token.as_ref().is_some_and(|t| t.due(now().0));
         let ca_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::CA));
         let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
         let settled = secret_sync_settled(
@@ -236,7 +240,8 @@ impl Decide for ControlPlane {
                 .as_ref()
                 .is_some_and(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT).is_some()),
         }
-        .fetch();
+        .fetch()
+            || token_due;
         let started = Instant::now();
         let connection = match (&source_version, needed) {
             (Some(version), true) => {
@@ -256,6 +261,11 @@ impl Decide for ControlPlane {
             }
             _ => None,
         };
+        if let Some(tw) = token.as_mut()
+            && (token_due || (connection.is_some() && !settled))
+        {
+            super::tokens::refresh(ctx, cp, tw, &cluster_name, token_due).await;
+        }
         let world = CpWorld {
             cluster: cluster.as_deref(),
             template_exists,
@@ -277,6 +287,7 @@ impl Decide for ControlPlane {
             kubeconfig_secret,
             ca_secret,
             now: now(),
+            token,
         };
         let plan = decide(cp, &world);
         let before = sync.map(|s| (s.state, s.reason.clone()));

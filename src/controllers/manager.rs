@@ -77,6 +77,8 @@ pub struct ManagerConfig {
     pub resync: ResyncSettings,
     /// Namespace whose WorkspaceTemplates every namespace may use (empty: `default`).
     pub shared_template_namespace: String,
+    /// EKS token handling (`None`: the connection kubeconfig is copied as it is).
+    pub tokens: Option<super::tokens::TokenConfig>,
 }
 
 impl ManagerConfig {
@@ -142,6 +144,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         waiters: Waiters::default(),
         rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
         shared_template_namespace: cfg.shared_namespace(),
+        tokens: cfg.tokens.clone(),
     });
     let mut runtime = ActorRuntime::new(
         cfg.runtime.clone(),

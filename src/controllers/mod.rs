@@ -14,6 +14,7 @@ pub mod observe;
 pub mod rollout;
 pub mod routes;
 pub mod templates;
+pub mod tokens;
 pub mod waiters;
 pub mod world;
 pub mod wta;

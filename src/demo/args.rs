@@ -69,6 +69,9 @@ pub struct DemoArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// How often each control plane re-signs its kubeconfig's EKS token (fixed fake credentials).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub token_refresh_interval: Duration,
 }
 
 impl Default for DemoArgs {
@@ -90,6 +93,7 @@ impl Default for DemoArgs {
             kube_api_burst: 4000,
             seed: 0,
             quiet: false,
+            token_refresh_interval: crate::reconcile::token_refresh::DEFAULT_INTERVAL,
         }
     }
 }

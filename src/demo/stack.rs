@@ -130,6 +130,13 @@ impl Stack {
                     object_burst: args.object_burst,
                     ..RuntimeSettings::default()
                 },
+                tokens: Some(crate::controllers::tokens::TokenConfig::generated(
+                    crate::credentials::CredentialSource::static_keys(
+                        capisim::FAKE_ACCESS_KEY_ID,
+                        capisim::FAKE_SECRET_ACCESS_KEY,
+                    ),
+                    args.token_refresh_interval,
+                )),
                 ..ManagerConfig::default()
             },
         );

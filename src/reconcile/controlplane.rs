@@ -76,6 +76,8 @@ pub struct CpWorld<'a> {
     pub kubeconfig_secret: Option<OwnedSecret>,
     pub ca_secret: Option<OwnedSecret>,
     pub now: Time,
+    /// Generated-token state (see [`super::token_refresh`]); `None`: the connection kubeconfig as validated.
+    pub token: Option<super::token_refresh::TokenWorld>,
 }
 
 /// Name of the EKS apply: `spec.workspaceTemplateApplyName` or `<name>-eks-controlplane-apply`.
@@ -834,8 +836,13 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
         cluster_name: &cluster_name,
         owner: controller_ref(cp),
         now: now.clone(),
+        token: w.token.as_ref(),
     };
     let out = sync(observed.secret_sync.as_ref(), &sw, &mut plan);
+    if let Some(tw) = &w.token {
+        let outcome = out.token.as_ref();
+        super::token_refresh::apply(tw, outcome, &mut st.conditions, &mut plan, &now, g);
+    }
     st.secrets_ready = out.status.state == SecretSyncState::Ready && out.kubeconfig_exists;
     let (ok, reason) = match out.status.state {
         SecretSyncState::Ready if st.secrets_ready => (true, "Ready".to_string()),

@@ -156,6 +156,7 @@ impl W {
             kubeconfig_secret: self.kubeconfig_secret.clone(),
             ca_secret: self.ca_secret.clone(),
             now: self.now.clone(),
+            token: None,
         };
         let plan = decide(cp, &world);
         assert_no_cluster_writes(&plan);

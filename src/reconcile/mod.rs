@@ -15,4 +15,6 @@ pub mod render;
 pub mod secret_sync;
 pub mod secrets;
 pub mod templates;
+pub mod token_kubeconfig;
+pub mod token_refresh;
 pub mod wta;

@@ -14,6 +14,7 @@ use super::secrets::{
     SECRET_TIMEOUT, SyncInput, ValidatedSecret, ca_secret_data, initial, kubeconfig_secret_data,
     next_state, validate_connection_secret,
 };
+use super::token_refresh::{TokenOutcome, TokenWorld, choose_kubeconfig, due};
 use crate::actors::TimerCmd;
 use crate::api::names::{labels, secrets as keys};
 use crate::api::{AddonKeys, SecretSyncState, SecretSyncStatus};
@@ -47,6 +48,8 @@ pub struct SyncWorld<'a> {
     /// Controller ownerReference to the control plane.
     pub owner: Value,
     pub now: Time,
+    /// The generated-token state; `None`: the kubeconfig is the connection kubeconfig as validated.
+    pub token: Option<&'a TokenWorld>,
 }
 
 /// Result of the secret sync step.
@@ -55,6 +58,8 @@ pub struct SyncOutcome {
     pub validated: Option<ValidatedSecret>,
     /// The kubeconfig secret exists (B-9: secrets are ready only then).
     pub kubeconfig_exists: bool,
+    /// What happened to the token, when the kubeconfig was chosen in this pass.
+    pub token: Option<TokenOutcome>,
 }
 
 fn hash_of(data: &BTreeMap<String, Vec<u8>>) -> String {
@@ -76,6 +81,7 @@ fn secret_write(
     type_: &'static str,
     data: BTreeMap<String, Vec<u8>>,
     existing: Option<&OwnedSecret>,
+    extra: BTreeMap<String, String>,
 ) -> Option<Op> {
     let hash = hash_of(&data);
     if existing.and_then(|s| s.data_hash.as_deref()) == Some(hash.as_str()) {
@@ -86,7 +92,10 @@ fn secret_write(
         name,
         type_,
         labels: [(labels::CLUSTER_NAME.to_string(), w.cluster_name.to_string())].into(),
-        annotations: [(DATA_HASH_ANNOTATION.to_string(), hash)].into(),
+        annotations: extra
+            .into_iter()
+            .chain([(DATA_HASH_ANNOTATION.to_string(), hash)])
+            .collect(),
         owner: w.owner.clone(),
         data,
         exists: existing.is_some(),
@@ -104,11 +113,12 @@ pub fn sync<S>(
         s.last_transition_time = None;
         s
     });
-    if w.connection_unchanged {
+    if w.connection_unchanged && !due(w.token, w.now.0) {
         return SyncOutcome {
             status,
             validated: None,
             kubeconfig_exists: w.kubeconfig_secret.is_some(),
+            token: None,
         };
     }
     if !w.workspace_ready && w.connection.is_none() {
@@ -118,6 +128,7 @@ pub fn sync<S>(
             status,
             validated: None,
             kubeconfig_exists: w.kubeconfig_secret.is_some(),
+            token: None,
         };
     }
     let since = status
@@ -192,6 +203,7 @@ pub fn sync<S>(
     } else {
         plan.timer(TimerCmd::Cancel(SECRET_TIMER));
     }
+    let mut token = None;
     if let Some(v) = &validated {
         let kc = format!(
             "{}{}",
@@ -199,16 +211,39 @@ pub fn sync<S>(
             crate::api::names::suffixes::KUBECONFIG
         );
         let ca = format!("{}{}", w.cluster_name, crate::api::names::suffixes::CA);
-        if let Some(op) = secret_write(
-            w,
-            kc,
-            keys::CLUSTER_SECRET_TYPE,
-            kubeconfig_secret_data(v),
-            w.kubeconfig_secret,
-        ) {
+        let choice = choose_kubeconfig(
+            w.token,
+            v,
+            w.cluster_name,
+            w.kubeconfig_secret.is_some(),
+            w.now.0,
+        );
+        token = choice.outcome;
+        if let Some(op) = choice.data.and_then(|kubeconfig| {
+            let data = kubeconfig_secret_data(&ValidatedSecret {
+                kubeconfig,
+                ..v.clone()
+            });
+            let existing = w.kubeconfig_secret;
+            secret_write(
+                w,
+                kc,
+                keys::CLUSTER_SECRET_TYPE,
+                data,
+                existing,
+                choice.annotations,
+            )
+        }) {
             plan.op(op);
         }
-        if let Some(op) = secret_write(w, ca, keys::OPAQUE_TYPE, ca_secret_data(v), w.ca_secret) {
+        if let Some(op) = secret_write(
+            w,
+            ca,
+            keys::OPAQUE_TYPE,
+            ca_secret_data(v),
+            w.ca_secret,
+            BTreeMap::new(),
+        ) {
             plan.op(op);
         }
     }
@@ -216,6 +251,7 @@ pub fn sync<S>(
         status,
         validated,
         kubeconfig_exists: w.kubeconfig_secret.is_some(),
+        token,
     }
 }
 

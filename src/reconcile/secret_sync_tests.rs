@@ -102,6 +102,7 @@ impl In {
             cluster_name: "alpha",
             owner: owner(),
             now: self.now.clone(),
+            token: None,
         };
         let mut plan = Plan::default();
         let out = sync(observed, &w, &mut plan);

@@ -17,11 +17,16 @@ use super::cluster::{
     ObjRef,
 };
 use super::contract::{Contract, split_api_version};
+use super::probe::KubeconfigState;
 use super::refs::{RefError, Refs, Watched};
 use super::secrets::{KUBECONFIG_SUFFIX, Kubeconfigs, Lookup};
 use super::status::{Draft, Probe};
 use crate::tfsim::queue;
 use crate::tfsim::watch_loop::{WatchLoop, is_status, now_rfc3339};
+
+/// Kubeconfig reads that found an expired token.
+pub(crate) static EXPIRED_READS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 
 /// A reconcile that should be retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +185,12 @@ impl Ctx {
                 None,
             ),
             Lookup::Found(state) => match state.at(now) {
-                Err(m) => (Probe::Failed(m), None),
+                Err(m) => {
+                    if matches!(state, KubeconfigState::Usable { .. }) {
+                        EXPIRED_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    (Probe::Failed(m), None)
+                }
                 Ok(expiry) => {
                     let wait = expiry
                         .and_then(|t| (t - now).to_std().ok())

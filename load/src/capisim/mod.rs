@@ -19,6 +19,7 @@ mod probe;
 mod refs;
 mod secrets;
 mod status;
+mod sts;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,8 +32,8 @@ pub use health::{
     ClusterHealth, FAILURE_MESSAGE_PATH, FAILURE_REASON_PATH, REMOTE_CONNECTION_PROBE,
     V1BETA2_CONDITIONS_PATH, cluster_health,
 };
-pub use probe::{EKS_TOKEN_LIFETIME, eks_token};
 pub use secrets::{KUBECONFIG_KEY, KUBECONFIG_SUFFIX};
+pub use sts::{EKS_TOKEN_LIFETIME, FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, eks_token};
 
 /// The Cluster CRD capisim serves (a subset of Cluster API's).
 pub const CLUSTER_CRD_YAML: &str = include_str!("../../crds/cluster.x-k8s.io_clusters.yaml");
@@ -58,6 +59,11 @@ impl Default for Config {
             require_contract_label: true,
         }
     }
+}
+
+/// Kubeconfig reads that found a token that was valid but had expired (every simulator in this process).
+pub fn expired_kubeconfig_reads() -> u64 {
+    controller::EXPIRED_READS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Runs the simulator against `client` until the future is dropped (or the watch fails permanently).

@@ -12,13 +12,10 @@
 //!
 //! Messages never contain credentials.
 
-use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-/// How long Amazon EKS accepts a token after its `X-Amz-Date`.
-pub const EKS_TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
-const EKS_PREFIX: &str = "k8s-aws-v1.";
+use super::sts::{self, EKS_PREFIX};
 
 /// What a kubeconfig Secret allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,15 +102,20 @@ fn present(s: &Option<String>) -> bool {
     s.as_deref().is_some_and(|s| !s.trim().is_empty())
 }
 
-/// Judges the bytes of a kubeconfig Secret's `value` key (`None`: the key is missing).
-pub(crate) fn evaluate(secret: &str, value: Option<&[u8]>) -> KubeconfigState {
-    match check(secret, value) {
+/// Judges the bytes of a kubeconfig Secret's `value` key (`None`: the key is missing) for the EKS cluster
+/// `cluster` (an EKS token must be signed for it).
+pub(crate) fn evaluate(secret: &str, cluster: &str, value: Option<&[u8]>) -> KubeconfigState {
+    match check(secret, cluster, value) {
         Ok(expires_at) => KubeconfigState::Usable { expires_at },
         Err(m) => KubeconfigState::Unusable(m),
     }
 }
 
-fn check(secret: &str, value: Option<&[u8]>) -> Result<Option<DateTime<Utc>>, String> {
+fn check(
+    secret: &str,
+    eks_cluster: &str,
+    value: Option<&[u8]>,
+) -> Result<Option<DateTime<Utc>>, String> {
     let bytes =
         value.ok_or_else(|| format!("secret {secret}: missing key \"value\" in secret data"))?;
     let k: Kubeconfig = serde_yaml::from_slice(bytes).map_err(|e| {
@@ -166,7 +168,7 @@ fn check(secret: &str, value: Option<&[u8]>) -> Result<Option<DateTime<Utc>>, St
     if present(&user.token) {
         let token = user.token.as_deref().unwrap_or_default().trim();
         return match token.strip_prefix(EKS_PREFIX) {
-            Some(encoded) => eks_token_expiry(encoded)
+            Some(encoded) => sts::verify(encoded, eks_cluster)
                 .map(Some)
                 .map_err(|m| format!("secret {secret}: user {:?}: {m}", ctx.user)),
             None => Ok(None),
@@ -187,107 +189,6 @@ fn check(secret: &str, value: Option<&[u8]>) -> Result<Option<DateTime<Utc>>, St
     Err(format!("secret {secret}: user {:?} {why}", ctx.user))
 }
 
-/// The expiry of an EKS token (the part after `k8s-aws-v1.`).
-pub(crate) fn eks_token_expiry(encoded: &str) -> Result<DateTime<Utc>, String> {
-    let bad = |what: &str| format!("EKS token is not a presigned STS URL ({what})");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded)
-        .map_err(|_| bad("not unpadded base64url"))?;
-    let url = String::from_utf8(raw).map_err(|_| bad("not UTF-8"))?;
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or_else(|| bad("not https"))?;
-    let (host_path, query) = rest.split_once('?').ok_or_else(|| bad("no query"))?;
-    let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
-    if !is_sts_host(host) {
-        return Err(bad("host is not an STS endpoint"));
-    }
-    if !path.is_empty() {
-        return Err(bad("path is not /"));
-    }
-    let params: Vec<(String, String)> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
-        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-        .collect();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    if !param("Action").is_some_and(|a| a.eq_ignore_ascii_case("GetCallerIdentity")) {
-        return Err(bad("Action is not GetCallerIdentity"));
-    }
-    let signed = param("X-Amz-SignedHeaders").unwrap_or_default();
-    if !signed
-        .split(';')
-        .any(|h| h.eq_ignore_ascii_case("x-k8s-aws-id"))
-    {
-        return Err(bad("x-k8s-aws-id header not signed"));
-    }
-    let date = param("X-Amz-Date").ok_or_else(|| bad("no X-Amz-Date"))?;
-    let date = NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
-        .map_err(|_| bad("X-Amz-Date is not YYYYMMDDTHHMMSSZ"))?
-        .and_utc();
-    Ok(date + EKS_TOKEN_LIFETIME)
-}
-
-fn is_sts_host(host: &str) -> bool {
-    let host = host.strip_suffix(".cn").unwrap_or(host);
-    let Some(mid) = host
-        .strip_prefix("sts")
-        .and_then(|h| h.strip_suffix(".amazonaws.com"))
-    else {
-        return false;
-    };
-    mid.is_empty()
-        || mid.strip_prefix('.').is_some_and(|r| {
-            !r.is_empty()
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// An EKS token for `date` (the shape `aws eks get-token` produces; the signature is not checked).
-pub fn eks_token(cluster: &str, region: &str, date: DateTime<Utc>) -> String {
-    let url = format!(
-        "https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15\
-&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F{day}%2F{region}%2Fsts%2Faws4_request\
-&X-Amz-Date={stamp}&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=00\
-&x-k8s-aws-id={cluster}",
-        day = date.format("%Y%m%d"),
-        stamp = date.format("%Y%m%dT%H%M%SZ"),
-    );
-    format!(
-        "{EKS_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,17 +204,37 @@ mod tests {
         let date = DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
             .expect("date")
             .with_timezone(&Utc);
-        let token = eks_token("demo", "us-west-2", date);
+        let token = sts::eks_token("demo", "us-west-2", date);
         let enc = token.strip_prefix(EKS_PREFIX).expect("prefix");
-        assert_eq!(eks_token_expiry(enc), Ok(date + EKS_TOKEN_LIFETIME));
         let state = evaluate(
-            "ns/x-kubeconfig",
+            "ns/demo-kubeconfig",
+            "demo",
             Some(kubeconfig(&format!("{{token: {token}}}")).as_bytes()),
         );
+        assert_eq!(
+            state,
+            KubeconfigState::Usable {
+                expires_at: Some(date + sts::EKS_TOKEN_LIFETIME)
+            }
+        );
         assert!(state.at(date).is_ok());
-        let expired = state.at(date + EKS_TOKEN_LIFETIME).expect_err("expired");
+        let expired = state
+            .at(date + sts::EKS_TOKEN_LIFETIME)
+            .expect_err("expired");
         assert!(expired.contains("expired"), "{expired}");
         assert!(!expired.contains(enc), "no token in message");
+        let other = evaluate(
+            "ns/other-kubeconfig",
+            "other",
+            Some(kubeconfig(&format!("{{token: {token}}}")).as_bytes()),
+        );
+        match other {
+            KubeconfigState::Unusable(m) => {
+                assert!(m.contains("SignatureDoesNotMatch"), "{m}");
+                assert!(!m.contains(enc), "no token in message");
+            }
+            usable => panic!("a token for another cluster: {usable:?}"),
+        }
     }
 
     #[test]
@@ -344,7 +265,7 @@ mod tests {
             ),
         ];
         for (value, want) in cases {
-            match evaluate("ns/x-kubeconfig", value.as_deref().map(str::as_bytes)) {
+            match evaluate("ns/x-kubeconfig", "x", value.as_deref().map(str::as_bytes)) {
                 KubeconfigState::Unusable(m) => {
                     assert!(m.contains(want), "{want}: {m}");
                     assert!(!m.contains("c2VjcmV0"), "no token in {m}");
@@ -355,28 +276,10 @@ mod tests {
         assert_eq!(
             evaluate(
                 "ns/x-kubeconfig",
+                "x",
                 Some(kubeconfig("{token: static}").as_bytes())
             ),
             KubeconfigState::Usable { expires_at: None }
         );
-    }
-
-    #[test]
-    fn sts_hosts() {
-        for h in [
-            "sts.amazonaws.com",
-            "sts.us-west-2.amazonaws.com",
-            "sts.cn-north-1.amazonaws.com.cn",
-        ] {
-            assert!(is_sts_host(h), "{h}");
-        }
-        for h in [
-            "evil.com",
-            "sts.amazonaws.com.evil.com",
-            "sts..amazonaws.com",
-            "xsts.amazonaws.com",
-        ] {
-            assert!(!is_sts_host(h), "{h}");
-        }
     }
 }

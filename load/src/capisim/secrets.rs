@@ -64,7 +64,8 @@ fn judge(s: &Secret) -> Option<(ClusterKey, KubeconfigState)> {
         .as_ref()
         .and_then(|d| d.get(KUBECONFIG_KEY))
         .map(|b| b.0.as_slice());
-    Some((key, probe::evaluate(&label, value)))
+    let state = probe::evaluate(&label, &key.name, value);
+    Some((key, state))
 }
 
 impl Kubeconfigs {

@@ -132,6 +132,10 @@ pub struct Args {
     /// Latency in milliseconds added to every request by `slow`.
     #[arg(long, default_value_t = 200)]
     pub chaos_latency_ms: u64,
+    /// EKS token refresh interval of the controller (`--token-refresh-interval` of `capt run`, e.g. `60s`).
+    /// With it, the run measures kubeconfig writes per second over two intervals after convergence.
+    #[arg(long)]
+    pub token_refresh_interval: Option<String>,
 }
 
 impl Args {

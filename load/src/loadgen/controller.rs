@@ -90,6 +90,14 @@ fn spawn_child(launch: &Launch, (metrics, probes): (u16, u16)) -> anyhow::Result
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true);
+    // The simulated STS knows only the fake credentials; IMDS does not exist here.
+    cmd.env("AWS_ACCESS_KEY_ID", crate::capisim::FAKE_ACCESS_KEY_ID)
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            crate::capisim::FAKE_SECRET_ACCESS_KEY,
+        )
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     if std::env::var_os("RUST_LOG").is_none() {
         cmd.env("RUST_LOG", "warn");
     }

@@ -17,6 +17,7 @@ pub mod run;
 pub mod stack;
 pub mod stats;
 pub mod svg;
+pub mod tokens;
 
 pub use args::Args;
 

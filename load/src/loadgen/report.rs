@@ -51,6 +51,9 @@ pub struct Report {
     /// Fault schedule and recovery of a `--chaos` run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chaos: Option<ChaosReport>,
+    /// Kubeconfig writes by token refreshes, with `--token-refresh-interval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_refresh: Option<super::tokens::TokenRefresh>,
     /// Seconds since the first create → clusters created and Ready.
     /// Controller replicas started (more than one: with leader election).
     #[serde(default = "one")]
@@ -319,6 +322,22 @@ impl Report {
         }
         if self.invariants.is_none() {
             let _ = writeln!(s, "| invariants after convergence | not checked |");
+        }
+        if let Some(t) = &self.token_refresh {
+            let _ = writeln!(
+                s,
+                "| token refresh every {}: kubeconfig writes over {:.0} s | {} ({:.1}/s, {} clusters) |",
+                t.interval,
+                t.window_secs,
+                t.kubeconfig_writes,
+                t.writes_per_sec,
+                t.clusters_refreshed
+            );
+            let _ = writeln!(
+                s,
+                "| kubeconfig reads by Cluster API that found an expired token | {} |",
+                t.expired_reads
+            );
         }
         if let Some(c) = &self.chaos {
             let _ = write!(s, "\n{}", c.summary_md());

@@ -204,7 +204,16 @@ async fn start_replicas(
             .split_whitespace()
             .map(str::to_string)
             .collect(),
-        extra: args.controller_args.clone(),
+        extra: args
+            .controller_args
+            .iter()
+            .cloned()
+            .chain(
+                args.token_refresh_interval
+                    .iter()
+                    .map(|i| format!("--token-refresh-interval={i}")),
+            )
+            .collect(),
         kubeconfig: kubeconfig.to_path_buf(),
         runtime: args.runtime,
         log: args.out.join("controller.log"),
@@ -468,6 +477,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let invariants_converged = invariants(&client, &args, "after convergence", &mut notes).await;
 
+    let token_refresh = match (&args.token_refresh_interval, converged) {
+        (Some(i), true) => {
+            let window = 2 * crate::tfsim::parse_duration(i).map_err(anyhow::Error::msg)?;
+            Some(super::tokens::measure(&client, i, window).await)
+        }
+        _ => None,
+    };
+
     let mut churns = Vec::new();
     if converged {
         let limit = Duration::from_secs(args.timeout);
@@ -541,6 +558,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         replicas: args.replicas,
         otlp: otlp.as_ref().map(OtlpSink::counts),
         leaders_max: (args.replicas > 1).then_some(leaders_max),
+        token_refresh,
         timeline,
         notes,
     };

@@ -4,6 +4,7 @@
 //! exposed names are exactly `controller_runtime_reconcile_total`, `capt_events_total`, ….
 
 mod labels;
+mod tokens;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -77,6 +78,7 @@ struct Families {
     template_rollout_woken: Counter,
     template_rollout_pending: Gauge,
     resync_wakeups: Family<KindLabels, Counter>,
+    tokens: tokens::TokenMetrics,
 }
 
 impl Families {
@@ -107,10 +109,12 @@ impl Families {
             template_rollout_woken: Counter::default(),
             template_rollout_pending: Gauge::default(),
             resync_wakeups: Family::default(),
+            tokens: tokens::TokenMetrics::new(),
         }
     }
 
     fn register(&self, r: &mut Registry) {
+        self.tokens.register(r);
         r.register(
             "controller_runtime_reconcile",
             "Total number of reconciliations per controller",
