@@ -30,3 +30,25 @@ pub struct Ctx {
 }
 
 pub type SharedCtx = Arc<Ctx>;
+
+impl Ctx {
+    /// The context of one controller instance over `world`'s caches.
+    pub fn shared(
+        client: kube::Client,
+        world: World,
+        metrics: Metrics,
+        cfg: &super::manager::ManagerConfig,
+    ) -> SharedCtx {
+        Arc::new(Ctx {
+            client: client.clone(),
+            world,
+            status: StatusWriter::new(Arc::new(metrics.clone())),
+            events: EventRecorder::new(client, "capt", 25, 300, Arc::new(metrics.clone())),
+            metrics: metrics.clone(),
+            freshness: Freshness::default(),
+            waiters: Waiters::default(),
+            rollout: Arc::new(super::rollout::Rollout::new(metrics)),
+            shared_template_namespace: cfg.shared_namespace(),
+        })
+    }
+}

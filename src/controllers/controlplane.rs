@@ -15,6 +15,7 @@ use super::generic::Decide;
 use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::names::{outputs, secrets, suffixes, templates, with_suffix};
 use crate::api::{CAPTControlPlane, CAPTControlPlaneStatus, SecretSyncState};
 
@@ -67,7 +68,7 @@ fn vpc_dependency(
     let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
         return (None, false);
     };
-    if r.kind.as_deref() != Some("CAPTCluster") {
+    if r.kind.as_deref() != Some(Kind::CaptCluster.name()) {
         return (None, false);
     }
     let Some(cc) = r.name.as_deref().and_then(|n| get(&w.captclusters, ns, n)) else {
@@ -86,7 +87,7 @@ fn vpc_dependency(
 impl Decide for ControlPlane {
     type K = CAPTControlPlane;
     type Status = CAPTControlPlaneStatus;
-    const KIND: &'static str = "CAPTControlPlane";
+    const KIND: Kind = Kind::CaptControlPlane;
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTControlPlane> {
         &ctx.world.controlplanes
@@ -107,7 +108,7 @@ impl Decide for ControlPlane {
             .unwrap_or_else(|| name.clone());
         let tref = &cp.spec.workspace_template_ref;
         let referrer = Referrer {
-            kind: Self::KIND,
+            kind: Self::KIND.name(),
             namespace: &ns,
             name: &name,
             on_behalf_of: None,
@@ -117,7 +118,7 @@ impl Decide for ControlPlane {
             refused.is_none() && get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
         if !template_exists && refused.is_none() {
             ctx.waiters.wait_for(
-                "WorkspaceTemplate",
+                Kind::WorkspaceTemplate,
                 tref.namespace_or(&ns),
                 &tref.name,
                 &rctx.key,

@@ -16,6 +16,7 @@ use super::error::ControllerError;
 use super::exec::execute;
 use super::world;
 use crate::actors::{Action, ErrorClass, ObjectKey, ReconcileCtx, Reconciler};
+use crate::api::kinds::Kind;
 use crate::reconcile::plan::Plan;
 
 /// A kind's gathering and decision.
@@ -31,7 +32,7 @@ pub trait Decide: Send + Sync + 'static {
         + 'static;
     type Status: Serialize + Send + Sync + 'static;
 
-    const KIND: &'static str;
+    const KIND: Kind;
 
     fn store(ctx: &SharedCtx) -> &Store<Self::K>;
 
@@ -63,7 +64,7 @@ impl<D: Decide> Reconciler for Controller<D> {
     type Error = ControllerError;
 
     fn kind(&self) -> &'static str {
-        D::KIND
+        D::KIND.name()
     }
 
     fn get(&self, key: &ObjectKey) -> Option<Arc<D::K>> {
@@ -85,7 +86,7 @@ impl<D: Decide> Reconciler for Controller<D> {
         loop {
             let plan = D::plan(&self.ctx, &obj, &rctx).await?;
             let action = plan.action.clone();
-            match execute(&self.ctx, D::KIND, obj.as_ref(), plan, &rctx.writes).await {
+            match execute(&self.ctx, D::KIND.name(), obj.as_ref(), plan, &rctx.writes).await {
                 Ok(()) => return Ok(action),
                 // Waiting is not an error: the plan's timers and requeue still apply.
                 Err(ControllerError::Blocked(b)) if b.class == ErrorClass::Waiting => {

@@ -9,6 +9,7 @@ use super::generic::Decide;
 use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::names::labels;
 use crate::api::{CAPTCluster, CAPTClusterStatus};
 use crate::reconcile::children::owner_cluster;
@@ -21,7 +22,7 @@ pub struct Infra;
 impl Decide for Infra {
     type K = CAPTCluster;
     type Status = CAPTClusterStatus;
-    const KIND: &'static str = "CAPTCluster";
+    const KIND: Kind = Kind::CaptCluster;
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTCluster> {
         &ctx.world.captclusters
@@ -40,7 +41,7 @@ impl Decide for Infra {
             .and_then(|n| get(&w.clusters, &ns, n));
         let name = cc.name_any();
         let referrer = Referrer {
-            kind: Self::KIND,
+            kind: Self::KIND.name(),
             namespace: &ns,
             name: &name,
             on_behalf_of: None,
@@ -57,7 +58,7 @@ impl Decide for Infra {
                 let found = get(&w.templates, &tns, &r.name).is_some();
                 if !found {
                     ctx.waiters
-                        .wait_for("WorkspaceTemplate", &tns, &r.name, &rctx.key);
+                        .wait_for(Kind::WorkspaceTemplate, &tns, &r.name, &rctx.key);
                 }
                 found
             }

@@ -9,6 +9,7 @@ use super::error::ControllerError;
 use super::generic::Decide;
 use super::world::get;
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::{
     CAPTClusterTemplate, CaptControlPlaneTemplate, TemplateRef, TemplateStatus, ValidationError,
     WorkspaceTemplate, WorkspaceTemplateStatus,
@@ -21,7 +22,7 @@ pub struct WorkspaceTemplates;
 impl Decide for WorkspaceTemplates {
     type K = WorkspaceTemplate;
     type Status = WorkspaceTemplateStatus;
-    const KIND: &'static str = "WorkspaceTemplate";
+    const KIND: Kind = Kind::WorkspaceTemplate;
 
     fn store(ctx: &SharedCtx) -> &Store<WorkspaceTemplate> {
         &ctx.world.templates
@@ -63,7 +64,7 @@ fn template_plan(
             let found = get(&ctx.world.templates, ns, &r.name).is_some();
             if !found {
                 ctx.waiters
-                    .wait_for("WorkspaceTemplate", ns, &r.name, &rctx.key);
+                    .wait_for(Kind::WorkspaceTemplate, ns, &r.name, &rctx.key);
             }
             (format!("{ns}/{}", r.name), found)
         }
@@ -77,7 +78,7 @@ pub struct ControlPlaneTemplates;
 impl Decide for ControlPlaneTemplates {
     type K = CaptControlPlaneTemplate;
     type Status = TemplateStatus;
-    const KIND: &'static str = "CaptControlPlaneTemplate";
+    const KIND: Kind = Kind::CaptControlPlaneTemplate;
 
     fn store(ctx: &SharedCtx) -> &Store<CaptControlPlaneTemplate> {
         &ctx.world.cp_templates
@@ -104,7 +105,7 @@ pub struct ClusterTemplates;
 impl Decide for ClusterTemplates {
     type K = CAPTClusterTemplate;
     type Status = TemplateStatus;
-    const KIND: &'static str = "CAPTClusterTemplate";
+    const KIND: Kind = Kind::CaptClusterTemplate;
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTClusterTemplate> {
         &ctx.world.cluster_templates
