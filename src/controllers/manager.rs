@@ -1,6 +1,6 @@
 //! Assembles the controller: caches for every watched kind, the actor runtime with one registry per
-//! reconciled kind, and one router per watched kind (both as [`super::wiring::wire`] lists them). Must be started inside an actix `System`
-//! (see [`crate::actors::block_on`]).
+//! reconciled kind, and one router per watched kind (both as [`super::wiring::wire`] lists them).
+//! Must be started inside an actix `System` (see [`crate::actors::block_on`]).
 
 use std::sync::Arc;
 use std::time::Duration;
