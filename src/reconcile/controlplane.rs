@@ -16,7 +16,6 @@ use super::grants::{REF_NOT_PERMITTED, RefNotPermitted, TEMPLATE_REF_PERMITTED};
 use super::ownership::controller_ref;
 use super::plan::{Blocked, Op, Plan, deadline_timer};
 use super::secret_sync::{ConnectionSecret, OwnedSecret, SyncWorld, sync};
-use crate::actors::TimerCmd;
 use crate::api::names::{
     conditions as ct, finalizers, messages, outputs, reasons, suffixes, templates, variables,
     with_suffix,
@@ -27,6 +26,7 @@ use crate::api::{
     NamespacedName, SecretSyncState, TemplateRef, Workspace, WorkspaceRef, WorkspaceStatusMirror,
     WorkspaceTemplateApply, set_condition,
 };
+use crate::reconcile::outcome::TimerCmd;
 
 pub const CONTROL_PLANE_TIMER: &str = "control-plane-timeout";
 /// Condition type of the secret sync.

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::actors::ErrorClass;
 use crate::reconcile::kubeconfig::tests::token_kubeconfig;
+use crate::reconcile::outcome::ErrorClass;
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
 use crate::reconcile::secrets::reasons as sr;
 

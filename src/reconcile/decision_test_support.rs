@@ -6,9 +6,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::actors::{ErrorClass, TimerCmd};
 use crate::api::{Cluster, Condition, Workspace, WorkspaceTemplateApply};
-use crate::client::events::EventType;
+use crate::reconcile::outcome::EventType;
+use crate::reconcile::outcome::{ErrorClass, TimerCmd};
 use crate::reconcile::plan::{Child, Op, Plan};
 
 pub const NS: &str = "default";

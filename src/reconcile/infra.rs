@@ -13,7 +13,6 @@ use serde_json::json;
 use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, owner_cluster};
 use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
 use super::plan::{Blocked, Op, Plan, deadline_timer};
-use crate::actors::TimerCmd;
 use crate::api::names::{
     conditions as ct, finalizers, labels, messages, reasons, suffixes, variables, with_suffix,
 };
@@ -21,6 +20,7 @@ use crate::api::{
     CAPTCluster, CAPTClusterStatus, Cluster, ClusterWorkspaceTemplateStatus, Condition, VpcSource,
     Workspace, WorkspaceTemplateApply, find_condition, remove_condition, set_condition,
 };
+use crate::reconcile::outcome::TimerCmd;
 
 /// VPC creation timeout (seed: 15 minutes).
 pub const VPC_TIMEOUT: Duration = Duration::from_secs(15 * 60);

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::actors::ErrorClass;
 use crate::api::names::{conditions as ct, reasons as r};
+use crate::reconcile::outcome::ErrorClass;
 
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::actors::{Action, Classify, ErrorClass, TimerCmd};
-use crate::client::events::{EventSpec, EventType};
+use crate::reconcile::outcome::{Action, Classify, ErrorClass, TimerCmd};
+use crate::reconcile::outcome::{EventSpec, EventType};
 
 /// A child object capt creates or updates, as JSON (`apiVersion`, `kind`, `metadata`, `spec`…).
 #[derive(Clone, Debug, PartialEq)]

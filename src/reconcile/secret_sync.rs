@@ -14,9 +14,9 @@ use super::secrets::{
     SECRET_TIMEOUT, SyncInput, ValidatedSecret, ca_secret_data, initial, kubeconfig_secret_data,
     next_state, validate_connection_secret,
 };
-use crate::actors::TimerCmd;
 use crate::api::names::{labels, secrets as keys};
 use crate::api::{AddonKeys, SecretSyncState, SecretSyncStatus};
+use crate::reconcile::outcome::TimerCmd;
 
 pub const SECRET_TIMER: &str = "secret-timeout";
 

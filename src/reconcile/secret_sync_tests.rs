@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use super::*;
-use crate::client::events::EventType;
 use crate::reconcile::kubeconfig::tests::token_kubeconfig;
+use crate::reconcile::outcome::EventType;
 use crate::reconcile::secrets::reasons as sr;
 
 #[path = "decision_test_support.rs"]

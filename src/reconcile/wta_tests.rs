@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::actors::ErrorClass;
+use crate::reconcile::outcome::ErrorClass;
 
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]
