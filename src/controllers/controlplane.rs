@@ -96,7 +96,7 @@ impl Decide for ControlPlane {
     async fn plan(
         ctx: &SharedCtx,
         cp: &CAPTControlPlane,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<CAPTControlPlaneStatus>, ControllerError> {
         let w = &ctx.world;
         let ns = cp.namespace().unwrap_or_default();
@@ -116,14 +116,6 @@ impl Decide for ControlPlane {
         let refused = refusal(ctx, &referrer, tref);
         let template_exists =
             refused.is_none() && get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
-        if !template_exists && refused.is_none() {
-            ctx.waiters.wait_for(
-                Kind::WorkspaceTemplate,
-                tref.namespace_or(&ns),
-                &tref.name,
-                &rctx.key,
-            );
-        }
         let eks_apply = get(&w.applies, &ns, &apply_name(cp));
         let ws_of = |a: &Option<std::sync::Arc<crate::api::WorkspaceTemplateApply>>| {
             a.as_ref()

@@ -85,6 +85,9 @@ impl<D: Decide> Reconciler for Controller<D> {
         let mut attempt = 0u32;
         loop {
             let plan = D::plan(&self.ctx, &obj, &rctx).await?;
+            for w in &plan.waits {
+                (self.ctx.waiters).wait_for(w.kind, &w.namespace, &w.name, &rctx.key);
+            }
             let action = plan.action.clone();
             match execute(&self.ctx, D::KIND.name(), obj.as_ref(), plan, &rctx.writes).await {
                 Ok(()) => return Ok(action),

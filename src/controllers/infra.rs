@@ -31,7 +31,7 @@ impl Decide for Infra {
     async fn plan(
         ctx: &SharedCtx,
         cc: &CAPTCluster,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<CAPTClusterStatus>, ControllerError> {
         let w = &ctx.world;
         let ns = cc.namespace().unwrap_or_default();
@@ -53,15 +53,7 @@ impl Decide for Infra {
             .and_then(|r| refusal(ctx, &referrer, r));
         let template_exists = match &cc.spec.vpc_template_ref {
             Some(_) if refused.is_some() => false,
-            Some(r) => {
-                let tns = r.namespace_or(&ns).to_string();
-                let found = get(&w.templates, &tns, &r.name).is_some();
-                if !found {
-                    ctx.waiters
-                        .wait_for(Kind::WorkspaceTemplate, &tns, &r.name, &rctx.key);
-                }
-                found
-            }
+            Some(r) => get(&w.templates, r.namespace_or(&ns), &r.name).is_some(),
             None => false,
         };
         let apply = get(&w.applies, &ns, &apply_name(cc));

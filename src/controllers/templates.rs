@@ -51,7 +51,6 @@ impl Decide for WorkspaceTemplates {
 /// it refers to (`r`; none means there is nothing to find) exists, waiting for it when it does not.
 fn template_plan(
     ctx: &SharedCtx,
-    rctx: &ReconcileCtx,
     meta: &ObjectMeta,
     status: Option<&TemplateStatus>,
     validation: Result<(), ValidationError>,
@@ -62,15 +61,16 @@ fn template_plan(
         Some(r) => {
             let ns = r.namespace_or(meta.namespace.as_deref().unwrap_or_default());
             let found = get(&ctx.world.templates, ns, &r.name).is_some();
-            if !found {
-                ctx.waiters
-                    .wait_for(Kind::WorkspaceTemplate, ns, &r.name, &rctx.key);
-            }
             (format!("{ns}/{}", r.name), found)
         }
         None => (String::new(), true),
     };
-    decide_template(status, meta.generation, invalid, (&name, found), &now())
+    let mut plan = decide_template(status, meta.generation, invalid, (&name, found), &now());
+    if let Some(r) = r.filter(|_| !found) {
+        let ns = r.namespace_or(meta.namespace.as_deref().unwrap_or_default());
+        plan.wait_for(Kind::WorkspaceTemplate, ns, &r.name);
+    }
+    plan
 }
 
 pub struct ControlPlaneTemplates;
@@ -87,11 +87,10 @@ impl Decide for ControlPlaneTemplates {
     async fn plan(
         ctx: &SharedCtx,
         t: &CaptControlPlaneTemplate,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<TemplateStatus>, ControllerError> {
         Ok(template_plan(
             ctx,
-            rctx,
             t.meta(),
             t.status.as_ref(),
             t.spec.validate(),
@@ -114,11 +113,10 @@ impl Decide for ClusterTemplates {
     async fn plan(
         ctx: &SharedCtx,
         t: &CAPTClusterTemplate,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<TemplateStatus>, ControllerError> {
         Ok(template_plan(
             ctx,
-            rctx,
             t.meta(),
             t.status.as_ref(),
             t.spec.validate(),

@@ -14,8 +14,9 @@ use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, ow
 use super::endpoint::discover;
 use super::grants::{REF_NOT_PERMITTED, RefNotPermitted, TEMPLATE_REF_PERMITTED};
 use super::ownership::controller_ref;
-use super::plan::{Blocked, Op, Plan, deadline_timer};
+use super::plan::{Blocked, Op, Plan, Wait, deadline_timer};
 use super::secret_sync::{ConnectionSecret, OwnedSecret, SyncWorld, sync};
+use crate::api::kinds::Kind;
 use crate::api::names::{
     conditions as ct, finalizers, messages, outputs, reasons, suffixes, templates, variables,
     with_suffix,
@@ -454,6 +455,24 @@ fn control_plane_deadline(cp: &CAPTControlPlane, w: &CpWorld) -> Deadline {
 }
 
 pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
+    let mut plan = decide_writes(cp, w);
+    plan.waits = waits(cp, w);
+    plan
+}
+
+/// What the control plane waits for, whatever the decision: its WorkspaceTemplate while absent
+/// (and not refused).
+pub fn waits(cp: &CAPTControlPlane, w: &CpWorld) -> Vec<Wait> {
+    let mut plan = Plan::<()>::default();
+    if !w.template_exists && w.refused.is_none() {
+        let ns = cp.namespace().unwrap_or_default();
+        let r = &cp.spec.workspace_template_ref;
+        plan.wait_for(Kind::WorkspaceTemplate, r.namespace_or(&ns), &r.name);
+    }
+    plan.waits
+}
+
+fn decide_writes(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
     if super::pause::is_paused(cp.meta(), w.cluster) {
         return super::pause::paused_plan();
     }

@@ -12,7 +12,8 @@ use serde_json::json;
 
 use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, owner_cluster};
 use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
-use super::plan::{Blocked, Op, Plan, deadline_timer};
+use super::plan::{Blocked, Op, Plan, Wait, deadline_timer};
+use crate::api::kinds::Kind;
 use crate::api::names::{
     conditions as ct, finalizers, labels, messages, reasons, suffixes, variables, with_suffix,
 };
@@ -79,6 +80,26 @@ fn time_str(t: &Option<Time>) -> Option<String> {
 
 /// The CAPTCluster decision, with the fields of both Cluster API contracts filled from it.
 pub fn decide(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
+    let mut plan = decide_writes(cc, w);
+    plan.waits = waits(cc, w);
+    plan
+}
+
+/// What the CAPTCluster waits for, whatever the decision: its VPC template while absent (and not
+/// refused).
+pub fn waits(cc: &CAPTCluster, w: &InfraWorld) -> Vec<Wait> {
+    let mut plan = Plan::<()>::default();
+    if let Some(r) = cc.spec.vpc_template_ref.as_ref()
+        && w.refused.is_none()
+        && !w.template_exists
+    {
+        let ns = cc.namespace().unwrap_or_default();
+        plan.wait_for(Kind::WorkspaceTemplate, r.namespace_or(&ns), &r.name);
+    }
+    plan.waits
+}
+
+fn decide_writes(cc: &CAPTCluster, w: &InfraWorld) -> Plan<CAPTClusterStatus> {
     let mut plan = decide_vpc(cc, w);
     if let Some(st) = plan.status.as_mut() {
         contract_fields(st, cc.meta().generation, &w.now);

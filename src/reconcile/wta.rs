@@ -12,8 +12,9 @@ use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
 use super::ownership::{
     OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION, SPEC_HASH_ANNOTATION, owner_id, workspace_labels,
 };
-use super::plan::{Blocked, Child, Op, Plan};
+use super::plan::{Blocked, Child, Op, Plan, Wait};
 use super::render::{render, spec_hash, unresolved_placeholders};
+use crate::api::kinds::Kind;
 use crate::api::names::{
     annotations, events, finalizers, groups, status as cstatus, workspace_name_for_apply,
 };
@@ -321,6 +322,47 @@ fn ready_to_apply(
 
 /// Decide what to do for `wta`.
 pub fn decide(
+    wta: &WorkspaceTemplateApply,
+    world: &WtaWorld,
+) -> Plan<WorkspaceTemplateApplyStatus> {
+    let mut plan = decide_writes(wta, world);
+    plan.waits = waits(wta, world);
+    plan
+}
+
+/// What the apply waits for, whatever the decision: its missing secrets, its unready
+/// Workspaces, its template while absent (and not refused), and its Cluster while not cached.
+pub fn waits(wta: &WorkspaceTemplateApply, world: &WtaWorld) -> Vec<Wait> {
+    let ns = wta.namespace().unwrap_or_default();
+    let mut plan = Plan::<()>::default();
+    for s in &wta.spec.wait_for_secrets {
+        let sns = if s.namespace.is_empty() {
+            ns.as_str()
+        } else {
+            s.namespace.as_str()
+        };
+        if world.missing_secrets.contains(&format!("{sns}/{}", s.name)) {
+            plan.wait_for(Kind::Secret, sns, &s.name);
+        }
+    }
+    for (name, _) in &world.unready_workspaces {
+        plan.wait_for(Kind::Workspace, "", name);
+    }
+    let tref = &wta.spec.template_ref;
+    if world.template.is_none() && world.refused.is_none() {
+        plan.wait_for(Kind::WorkspaceTemplate, tref.namespace_or(&ns), &tref.name);
+    }
+    if let Some(c) = wta
+        .labels()
+        .get(crate::api::names::labels::CLUSTER_NAME)
+        .filter(|_| world.cluster_missing)
+    {
+        plan.wait_for(Kind::Cluster, &ns, c);
+    }
+    plan.waits
+}
+
+fn decide_writes(
     wta: &WorkspaceTemplateApply,
     world: &WtaWorld,
 ) -> Plan<WorkspaceTemplateApplyStatus> {

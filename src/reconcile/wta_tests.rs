@@ -813,3 +813,78 @@ fn an_apply_whose_cluster_is_not_cached_writes_nothing_until_it_is() {
         }
     }
 }
+
+#[test]
+fn an_apply_waits_for_what_it_misses_whatever_it_decides() {
+    let wait = |kind, ns: &str, name: &str| Wait {
+        kind,
+        namespace: ns.into(),
+        name: name.into(),
+    };
+    type Edit = fn(&mut Value);
+    type Cache = fn(&mut W);
+    let cases: Vec<(&str, Edit, Cache, Vec<Wait>)> = vec![
+        ("nothing missing", |_| {}, |_| {}, vec![]),
+        (
+            "a secret in the apply's namespace and one elsewhere",
+            |v| {
+                v["spec"]["waitForSecrets"] = json!([
+                    {"name": "a", "namespace": ""},
+                    {"name": "b", "namespace": "other"},
+                    {"name": "c", "namespace": ""},
+                ])
+            },
+            |w| w.missing_secrets = vec!["default/a".into(), "other/b".into()],
+            vec![
+                wait(Kind::Secret, "default", "a"),
+                wait(Kind::Secret, "other", "b"),
+            ],
+        ),
+        (
+            "unready and absent Workspaces",
+            |_| {},
+            |w| w.unready_workspaces = vec![("vpc".into(), true), ("gone".into(), false)],
+            vec![
+                wait(Kind::Workspace, "", "vpc"),
+                wait(Kind::Workspace, "", "gone"),
+            ],
+        ),
+        (
+            "an absent template",
+            |_| {},
+            |w| w.template = None,
+            vec![wait(Kind::WorkspaceTemplate, "default", "eks")],
+        ),
+        (
+            "a refused template is not waited for",
+            |_| {},
+            |w| {
+                w.template = None;
+                w.refused = Some(crate::reconcile::grants::RefNotPermitted {
+                    kind: "WorkspaceTemplateApply".into(),
+                    namespace: "default".into(),
+                    name: APPLY.into(),
+                    template_namespace: "team-a".into(),
+                    template: "eks".into(),
+                    shared: "default".into(),
+                });
+            },
+            vec![],
+        ),
+        (
+            "a Cluster not cached, also while paused",
+            |v| v["metadata"]["labels"] = json!({crate::api::names::labels::CLUSTER_NAME: "alpha"}),
+            |w| {
+                w.cluster_missing = true;
+                w.paused = true;
+            },
+            vec![wait(Kind::Cluster, "default", "alpha")],
+        ),
+    ];
+    for (name, edit, cache, want) in cases {
+        let mut w = W::default();
+        cache(&mut w);
+        let plan = w.run(&wta(edit));
+        assert_eq!(plan.waits, want, "{name}");
+    }
+}
