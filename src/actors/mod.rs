@@ -1,6 +1,7 @@
 //! The actor runtime: routers turn watch events into wake-ups, a registry keeps one supervised
 //! actor per owned object, and each actor owns its retries, rate limit, timers and traces.
 
+pub mod admit;
 pub mod backoff;
 pub mod cache;
 pub mod freshness;
