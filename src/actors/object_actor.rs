@@ -146,6 +146,18 @@ impl<R: Reconciler> ObjectActor<R> {
         let Some(trigger) = self.next.clone() else {
             return;
         };
+        let Some((obj, generation)) = self.admit(&trigger, ctx) else {
+            return;
+        };
+        self.start(obj, generation, trigger, ctx);
+    }
+
+    /// Run [`admit`] on this wake-up: defer it, drop it, or return the object to reconcile.
+    fn admit(
+        &mut self,
+        trigger: &Trigger,
+        ctx: &mut Context<Self>,
+    ) -> Option<(Arc<R::Object>, Option<i64>)> {
         let kind = self.kind();
         let rate_wait = self
             .limiter
@@ -164,14 +176,14 @@ impl<R: Reconciler> ObjectActor<R> {
             object: obj
                 .as_ref()
                 .map(|o| kube::Resource::meta(o.as_ref()).generation),
-            trigger: &trigger,
+            trigger,
             freshness_max_wait: settings.freshness_max_wait,
             freshness_poll: settings.freshness_poll,
         };
-        let (obj, generation) = match admit(&mut self.admission, &input, Instant::now()) {
+        match admit(&mut self.admission, &input, Instant::now()) {
             Admit::Defer(after) => {
                 self.defer(after, ctx);
-                return;
+                None
             }
             Admit::Skip => {
                 self.inbox.writes.prune(&self.shared.freshness);
@@ -180,19 +192,28 @@ impl<R: Reconciler> ObjectActor<R> {
                 }
                 self.next = None;
                 self.links.clear();
-                return;
+                None
             }
-            Admit::Run => match obj {
-                Some(o) => {
-                    let generation = kube::Resource::meta(o.as_ref()).generation;
-                    (o, generation)
+            Admit::Run => {
+                if !caught_up {
+                    tracing::debug!(key = %self.key, "cache did not catch up with own writes in time; reconciling anyway");
                 }
-                None => return,
-            },
-        };
-        if !caught_up {
-            tracing::debug!(key = %self.key, "cache did not catch up with own writes in time; reconciling anyway");
+                let o = obj?;
+                let generation = kube::Resource::meta(o.as_ref()).generation;
+                Some((o, generation))
+            }
         }
+    }
+
+    /// Start a reconcile of `obj` now.
+    fn start(
+        &mut self,
+        obj: Arc<R::Object>,
+        generation: Option<i64>,
+        trigger: Trigger,
+        ctx: &mut Context<Self>,
+    ) {
+        let kind = self.kind();
         self.inbox.writes.prune(&self.shared.freshness);
         self.next = None;
         let links = std::mem::take(&mut self.links);
