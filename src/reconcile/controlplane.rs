@@ -1,7 +1,7 @@
 //! CAPTControlPlane decisions: owner wait and pause, template check, the non-blocking EC2 Spot
-//! service-linked-role flow (B-17), the EKS WorkspaceTemplateApply kept in step with the spec
-//! (B-8), status from the EKS Workspace (endpoint host without scheme, B-2; `initialized` never
-//! goes back, B-5), the 30-minute timeout, secret sync, and deletion.
+//! service-linked-role flow, the EKS WorkspaceTemplateApply kept in step with the spec, status
+//! from the EKS Workspace (endpoint host without scheme; `initialized` never goes back), the
+//! timeouts, secret sync, and deletion. See docs/upstream-differences.md.
 
 use std::time::Duration;
 
@@ -260,7 +260,7 @@ fn spot_flow(
     if ws.output(outputs::ROLE_EXISTS) == Some(&json!(true)) || !w.spot_create_template {
         return;
     }
-    // The role is account-wide: never destroy it with one cluster (B-17).
+    // The role is account-wide: never destroy it with one cluster.
     let create = ApplyIntent {
         template_ref: TemplateRef::new(templates::SPOT_ROLE_CREATE, Some(ns)),
         retain_workspace_on_delete: true,
@@ -317,7 +317,7 @@ fn deletion(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> 
 }
 
 /// The upstream kubeconfig apply (`<cp>-kubeconfig-apply`), created when its template exists and the
-/// control plane is up; its outputs secret lands in the control plane's namespace (B-12).
+/// control plane is up; its outputs secret lands in the control plane's namespace.
 fn kubeconfig_apply(
     cp: &CAPTControlPlane,
     cluster_name: &str,

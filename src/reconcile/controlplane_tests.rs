@@ -705,7 +705,7 @@ fn recovers_after_timeout_when_the_workspace_succeeds() {
 
 #[test]
 fn initialized_never_goes_back() {
-    // B-5: a Ready control plane whose Workspace stops being Ready.
+    // A Ready control plane whose Workspace stops being Ready.
     let ready = W::default().with_eks(ready_workspace(
         EKS_WS,
         eks_outputs(&format!("https://{HOST}")),
@@ -727,7 +727,7 @@ fn initialized_never_goes_back() {
     let plan = w.run(&cp(observed(&up)));
     let s = st(&plan);
     assert!(!s.ready);
-    assert!(s.initialized, "B-5");
+    assert!(s.initialized, "initialized never goes back");
     assert_eq!(
         cond(&s.conditions, ct::INITIALIZED).map(|c| c.status.as_str()),
         Some("True")
@@ -743,7 +743,7 @@ fn initialized_never_goes_back() {
 
 #[test]
 fn version_change_patches_the_apply_and_reports_the_upgrade() {
-    // B-8: the new version reaches the apply; status keeps the running version until applied.
+    // The new version reaches the apply; status keeps the running version until applied.
     let w = W::default().with_eks(ready_workspace(
         EKS_WS,
         eks_outputs(&format!("https://{HOST}")),
@@ -847,7 +847,11 @@ fn spot_role_flow_never_gates_the_control_plane() {
                         spec["templateRef"],
                         json!({"name": "spot-role-create", "namespace": NS})
                     );
-                    assert_eq!(spec["retainWorkspaceOnDelete"], json!(true), "B-17");
+                    assert_eq!(
+                        spec["retainWorkspaceOnDelete"],
+                        json!(true),
+                        "the account-wide role is kept"
+                    );
                 }
                 _ => {}
             }
@@ -925,7 +929,7 @@ fn kubeconfig_apply_after_ready() {
 
 #[test]
 fn secrets_ready_only_once_the_kubeconfig_secret_exists() {
-    // B-9.
+    // Secrets are ready only once the kubeconfig secret exists.
     let base = || {
         let mut w = W::default().with_eks(ready_workspace(
             EKS_WS,
@@ -1166,7 +1170,7 @@ fn deletion_removes_applies_in_order_and_leaves_the_spot_role() {
             deleted(&plan)
                 .iter()
                 .all(|(_, n)| *n != "alpha-spot-role-create"),
-            "{case}: B-17"
+            "{case}: the account-wide role is kept"
         );
         assert!(plan.status.is_none(), "{case}");
     }

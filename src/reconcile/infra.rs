@@ -1,7 +1,7 @@
-//! CAPTCluster decisions: wait for the owner Cluster (B-1, B-16), honour pause, validate, then
+//! CAPTCluster decisions: wait for the owner Cluster, honour pause, validate, then
 //! either adopt an existing VPC or create the VPC through a WorkspaceTemplateApply and report its
 //! readiness, id and failure domains; on deletion wait for the control plane, then delete or
-//! really retain (B-3) the VPC.
+//! really retain the VPC (see docs/upstream-differences.md).
 
 use std::time::Duration;
 

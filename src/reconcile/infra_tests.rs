@@ -289,7 +289,10 @@ fn existing_vpc_is_used_and_clears_earlier_failures() {
         cond_state(&s.conditions, ct::VPC_READY),
         state("True", r::EXISTING_VPC_USED, messages::EXISTING_VPC_USED)
     );
-    assert!(cond(&s.conditions, ct::VPC_FAILED).is_none(), "B-4");
+    assert!(
+        cond(&s.conditions, ct::VPC_FAILED).is_none(),
+        "VPCFailed cleared"
+    );
     assert_eq!(
         (s.failure_reason.as_deref(), s.failure_message.as_deref()),
         (None, None)
@@ -506,7 +509,10 @@ fn vpc_ready_sets_id_and_provisioned_and_clears_failures() {
             cond_state(&s.conditions, ct::VPC_READY),
             state("True", r::VPC_CREATED, messages::VPC_CREATED)
         );
-        assert!(cond(&s.conditions, ct::VPC_FAILED).is_none(), "{case}: B-4");
+        assert!(
+            cond(&s.conditions, ct::VPC_FAILED).is_none(),
+            "{case}: VPCFailed cleared"
+        );
         assert_eq!(
             (s.failure_reason.as_deref(), s.failure_message.as_deref()),
             (None, None)
@@ -776,7 +782,7 @@ fn deletion_waits_for_the_control_plane_then_deletes_or_retains_the_vpc() {
             vec![],
         ),
         (
-            "retain marks the apply first (B-3)",
+            "retain marks the apply first",
             true,
             true,
             false,

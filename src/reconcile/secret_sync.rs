@@ -53,7 +53,7 @@ pub struct SyncWorld<'a> {
 pub struct SyncOutcome {
     pub status: SecretSyncStatus,
     pub validated: Option<ValidatedSecret>,
-    /// The kubeconfig secret exists (B-9: secrets are ready only then).
+    /// The kubeconfig secret exists (secrets are ready only then; see docs/upstream-differences.md).
     pub kubeconfig_exists: bool,
 }
 

@@ -1,5 +1,5 @@
 //! WorkspaceTemplateApply decisions: render the template into a cluster-scoped Workspace, keep it in
-//! step with the rendered spec (B-8), recreate it when deleted from outside, mirror its conditions,
+//! step with the rendered spec, recreate it when deleted from outside, mirror its conditions,
 //! and delete or retain it on deletion.
 
 use std::sync::Arc;

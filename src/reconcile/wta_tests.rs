@@ -216,7 +216,7 @@ fn template_connection_secret_is_kept_without_an_override() {
 
 #[test]
 fn variable_values_are_inserted_as_text_not_json() {
-    // B-10: quotes, backslashes, newlines and placeholders in values neither corrupt the spec nor expand.
+    // Quotes, backslashes, newlines and placeholders in values neither corrupt the spec nor expand.
     let tricky = "a \"quoted\" \\ value\nwith ${cluster_name} and }";
     let plan = W::default().run(&wta(|v| v["spec"]["variables"]["note"] = json!(tricky)));
     let spec = &created(&plan, "Workspace")[0].body["spec"];
@@ -249,7 +249,7 @@ fn blocked_before_apply_table() {
             true,
         ),
         (
-            "template missing, namespace from the apply (B-11)",
+            "template missing, namespace from the apply",
             |v| {
                 v["metadata"]["namespace"] = json!("team-a");
                 v["spec"]["templateRef"] = json!({"name": "eks"});
@@ -372,7 +372,7 @@ fn mirrors_workspace_conditions_and_announces_readiness_once() {
 
 #[test]
 fn spec_change_patches_the_workspace() {
-    // B-8: a changed variable reaches the Workspace.
+    // A changed variable reaches the Workspace.
     let before = wta(|_| {});
     let base = W::default();
     let ws = created_workspace(
@@ -416,7 +416,7 @@ fn spec_change_patches_the_workspace() {
 
 #[test]
 fn workspace_deleted_from_outside_is_recreated() {
-    // B-8: no error forever, a new Workspace.
+    // No error forever, a new Workspace.
     let applied = wta(|v| {
         v["status"] =
             json!({"applied": true, "workspaceName": WS, "lastAppliedTime": at(0).0.to_string()})
