@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use capt_load::simstack::{self, SimStack};
 use capt_load::{capisim, kubesim, tfsim};
 use tokio::task::JoinHandle;
 
@@ -30,58 +31,37 @@ pub struct Stack {
     pub probe_addr: SocketAddr,
     running: Running,
     readiness: Readiness,
-    simulators: Vec<JoinHandle<()>>,
+    simulators: SimStack,
     server_stop: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<()>,
-}
-
-fn spawn_sim(
-    name: &'static str,
-    fut: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            tracing::error!(simulator = name, error = %format!("{e:#}"), "simulator stopped");
-        }
-    })
 }
 
 impl Stack {
     /// Starts everything; the clusters are not created yet.
     pub async fn start(args: &DemoArgs) -> Result<Self, DemoError> {
-        let sim = kubesim::start(kubesim::Config {
-            port: args.api_port,
-            seed: args.seed,
-            ..kubesim::Config::default()
+        let stack = SimStack::start(simstack::Config {
+            server: kubesim::Config {
+                port: args.api_port,
+                seed: args.seed,
+                ..kubesim::Config::default()
+            },
+            crds: vec![crate::api::crds_yaml()],
+            tf: tfsim::Config {
+                delay: args.tf_delay,
+                destroy_delay: args.tf_delay,
+                seed: args.seed,
+                faults: args
+                    .tf_faults
+                    .iter()
+                    .map(|r| (r.pattern.clone(), r.kind))
+                    .collect(),
+                ..tfsim::Config::default()
+            },
+            capi: capisim::Config::default(),
         })
         .await
         .map_err(DemoError::ApiServer)?;
-        for crds in [
-            crate::api::crds_yaml(),
-            tfsim::WORKSPACE_CRD_YAML.to_string(),
-            capisim::CLUSTER_CRD_YAML.to_string(),
-        ] {
-            sim.install_crds_yaml(&crds).map_err(DemoError::ApiServer)?;
-        }
-
-        let tf_config = tfsim::Config {
-            delay: args.tf_delay,
-            destroy_delay: args.tf_delay,
-            seed: args.seed,
-            faults: args
-                .tf_faults
-                .iter()
-                .map(|r| (r.pattern.clone(), r.kind))
-                .collect(),
-            ..tfsim::Config::default()
-        };
-        let simulators = vec![
-            spawn_sim("tfsim", tfsim::run(sim.client(), tf_config)),
-            spawn_sim(
-                "capisim",
-                capisim::run(sim.client(), capisim::Config::default()),
-            ),
-        ];
+        let sim = stack.server.clone();
 
         let metrics = Metrics::new();
         let client = crate::client::build(
@@ -141,7 +121,7 @@ impl Stack {
             probe_addr,
             running,
             readiness,
-            simulators,
+            simulators: stack,
             server_stop,
             server,
         })
@@ -165,9 +145,7 @@ impl Stack {
         if !self.running.shutdown(DRAIN).await {
             tracing::warn!("some reconciles were still running at shutdown");
         }
-        for s in &self.simulators {
-            s.abort();
-        }
+        self.simulators.stop_simulators();
         let _ = self.server_stop.send(true);
         let _ = self.server.await;
         self.sim.shutdown().await;
