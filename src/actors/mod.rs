@@ -18,6 +18,7 @@ pub mod resync;
 pub mod router;
 pub mod runtime;
 pub mod settings;
+pub mod shutdown;
 
 pub use key::ObjectKey;
 pub use reconciler::{Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger};

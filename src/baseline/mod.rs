@@ -43,7 +43,6 @@ pub enum RuntimeKind {
 pub struct Running {
     pub ctx: SharedCtx,
     pub gate: SyncGate,
-    stop: tokio::sync::watch::Sender<bool>,
     controllers: Vec<JoinHandle<()>>,
     pumps: Vec<JoinHandle<()>>,
 }
@@ -54,7 +53,6 @@ struct Spawner {
     ctx: SharedCtx,
     triggers: Arc<Triggers>,
     settings: crate::actors::RuntimeSettings,
-    stop: tokio::sync::watch::Receiver<bool>,
     /// The request channel of each kind reconciled by the enabled controller groups.
     requests: HashMap<Kind, UnboundedReceiver<ObjectKey>>,
     controllers: Vec<JoinHandle<()>>,
@@ -77,7 +75,7 @@ impl wiring::Runtime for Spawner {
             self.pump(D::KIND, own, owners);
             return;
         };
-        let mut rx = self.stop.clone();
+        let stop = self.ctx.shutdown.triggered();
         self.controllers.push(kind::spawn(
             KindSpec {
                 reconciler: Controller::<D>::new(self.ctx.clone()),
@@ -88,9 +86,7 @@ impl wiring::Runtime for Spawner {
             },
             self.triggers.clone(),
             &self.settings,
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            },
+            stop,
         ));
     }
 
@@ -111,7 +107,7 @@ impl Spawner {
         if !kind.watched(self.enabled) {
             return;
         }
-        self.pumps.push(tokio::spawn(pump(
+        self.pumps.push(self.ctx.shutdown.spawn_until(pump(
             kind.name(),
             stream,
             owners,
@@ -142,13 +138,11 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
             (k, triggers.channel(k.name()))
         })
         .collect();
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let triggers = Arc::new(triggers);
     let mut sp = Spawner {
         ctx: ctx.clone(),
         triggers: triggers.clone(),
         settings: cfg.runtime.clone(),
-        stop: stop_rx,
         requests,
         controllers: Vec::new(),
         pumps: Vec::new(),
@@ -168,7 +162,6 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     Running {
         ctx,
         gate,
-        stop,
         controllers: sp.controllers,
         pumps: sp.pumps,
     }
@@ -213,11 +206,17 @@ fn spawn_resync(
 impl Running {
     /// Stop taking new work and wait up to `deadline` for running reconciles.
     pub async fn shutdown(self, deadline: Duration) -> bool {
-        self.stop.send_replace(true);
+        let started = std::time::Instant::now();
+        self.ctx.shutdown.trigger();
         let all = futures::future::join_all(self.controllers);
         let drained = tokio::time::timeout(deadline, all).await.is_ok();
+        // The resync and rollout loops do no work of their own to finish.
         for p in &self.pumps {
             p.abort();
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        if !self.ctx.shutdown.drain(left).await {
+            tracing::warn!("some Events were still being sent at shutdown");
         }
         drained
     }

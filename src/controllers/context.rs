@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::actors::freshness::Freshness;
+use crate::actors::shutdown::Shutdown;
 use crate::client::events::EventRecorder;
 use crate::client::status::StatusWriter;
 use crate::telemetry::Metrics;
@@ -27,6 +28,8 @@ pub struct Ctx {
     pub rollout: std::sync::Arc<super::rollout::Rollout>,
     /// Namespace whose WorkspaceTemplates every namespace may use (`--shared-template-namespace`).
     pub shared_template_namespace: String,
+    /// Stops the controller's tasks; tracks its background Event sends.
+    pub shutdown: Shutdown,
 }
 
 pub type SharedCtx = Arc<Ctx>;
@@ -49,6 +52,7 @@ impl Ctx {
             waiters: Waiters::default(),
             rollout: Arc::new(super::rollout::Rollout::new(metrics)),
             shared_template_namespace: cfg.shared_namespace(),
+            shutdown: Shutdown::default(),
         })
     }
 }

@@ -260,7 +260,7 @@ where
             plan.events.clone(),
             ctx.events.clone(),
         );
-        tokio::spawn(async move {
+        ctx.shutdown.spawn_background(async move {
             for ev in &events {
                 recorder.publish(&r, ev).await;
             }

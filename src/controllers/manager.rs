@@ -15,6 +15,7 @@ use crate::actors::cache::EventStream;
 use crate::actors::gate::SyncGate;
 use crate::actors::resync::{self, ResyncSettings};
 use crate::actors::router::{self, Route, RouterCtx};
+use crate::actors::shutdown::Shutdown;
 use crate::actors::{ActorRuntime, RuntimeSettings};
 use crate::api::kinds::Kind;
 use crate::telemetry::Metrics;
@@ -65,7 +66,13 @@ pub struct Running {
 }
 
 /// A router to start once every reconciler is registered (the dispatcher is a snapshot).
-type PendingRouter = Box<dyn FnOnce(&RouterCtx) -> JoinHandle<()>>;
+type PendingRouter = Box<dyn FnOnce(&Spawn) -> JoinHandle<()>>;
+
+/// What a pending router is started with.
+struct Spawn {
+    router: RouterCtx,
+    shutdown: Shutdown,
+}
 
 /// The actor runtime's side of [`wiring::wire`]: a registry per reconciled kind, a router per
 /// watched kind (streams of kinds not watched are dropped unpolled: no watch).
@@ -79,8 +86,13 @@ struct Actors<'a> {
 impl Actors<'_> {
     fn route<K: Watched>(&mut self, kind: Kind, stream: EventStream<K>, route: Route<K>) {
         if kind.watched(self.controllers) {
-            self.routers.push(Box::new(move |rctx: &RouterCtx| {
-                tokio::spawn(router::run(kind.name(), stream, route, rctx.clone()))
+            self.routers.push(Box::new(move |rctx: &Spawn| {
+                (rctx.shutdown).spawn_until(router::run(
+                    kind.name(),
+                    stream,
+                    route,
+                    rctx.router.clone(),
+                ))
             }));
         }
     }
@@ -131,10 +143,13 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
             cfg.runtime.max_concurrent_reconciles as i64,
         );
     }
-    let rctx = RouterCtx {
-        dispatcher: runtime.dispatcher(),
-        freshness,
-        gate: gate.clone(),
+    let rctx = Spawn {
+        router: RouterCtx {
+            dispatcher: runtime.dispatcher(),
+            freshness,
+            gate: gate.clone(),
+        },
+        shutdown: ctx.shutdown.clone(),
     };
     let routers: Vec<JoinHandle<()>> = pending
         .into_iter()
@@ -196,11 +211,20 @@ fn spawn_resync(
 }
 
 impl Running {
-    /// Stop the routers, stop all actors and wait up to `deadline` for running reconciles.
+    /// Stop the routers, stop all actors and wait up to `deadline` for running reconciles, then
+    /// for the Event sends they started.
     pub async fn shutdown(self, deadline: Duration) -> bool {
+        let started = std::time::Instant::now();
+        self.ctx.shutdown.trigger();
+        let drained = self.runtime.shutdown(deadline).await;
+        // The rollout and resync loops do no work of their own to finish.
         for r in &self.routers {
             r.abort();
         }
-        self.runtime.shutdown(deadline).await
+        let left = deadline.saturating_sub(started.elapsed());
+        if !self.ctx.shutdown.drain(left).await {
+            tracing::warn!("some Events were still being sent at shutdown");
+        }
+        drained
     }
 }
