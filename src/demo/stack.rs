@@ -36,6 +36,50 @@ pub struct Stack {
     server: JoinHandle<()>,
 }
 
+/// The metrics and health server the demo runs on localhost.
+struct Health {
+    metrics_addr: SocketAddr,
+    probe_addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+async fn serve_health(
+    args: &DemoArgs,
+    metrics: &Metrics,
+    readiness: &Readiness,
+) -> Result<Health, DemoError> {
+    let bound = crate::telemetry::health::bind(
+        &ServeOptions {
+            probe_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.health_port)),
+            metrics_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port)),
+            secure: false,
+            cert_dir: None,
+        },
+        metrics.clone(),
+        readiness.clone(),
+        None,
+    )
+    .await?;
+    let (metrics_addr, probe_addr) = (bound.metrics_addr(), bound.probe_addr());
+    let (server_stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = bound.run(stopped).await {
+            tracing::warn!(error = %e, "metrics/health server stopped");
+        }
+    });
+
+    Ok(Health {
+        metrics_addr,
+        probe_addr,
+        stop: server_stop,
+        task: server,
+    })
+}
+
 impl Stack {
     /// Starts everything; the clusters are not created yet.
     pub async fn start(args: &DemoArgs) -> Result<Self, DemoError> {
@@ -76,29 +120,7 @@ impl Stack {
         let readiness = Readiness::new();
         readiness.set_leader_known(true);
         metrics.set_leader(true);
-        let bound = crate::telemetry::health::bind(
-            &ServeOptions {
-                probe_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.health_port)),
-                metrics_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port)),
-                secure: false,
-                cert_dir: None,
-            },
-            metrics.clone(),
-            readiness.clone(),
-            None,
-        )
-        .await?;
-        let (metrics_addr, probe_addr) = (bound.metrics_addr(), bound.probe_addr());
-        let (server_stop, mut stop_rx) = tokio::sync::watch::channel(false);
-        let server = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = bound.run(stopped).await {
-                tracing::warn!(error = %e, "metrics/health server stopped");
-            }
-        });
-
+        let health = serve_health(args, &metrics, &readiness).await?;
         let running = manager::start(
             client,
             metrics.clone(),
@@ -117,13 +139,13 @@ impl Stack {
             user: sim.client(),
             sim,
             metrics,
-            metrics_addr,
-            probe_addr,
+            metrics_addr: health.metrics_addr,
+            probe_addr: health.probe_addr,
             running,
             readiness,
             simulators: stack,
-            server_stop,
-            server,
+            server_stop: health.stop,
+            server: health.task,
         })
     }
 
