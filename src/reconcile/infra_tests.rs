@@ -961,3 +961,36 @@ fn derived_apply_names_at_the_length_limit() {
         }
     }
 }
+
+#[test]
+fn an_absent_vpc_template_is_waited_for_unless_refused_or_unused() {
+    let template = Wait {
+        kind: Kind::WorkspaceTemplate,
+        namespace: NS.into(),
+        name: "vpc-template".into(),
+    };
+    let absent = W {
+        template_exists: false,
+        ..W::default()
+    };
+    assert_eq!(absent.run(&cc(|_| {})).waits, vec![template.clone()]);
+    // Also while paused or without an owner Cluster: the wait does not depend on the decision.
+    let no_owner = W {
+        cluster: None,
+        template_exists: false,
+        ..W::default()
+    };
+    assert_eq!(no_owner.run(&cc(|_| {})).waits, vec![template]);
+    assert!(W::default().run(&cc(|_| {})).waits.is_empty(), "present");
+    let refused = W {
+        template_exists: false,
+        refused: Some(refused("CAPTCluster")),
+        ..W::default()
+    };
+    assert!(refused.run(&cc(|_| {})).waits.is_empty(), "refused");
+    let existing = cc(|v| {
+        v["spec"].as_object_mut().unwrap().remove("vpcTemplateRef");
+        v["spec"]["existingVpcId"] = json!("vpc-1");
+    });
+    assert!(absent.run(&existing).waits.is_empty(), "existing VPC");
+}
