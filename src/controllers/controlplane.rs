@@ -57,31 +57,19 @@ async fn fetch_secret(
     }))
 }
 
-/// The VPC Workspace the EKS Workspace waits for: `(name, pending)`. `pending` when the Cluster's
-/// infrastructure is a CAPTCluster not cached yet (its VPC is not known, so nothing may start).
+/// The VPC Workspace the EKS Workspace waits for, from the caches (see
+/// [`crate::reconcile::controlplane::vpc_dependency`]).
 fn vpc_dependency(
     ctx: &SharedCtx,
     ns: &str,
     cluster: Option<&crate::api::Cluster>,
 ) -> (Option<String>, bool) {
     let w = &ctx.world;
-    let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
-        return (None, false);
-    };
-    if r.kind.as_deref() != Some(Kind::CaptCluster.name()) {
-        return (None, false);
-    }
-    let Some(cc) = r.name.as_deref().and_then(|n| get(&w.captclusters, ns, n)) else {
-        return (None, true);
-    };
-    if cc.spec.vpc_template_ref.is_none() {
-        return (None, false);
-    }
-    let apply_name = crate::reconcile::infra::apply_name(&cc);
-    let name = get(&w.applies, ns, &apply_name)
-        .and_then(|a| a.status.as_ref()?.workspace_name.clone())
-        .unwrap_or_else(|| crate::api::names::workspace_name_for_apply(&apply_name).to_string());
-    (Some(name), false)
+    crate::reconcile::controlplane::vpc_dependency(
+        cluster,
+        &|name| get(&w.captclusters, ns, name),
+        &|name| get(&w.applies, ns, name),
+    )
 }
 
 impl Decide for ControlPlane {

@@ -454,6 +454,34 @@ fn control_plane_deadline(cp: &CAPTControlPlane, w: &CpWorld) -> Deadline {
     }
 }
 
+/// The VPC Workspace the EKS Workspace waits for: `(name, pending)`, given the Cluster and lookups
+/// of CAPTClusters and applies in its namespace. `pending` when the Cluster's infrastructure is a
+/// CAPTCluster not cached yet (its VPC is not known, so nothing may start); no dependency when the
+/// infrastructure is another kind or uses an existing VPC.
+pub fn vpc_dependency(
+    cluster: Option<&Cluster>,
+    captcluster: &dyn Fn(&str) -> Option<std::sync::Arc<crate::api::CAPTCluster>>,
+    apply: &dyn Fn(&str) -> Option<std::sync::Arc<WorkspaceTemplateApply>>,
+) -> (Option<String>, bool) {
+    let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
+        return (None, false);
+    };
+    if r.kind.as_deref() != Some(Kind::CaptCluster.name()) {
+        return (None, false);
+    }
+    let Some(cc) = r.name.as_deref().and_then(captcluster) else {
+        return (None, true);
+    };
+    if cc.spec.vpc_template_ref.is_none() {
+        return (None, false);
+    }
+    let apply_name = super::infra::apply_name(&cc);
+    let name = apply(&apply_name)
+        .and_then(|a| a.status.as_ref()?.workspace_name.clone())
+        .unwrap_or_else(|| crate::api::names::workspace_name_for_apply(&apply_name).to_string());
+    (Some(name), false)
+}
+
 pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
     let mut plan = decide_writes(cp, w);
     plan.waits = waits(cp, w);

@@ -1583,3 +1583,90 @@ fn derived_apply_names_at_the_length_limit() {
         }
     }
 }
+
+#[test]
+fn the_vpc_dependency_follows_the_clusters_infrastructure() {
+    use std::sync::Arc;
+    let infra = |kind: &str| {
+        cluster_with(
+            "alpha",
+            json!({}),
+            json!({"infrastructureRef": {"kind": kind, "name": "net"}}),
+        )
+    };
+    let cc = |spec: Value| -> Arc<crate::api::CAPTCluster> {
+        Arc::new(from(json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "CAPTCluster",
+            "metadata": {"name": "net", "namespace": NS},
+            "spec": spec,
+        })))
+    };
+    let templated = cc(json!({"region": "r", "vpcTemplateRef": {"name": "vpc-template"}}));
+    let existing = cc(json!({"region": "r", "existingVpcId": "vpc-1"}));
+    let applied = Arc::new(apply(
+        "net-vpc",
+        json!({}),
+        json!({"templateRef": {"name": "vpc-template"}}),
+        json!({"workspaceName": "ws-1"}),
+    ));
+    type Ccs<'a> = &'a dyn Fn(&str) -> Option<Arc<crate::api::CAPTCluster>>;
+    type Applies<'a> = &'a dyn Fn(&str) -> Option<Arc<WorkspaceTemplateApply>>;
+    let no_cc = |_: &str| None;
+    let no_apply = |_: &str| None;
+    let with_existing = |n: &str| (n == "net").then(|| existing.clone());
+    let with_templated = |n: &str| (n == "net").then(|| templated.clone());
+    let with_apply = |n: &str| (n == "net-vpc").then(|| applied.clone());
+    let cp = Some(infra("CAPTCluster"));
+    // (case, Cluster, CAPTClusters, applies, (VPC Workspace, pending))
+    type Case<'a> = (
+        &'a str,
+        Option<Cluster>,
+        Ccs<'a>,
+        Applies<'a>,
+        (Option<&'a str>, bool),
+    );
+    let cases: Vec<Case> = vec![
+        ("no Cluster", None, &no_cc, &no_apply, (None, false)),
+        (
+            "another infrastructure kind",
+            Some(infra("AWSCluster")),
+            &no_cc,
+            &no_apply,
+            (None, false),
+        ),
+        (
+            "a CAPTCluster not cached yet",
+            cp.clone(),
+            &no_cc,
+            &no_apply,
+            (None, true),
+        ),
+        (
+            "an existing VPC",
+            cp.clone(),
+            &with_existing,
+            &no_apply,
+            (None, false),
+        ),
+        (
+            "a templated VPC before its apply reports a Workspace",
+            cp.clone(),
+            &with_templated,
+            &no_apply,
+            (Some("net-vpc"), false),
+        ),
+        (
+            "the Workspace the apply reports",
+            cp,
+            &with_templated,
+            &with_apply,
+            (Some("ws-1"), false),
+        ),
+    ];
+    for (case, cluster, ccs, applies, (name, pending)) in cases {
+        let want = (name.map(String::from), pending);
+        let got = vpc_dependency(cluster.as_ref(), ccs, applies);
+        assert_eq!(got, want, "{case}");
+    }
+}
