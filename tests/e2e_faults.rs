@@ -53,7 +53,7 @@ fn expected(fault: FaultKind, s: &CAPTControlPlaneStatus) -> bool {
                     c.reason == "WorkspaceError" && c.message.contains("InvalidParameterException")
                 })
         }
-        // Up once, then not ready while the Workspace flaps: initialized stays (B-5).
+        // Up once, then not ready while the Workspace flaps: initialized stays.
         FaultKind::Flap => {
             s.initialized && !s.ready && s.phase == Some(ControlPlanePhase::Creating)
         }

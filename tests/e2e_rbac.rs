@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use capt::api::kinds::Kind;
 use capt::api::{
     CAPTClusterTemplate, CAPTControlPlane, CaptControlPlaneTemplate, WorkspaceTemplate,
     WorkspaceTemplateApply,
@@ -20,16 +21,18 @@ use support::{TEMPLATES, World, cluster_yaml, eventually, fast_tfsim};
 
 type Grant = (String, String, String);
 
-/// API group of each plural capt talks to.
+/// API group of each plural capt talks to: the watched kinds' table, and core Events.
 fn group_of(resource: &str) -> &'static str {
     let plural = resource.split('/').next().unwrap_or(resource);
-    match plural {
-        "captcontrolplanes" | "captcontrolplanetemplates" => "controlplane.cluster.x-k8s.io",
-        "workspaces" => "tf.upbound.io",
-        "clusters" => "cluster.x-k8s.io",
-        "secrets" | "events" => "",
-        _ => "infrastructure.cluster.x-k8s.io",
-    }
+    Kind::ALL
+        .into_iter()
+        .map(Kind::info)
+        .find(|k| k.plural == plural)
+        .map(|k| k.api_group)
+        .unwrap_or_else(|| match plural {
+            "events" => "",
+            _ => "infrastructure.cluster.x-k8s.io",
+        })
 }
 
 /// (group, resource, verb) of every request the controller made.

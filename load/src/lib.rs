@@ -7,4 +7,5 @@ pub mod capisim;
 pub mod invariants;
 pub mod kubesim;
 pub mod loadgen;
+pub mod simstack;
 pub mod tfsim;

@@ -1,6 +1,7 @@
 //! The actor runtime: routers turn watch events into wake-ups, a registry keeps one supervised
 //! actor per owned object, and each actor owns its retries, rate limit, timers and traces.
 
+pub mod admit;
 pub mod backoff;
 pub mod cache;
 pub mod freshness;
@@ -17,6 +18,7 @@ pub mod resync;
 pub mod router;
 pub mod runtime;
 pub mod settings;
+pub mod shutdown;
 
 pub use key::ObjectKey;
 pub use reconciler::{Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger};

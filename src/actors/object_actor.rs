@@ -16,6 +16,7 @@ use rand::Rng;
 use tracing::{Instrument, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::admit::{Admit, AdmitInput, AdmitState, admit};
 use super::backoff::Backoff;
 use super::inbox::Inbox;
 use super::key::ObjectKey;
@@ -64,14 +65,14 @@ pub struct ObjectActor<R: Reconciler> {
     next: Option<Trigger>,
     links: Vec<SpanContext>,
     woke_at: Option<Instant>,
-    fresh_wait_since: Option<Instant>,
     /// A reconcile is already scheduled for later (rate limit or freshness wait).
     deferred: Option<SpawnHandle>,
     retry: Option<SpawnHandle>,
     requeue: Option<SpawnHandle>,
     timers: HashMap<&'static str, SpawnHandle>,
-    terminal_generation: Option<Option<i64>>,
-    /// Reconciles continuing the object's current trace (see [`lineage`]).
+    /// The freshness wait and the terminally failed generation, for [`admit`].
+    admission: AdmitState,
+    /// Reconciles continuing the object's current trace (see `telemetry::lineage`).
     trace_budget: TraceBudget,
     /// Told to stop while a reconcile ran: stop once it ends, start nothing new.
     stopping: bool,
@@ -95,12 +96,11 @@ impl<R: Reconciler> ObjectActor<R> {
             next: Some(Trigger::Start),
             links: Vec::new(),
             woke_at: Some(Instant::now()),
-            fresh_wait_since: None,
             deferred: None,
             retry: None,
             requeue: None,
             timers: HashMap::new(),
-            terminal_generation: None,
+            admission: AdmitState::default(),
             trace_budget: TraceBudget::default(),
             stopping: false,
         }
@@ -159,47 +159,75 @@ impl<R: Reconciler> ObjectActor<R> {
         let Some(trigger) = self.next.clone() else {
             return;
         };
-        let kind = self.kind();
-        if let Err(not_until) = self.limiter.check() {
-            self.shared.observer.rate_limited(kind);
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            self.defer(wait.max(Duration::from_millis(1)), ctx);
-            return;
-        }
-        if !self.shared.freshness.caught_up(&self.inbox.writes) {
-            let since = *self.fresh_wait_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < self.shared.settings.freshness_max_wait {
-                let poll = self.shared.settings.freshness_poll;
-                self.defer(poll, ctx);
-                return;
-            }
-            tracing::debug!(key = %self.key, "cache did not catch up with own writes in time; reconciling anyway");
-        }
-        self.fresh_wait_since = None;
-        self.inbox.writes.prune(&self.shared.freshness);
-        let Some(obj) = self.reconciler.get(&self.key) else {
-            // Gone from the cache: the router stops this actor on the delete event.
-            self.next = None;
-            self.links.clear();
+        let Some((obj, generation)) = self.admit(&trigger, ctx) else {
             return;
         };
-        let generation = kube::Resource::meta(obj.as_ref()).generation;
-        if let Some(g) = self.terminal_generation {
-            // Terminal means no automatic retry of this generation: retries, requeues and timers
-            // are dropped, but a watch event (a changed Workspace, template or secret) is new input.
-            if g == generation
-                && matches!(
-                    trigger,
-                    Trigger::Retry | Trigger::Requeue | Trigger::Timer(_) | Trigger::Resync
-                )
-            {
-                tracing::debug!(key = %self.key, "terminal error at this generation; waiting for new input");
+        self.start(obj, generation, trigger, ctx);
+    }
+
+    /// Run [`admit`] on this wake-up: defer it, drop it, or return the object to reconcile.
+    fn admit(
+        &mut self,
+        trigger: &Trigger,
+        ctx: &mut Context<Self>,
+    ) -> Option<(Arc<R::Object>, Option<i64>)> {
+        let kind = self.kind();
+        let rate_wait = self
+            .limiter
+            .check()
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()));
+        if rate_wait.is_some() {
+            self.shared.observer.rate_limited(kind);
+        }
+        let caught_up = self.shared.freshness.caught_up(&self.inbox.writes);
+        let obj = self.reconciler.get(&self.key);
+        let settings = &self.shared.settings;
+        let input = AdmitInput {
+            rate_wait,
+            caught_up,
+            object: obj
+                .as_ref()
+                .map(|o| kube::Resource::meta(o.as_ref()).generation),
+            trigger,
+            freshness_max_wait: settings.freshness_max_wait,
+            freshness_poll: settings.freshness_poll,
+        };
+        match admit(&mut self.admission, &input, Instant::now()) {
+            Admit::Defer(after) => {
+                self.defer(after, ctx);
+                None
+            }
+            Admit::Skip => {
+                self.inbox.writes.prune(&self.shared.freshness);
+                if obj.is_some() {
+                    tracing::debug!(key = %self.key, "terminal error at this generation; waiting for new input");
+                }
                 self.next = None;
                 self.links.clear();
-                return;
+                None
             }
-            self.terminal_generation = None;
+            Admit::Run => {
+                if !caught_up {
+                    tracing::debug!(key = %self.key, "cache did not catch up with own writes in time; reconciling anyway");
+                }
+                let o = obj?;
+                let generation = kube::Resource::meta(o.as_ref()).generation;
+                Some((o, generation))
+            }
         }
+    }
+
+    /// Start a reconcile of `obj` now.
+    fn start(
+        &mut self,
+        obj: Arc<R::Object>,
+        generation: Option<i64>,
+        trigger: Trigger,
+        ctx: &mut Context<Self>,
+    ) {
+        let kind = self.kind();
+        self.inbox.writes.prune(&self.shared.freshness);
         self.next = None;
         let links = std::mem::take(&mut self.links);
         let mailbox_wait = self.woke_at.take().map(|t| t.elapsed()).unwrap_or_default();
@@ -330,7 +358,7 @@ impl<R: Reconciler> ObjectActor<R> {
                     ErrorClass::Terminal => {
                         tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed terminally; no automatic retry until new input");
                         self.backoff.reset();
-                        self.terminal_generation = Some(generation);
+                        self.admission.terminal_generation = Some(generation);
                     }
                     ErrorClass::Waiting => {
                         tracing::debug!(parent: span, key = %self.key, reason = %err, "waiting");

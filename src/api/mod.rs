@@ -19,6 +19,7 @@ pub mod captmachinetemplate;
 pub mod cluster;
 pub mod common;
 mod crds;
+pub mod kinds;
 pub mod names;
 pub mod schema;
 pub mod validation;

@@ -5,14 +5,11 @@
 
 /// API groups and versions.
 pub mod groups {
-    pub const INFRASTRUCTURE: &str = "infrastructure.cluster.x-k8s.io";
     pub const CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io";
     pub const CLUSTER_API: &str = "cluster.x-k8s.io";
-    pub const TERRAFORM: &str = "tf.upbound.io";
     pub const VERSION: &str = "v1beta1";
     pub const INFRASTRUCTURE_API_VERSION: &str = "infrastructure.cluster.x-k8s.io/v1beta1";
     pub const CONTROL_PLANE_API_VERSION: &str = "controlplane.cluster.x-k8s.io/v1beta1";
-    pub const CLUSTER_API_VERSION: &str = "cluster.x-k8s.io/v1beta1";
     pub const TERRAFORM_API_VERSION: &str = "tf.upbound.io/v1beta1";
 }
 
@@ -22,17 +19,12 @@ pub mod finalizers {
     pub const CAPT_CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io/captcontrolplane";
     pub const WORKSPACE_TEMPLATE_APPLY: &str = "infrastructure.cluster.x-k8s.io/finalizer";
     pub const WORKSPACE_TEMPLATE: &str = "workspacetemplate.v2.infrastructure.cluster.x-k8s.io";
-    pub const CAPT_MACHINE: &str = "captmachine.infrastructure.cluster.x-k8s.io";
-    pub const CAPT_MACHINE_SET: &str = "captmachineset.infrastructure.cluster.x-k8s.io";
-    pub const CAPT_MACHINE_DEPLOYMENT: &str =
-        "captmachinedeployment.infrastructure.cluster.x-k8s.io";
 }
 
 /// Condition status values.
 pub mod status {
     pub const TRUE: &str = "True";
     pub const FALSE: &str = "False";
-    pub const UNKNOWN: &str = "Unknown";
 }
 
 /// Condition types.
@@ -78,27 +70,16 @@ pub mod reasons {
     pub const FAILED: &str = "Failed";
     pub const WORKSPACE_ERROR: &str = "WorkspaceError";
     pub const WORKSPACE_TEMPLATE_NOT_FOUND: &str = "WorkspaceTemplateNotFound";
-    pub const SPOT_SERVICE_LINKED_ROLE_FAILED: &str = "SpotServiceLinkedRoleFailed";
-    pub const KUBECONFIG_GENERATION_FAILED: &str = "KubeconfigGenerationFailed";
-    pub const SECRET_RECONCILIATION_FAILED: &str = "SecretReconciliationFailed";
-    pub const WORKSPACE_STATUS_UPDATE_FAILED: &str = "WorkspaceStatusUpdateFailed";
-    pub const ENDPOINT_UPDATE_FAILED: &str = "EndpointUpdateFailed";
     pub const ENDPOINT_ERROR: &str = "EndpointError";
-    pub const SECRET_ERROR: &str = "SecretError";
     pub const WAITING_FOR_VPC: &str = "WaitingForVPC";
     pub const VPC_READY_TIMEOUT: &str = "VPCReadyTimeout";
     pub const CONTROL_PLANE_TIMEOUT: &str = "ControlPlaneTimeout";
-    pub const WORKSPACE_NOT_READY: &str = "WorkspaceNotReady";
-    pub const ENDPOINT_NOT_READY: &str = "EndpointNotReady";
     // CAPI Cluster conditions
     pub const INFRASTRUCTURE_READY: &str = "InfrastructureReady";
     pub const CONTROL_PLANE_NOT_READY: &str = "ControlPlaneNotReady";
     // Crossplane Workspace conditions
     pub const AVAILABLE: &str = "Available";
     pub const DELETING: &str = "Deleting";
-    pub const UNAVAILABLE: &str = "Unavailable";
-    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
-    pub const RECONCILE_ERROR: &str = "ReconcileError";
 }
 
 /// Condition messages used verbatim upstream.
@@ -125,8 +106,6 @@ pub mod phases {
 pub mod labels {
     /// Cluster name label set on CAPTCluster and on the kubeconfig secret.
     pub const CLUSTER_NAME: &str = "cluster.x-k8s.io/cluster-name";
-    /// clusterctl provider label.
-    pub const PROVIDER: &str = "cluster.x-k8s.io/provider";
     /// Contract label carried by every CRD.
     pub const CONTRACT_V1BETA1: &str = "cluster.x-k8s.io/v1beta1";
     pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -137,8 +116,6 @@ pub mod labels {
         "infrastructure.cluster.x-k8s.io/workspacetemplateapply-namespace";
     pub const WORKSPACE_TEMPLATE_APPLY_NAME: &str =
         "infrastructure.cluster.x-k8s.io/workspacetemplateapply-name";
-    /// Hash label of machine deployments.
-    pub const DEPLOYMENT_HASH: &str = "capt-deployment-hash";
 }
 
 /// Annotation keys.
@@ -160,8 +137,6 @@ pub mod suffixes {
     pub const VPC: &str = "-vpc";
     /// EKS WorkspaceTemplateApply.
     pub const EKS_CONTROL_PLANE_APPLY: &str = "-eks-controlplane-apply";
-    /// EKS Workspace.
-    pub const EKS_CONTROL_PLANE: &str = "-eks-controlplane";
     /// EKS connection secret.
     pub const EKS_CONNECTION: &str = "-eks-connection";
     /// Kubeconfig WorkspaceTemplateApply.
@@ -174,12 +149,8 @@ pub mod suffixes {
     pub const SPOT_ROLE_CREATE: &str = "-spot-role-create";
     /// CA secret.
     pub const CA: &str = "-ca";
-    /// CaptMachine WorkspaceTemplateApply.
-    pub const MACHINE: &str = "-machine";
     /// Removed from a WorkspaceTemplateApply name to get its Workspace name.
     pub const APPLY: &str = "-apply";
-    /// Sample VPC connection secret (`<cluster>-vpc` workspace + this).
-    pub const VPC_CONNECTION: &str = "-vpc-connection";
 }
 
 /// Names of WorkspaceTemplates capt looks up by convention.
@@ -206,7 +177,6 @@ pub mod secrets {
     pub const CLUSTER_CA_DATA_KEY: &str = "cluster_certificate_authority_data";
     pub const KARPENTER_IAM_ROLE_ARN_KEY: &str = "karpenter_iam_role_arn";
     pub const KARPENTER_QUEUE_NAME_KEY: &str = "karpenter_queue_name";
-    pub const VPC_CONFIG_KEY: &str = "vpc_config";
     /// Add-on keys of the EKS connection secret whose presence is reported in
     /// `CAPTControlPlane.status.secretSync.keys`.
     pub const ADDON_KEYS: [&str; 4] = [
@@ -223,12 +193,10 @@ pub mod outputs {
     pub const CLUSTER_ENDPOINT: &str = "cluster_endpoint";
     pub const CLUSTER_NAME: &str = "cluster_name";
     pub const ROLE_EXISTS: &str = "role_exists";
-    pub const ROLE_ARN: &str = "role_arn";
 }
 
 /// Variables passed to WorkspaceTemplates (`${name}` placeholders).
 pub mod variables {
-    pub const WORKSPACE_NAME_PLACEHOLDER: &str = "${WORKSPACE_NAME}";
     pub const CLUSTER_NAME: &str = "cluster_name";
     pub const VPC_NAME: &str = "vpc_name";
     pub const ENVIRONMENT: &str = "environment";
@@ -241,10 +209,6 @@ pub mod variables {
     pub const TAGS_PREFIX: &str = "tags_";
     pub const CLUSTER_ENDPOINT: &str = "cluster_endpoint";
     pub const CLUSTER_CA_DATA: &str = "cluster_certificate_authority_data";
-    pub const INSTANCE_TYPE: &str = "instance_type";
-    pub const NODE_GROUP: &str = "node_group";
-    pub const LABELS: &str = "labels";
-    pub const TAGS: &str = "tags";
 }
 
 /// Event reasons (WorkspaceTemplateApply).
@@ -253,13 +217,7 @@ pub mod events {
     pub const RETAINED_WORKSPACE: &str = "RetainedWorkspace";
     pub const DELETED_WORKSPACE: &str = "DeletedWorkspace";
     pub const WAITING_FOR_SECRETS: &str = "WaitingForSecrets";
-    pub const WAITING_FOR_WORKSPACE: &str = "WaitingForWorkspace";
-    pub const WAITING_FOR_SYNC: &str = "WaitingForSync";
-    pub const WAITING_FOR_READY: &str = "WaitingForReady";
     pub const WORKSPACE_READY: &str = "WorkspaceReady";
-    /// Event source component of the WorkspaceTemplateApply controller.
-    pub const WORKSPACE_TEMPLATE_APPLY_COMPONENT: &str =
-        "workspacetemplateapply.infrastructure.cluster.x-k8s.io";
 }
 
 /// Field manager for server-side apply and patches.

@@ -9,6 +9,7 @@
 pub mod kind;
 pub mod triggers;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,22 +19,15 @@ use tokio::task::JoinHandle;
 
 use crate::actors::ObjectKey;
 use crate::actors::cache::EventStream;
-use crate::actors::freshness::Freshness;
 use crate::actors::gate::SyncGate;
-use crate::client::events::EventRecorder;
-use crate::client::status::StatusWriter;
+use crate::api::kinds::{Controllers, Kind};
 use crate::controllers::context::{Ctx, SharedCtx};
-use crate::controllers::controlplane::ControlPlane;
 use crate::controllers::generic::{Controller, Decide};
-use crate::controllers::infra::Infra;
 use crate::controllers::manager::{self, ManagerConfig};
-use crate::controllers::routes::{self, CAPT_CLUSTER, CAPT_CONTROL_PLANE, WORKSPACE_TEMPLATE, WTA};
-use crate::controllers::templates::{ClusterTemplates, ControlPlaneTemplates, WorkspaceTemplates};
-use crate::controllers::waiters::Waiters;
-use crate::controllers::wta::Wta;
+use crate::controllers::wiring::{self, OwnersFn, Watched};
 use crate::telemetry::Metrics;
 use kind::KindSpec;
-use triggers::{OwnersFn, Triggers, pump};
+use triggers::{Triggers, pump};
 
 /// Which runtime schedules the reconcilers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -49,68 +43,72 @@ pub enum RuntimeKind {
 pub struct Running {
     pub ctx: SharedCtx,
     pub gate: SyncGate,
-    stop: tokio::sync::watch::Sender<bool>,
     controllers: Vec<JoinHandle<()>>,
     pumps: Vec<JoinHandle<()>>,
 }
 
-fn owners<K: 'static>(
-    f: impl Fn(&K) -> Vec<crate::actors::ObjectKey> + Send + Sync + 'static,
-) -> OwnersFn<K> {
-    Arc::new(f)
-}
-
-/// Starts each reconciled kind as a kube-runtime controller, or only polls its stream.
+/// The baseline's side of [`wiring::wire`]: each reconciled kind as a kube-runtime controller, or
+/// (when its controller group is disabled) only a pump of its stream.
 struct Spawner {
     ctx: SharedCtx,
     triggers: Arc<Triggers>,
     settings: crate::actors::RuntimeSettings,
-    stop: tokio::sync::watch::Receiver<bool>,
+    /// The request channel of each kind reconciled by the enabled controller groups.
+    requests: HashMap<Kind, UnboundedReceiver<ObjectKey>>,
     controllers: Vec<JoinHandle<()>>,
     pumps: Vec<JoinHandle<()>>,
-    /// Kinds watched for the enabled controller groups; other streams are dropped unpolled.
-    watched: Vec<&'static str>,
+    enabled: Controllers,
+    /// Lists the cached objects of every reconciled kind, for the resync pass.
+    listers: Vec<Lister>,
 }
 
-impl Spawner {
-    fn kind<D: Decide>(
-        &mut self,
-        requests: Option<UnboundedReceiver<ObjectKey>>,
-        own: EventStream<D::K>,
-        owners: Option<OwnersFn<D::K>>,
-    ) {
-        let Some(requests) = requests else {
+type Lister = Box<dyn Fn() -> Vec<ObjectKey> + Send + Sync>;
+
+impl wiring::Runtime for Spawner {
+    fn reconciled<D: Decide>(&mut self, own: EventStream<D::K>, owners: Option<OwnersFn<D::K>>) {
+        let store = D::store(&self.ctx).clone();
+        self.listers.push(Box::new({
+            let store = store.clone();
+            move || keys_of(D::KIND.name(), &store).collect()
+        }));
+        let Some(requests) = self.requests.remove(&D::KIND) else {
             self.pump(D::KIND, own, owners);
             return;
         };
-        let mut rx = self.stop.clone();
+        let stop = self.ctx.shutdown.triggered();
         self.controllers.push(kind::spawn(
             KindSpec {
                 reconciler: Controller::<D>::new(self.ctx.clone()),
-                store: D::store(&self.ctx).clone(),
+                store,
                 own,
                 owners,
                 requests,
             },
             self.triggers.clone(),
             &self.settings,
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            },
+            stop,
         ));
     }
 
+    fn watched<K: Watched>(&mut self, kind: Kind, stream: EventStream<K>, owners: OwnersFn<K>) {
+        self.pump(kind, stream, Some(owners));
+    }
+}
+
+impl Spawner {
+    /// Poll a watched kind's stream for its events' triggers; a kind not watched is dropped
+    /// unpolled (no watch).
     fn pump<K: kube::Resource + Send + 'static>(
         &mut self,
-        kind: &'static str,
+        kind: Kind,
         stream: EventStream<K>,
         owners: Option<OwnersFn<K>>,
     ) {
-        if !self.watched.contains(&kind) {
+        if !kind.watched(self.enabled) {
             return;
         }
-        self.pumps.push(tokio::spawn(pump(
-            kind,
+        self.pumps.push(self.ctx.shutdown.spawn_until(pump(
+            kind.name(),
             stream,
             owners,
             self.triggers.clone(),
@@ -120,103 +118,47 @@ impl Spawner {
 
 /// Start caches, routes and one kube-runtime controller per reconciled kind.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
-    let (world, s) =
+    let (world, streams) =
         crate::controllers::caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
-    let freshness = Freshness::default();
-    let ctx: SharedCtx = Arc::new(Ctx {
-        client: client.clone(),
-        world,
-        status: StatusWriter::new(Arc::new(metrics.clone())),
-        events: EventRecorder::new(client.clone(), "capt", 25, 300, Arc::new(metrics.clone())),
-        metrics: metrics.clone(),
-        freshness: freshness.clone(),
-        waiters: Waiters::default(),
-        rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
-        shared_template_namespace: cfg.shared_namespace(),
-        tokens: cfg.tokens.clone(),
-    });
-    let watched = crate::controllers::manager::watched_kinds(cfg.controllers);
-    let gate = SyncGate::new(watched.iter().copied());
-    let mut triggers = Triggers::new(gate.clone(), freshness, Arc::new(metrics.clone()));
-    // The kinds `manager::start` and `controllers::register_reconcilers` run.
-    let (infra, cp) = (
-        cfg.controllers.infrastructure,
-        cfg.controllers.control_plane,
+    let ctx = Ctx::shared(client, world, metrics.clone(), &cfg);
+    let gate = SyncGate::new(Kind::watched_names(cfg.controllers));
+    let mut triggers = Triggers::new(
+        gate.clone(),
+        ctx.freshness.clone(),
+        Arc::new(metrics.clone()),
     );
-    let mut channel = |on: bool, kind: &'static str| {
-        on.then(|| {
-            metrics.register_controller(kind, cfg.runtime.max_concurrent_reconciles as i64);
-            triggers.channel(kind)
+    let requests: HashMap<Kind, _> = Kind::ALL
+        .into_iter()
+        .filter(|k| k.reconciled(cfg.controllers))
+        .map(|k| {
+            metrics.register_controller(k.name(), cfg.runtime.max_concurrent_reconciles as i64);
+            (k, triggers.channel(k.name()))
         })
-    };
-    let rx_cc = channel(infra, CAPT_CLUSTER);
-    let rx_wta = channel(infra, WTA);
-    let rx_wt = channel(infra, WORKSPACE_TEMPLATE);
-    let rx_ct = channel(infra, "CAPTClusterTemplate");
-    let rx_cp = channel(cp, CAPT_CONTROL_PLANE);
-    let rx_cpt = channel(cp, "CaptControlPlaneTemplate");
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        .collect();
     let triggers = Arc::new(triggers);
-    let rollout_triggers = triggers.clone();
     let mut sp = Spawner {
         ctx: ctx.clone(),
-        triggers,
+        triggers: triggers.clone(),
         settings: cfg.runtime.clone(),
-        stop: stop_rx,
+        requests,
         controllers: Vec::new(),
         pumps: Vec::new(),
-        watched,
+        enabled: cfg.controllers,
+        listers: Vec::new(),
     };
-    let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
-    sp.kind::<Infra>(rx_cc, s.captclusters, None);
-    sp.kind::<ControlPlane>(
-        rx_cp,
-        s.controlplanes,
-        Some(owners(routes::control_plane_owners)),
-    );
-    sp.kind::<Wta>(rx_wta, s.applies, Some(owners(routes::apply_owners)));
-    sp.kind::<WorkspaceTemplates>(
-        rx_wt,
-        s.templates,
-        Some(owners(move |x| routes::template_owners(&c1, x))),
-    );
-    sp.kind::<ClusterTemplates>(rx_ct, s.cluster_templates, None);
-    sp.pump(
-        "Workspace",
-        s.workspaces,
-        Some(owners(move |x| routes::workspace_owners(&c2, x))),
-    );
-    let c5 = ctx.clone();
-    sp.pump(
-        "Cluster",
-        s.clusters,
-        Some(owners(move |x| routes::cluster_and_waiters(&c5, x))),
-    );
-    sp.pump(
-        "Secret",
-        s.secrets,
-        Some(owners(move |x| routes::secret_owners(&c3, x))),
-    );
-    sp.kind::<ControlPlaneTemplates>(rx_cpt, s.cp_templates, None);
+    wiring::wire(&ctx, streams, &mut sp);
+    let listers = std::mem::take(&mut sp.listers);
     sp.pumps
-        .extend(spawn_resync(cfg.resync, &gate, &ctx, &rollout_triggers));
-    sp.pump(
-        "WorkspaceTemplateGrant",
-        s.grants,
-        Some(owners(move |g| {
-            crate::controllers::grants::grant_referrers(&c4, g)
-        })),
-    );
+        .extend(spawn_resync(cfg.resync, &gate, &ctx, &triggers, listers));
     sp.pumps.extend(crate::controllers::rollout::spawn(
         &ctx.rollout,
         cfg.rollout_rate(),
         metrics.clone(),
-        move |key| rollout_triggers.send(key),
+        move |key| triggers.send(key),
     ));
     Running {
         ctx,
         gate,
-        stop,
         controllers: sp.controllers,
         pumps: sp.pumps,
     }
@@ -239,20 +181,14 @@ fn spawn_resync(
     gate: &SyncGate,
     ctx: &SharedCtx,
     triggers: &Arc<Triggers>,
+    listers: Vec<Lister>,
 ) -> Option<JoinHandle<()>> {
-    let (c, t, metrics) = (ctx.clone(), triggers.clone(), ctx.metrics.clone());
+    let (t, metrics) = (triggers.clone(), ctx.metrics.clone());
     crate::actors::resync::spawn(
         settings,
         gate.clone(),
         move || {
-            let w = &c.world;
-            let mut keys: Vec<ObjectKey> = keys_of(CAPT_CLUSTER, &w.captclusters)
-                .chain(keys_of(CAPT_CONTROL_PLANE, &w.controlplanes))
-                .chain(keys_of(WTA, &w.applies))
-                .chain(keys_of(WORKSPACE_TEMPLATE, &w.templates))
-                .chain(keys_of("CAPTClusterTemplate", &w.cluster_templates))
-                .chain(keys_of("CaptControlPlaneTemplate", &w.cp_templates))
-                .collect();
+            let mut keys: Vec<ObjectKey> = listers.iter().flat_map(|list| list()).collect();
             keys.sort_unstable();
             keys
         },
@@ -267,11 +203,17 @@ fn spawn_resync(
 impl Running {
     /// Stop taking new work and wait up to `deadline` for running reconciles.
     pub async fn shutdown(self, deadline: Duration) -> bool {
-        self.stop.send_replace(true);
+        let started = std::time::Instant::now();
+        self.ctx.shutdown.trigger();
         let all = futures::future::join_all(self.controllers);
         let drained = tokio::time::timeout(deadline, all).await.is_ok();
+        // The resync and rollout loops do no work of their own to finish.
         for p in &self.pumps {
             p.abort();
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        if !self.ctx.shutdown.drain(left).await {
+            tracing::warn!("some Events were still being sent at shutdown");
         }
         drained
     }

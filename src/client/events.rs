@@ -12,29 +12,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
-/// Event type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Normal => "Normal",
-            Self::Warning => "Warning",
-        }
-    }
-}
-
-/// An Event to publish about an object. Messages never carry secret data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventSpec {
-    pub type_: EventType,
-    pub reason: String,
-    pub message: String,
-}
+pub use crate::reconcile::outcome::{EventSpec, EventType};
 
 /// Counts published, deduplicated and dropped Events.
 pub trait EventObserver: Send + Sync + 'static {

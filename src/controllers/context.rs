@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::actors::freshness::Freshness;
+use crate::actors::shutdown::Shutdown;
 use crate::client::events::EventRecorder;
 use crate::client::status::StatusWriter;
 use crate::telemetry::Metrics;
@@ -29,6 +30,32 @@ pub struct Ctx {
     pub shared_template_namespace: String,
     /// EKS token handling (`None`: the connection kubeconfig is copied as it is).
     pub tokens: Option<super::tokens::TokenConfig>,
+    /// Stops the controller's tasks; tracks its background Event sends.
+    pub shutdown: Shutdown,
 }
 
 pub type SharedCtx = Arc<Ctx>;
+
+impl Ctx {
+    /// The context of one controller instance over `world`'s caches.
+    pub fn shared(
+        client: kube::Client,
+        world: World,
+        metrics: Metrics,
+        cfg: &super::manager::ManagerConfig,
+    ) -> SharedCtx {
+        Arc::new(Ctx {
+            client: client.clone(),
+            world,
+            status: StatusWriter::new(Arc::new(metrics.clone())),
+            events: EventRecorder::new(client, "capt", 25, 300, Arc::new(metrics.clone())),
+            metrics: metrics.clone(),
+            freshness: Freshness::default(),
+            waiters: Waiters::default(),
+            rollout: Arc::new(super::rollout::Rollout::new(metrics)),
+            shared_template_namespace: cfg.shared_namespace(),
+            tokens: cfg.tokens.clone(),
+            shutdown: Shutdown::default(),
+        })
+    }
+}

@@ -17,6 +17,7 @@ use super::generic::Decide;
 use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::names::{outputs, secrets, suffixes, templates, with_suffix};
 use crate::api::{CAPTControlPlane, CAPTControlPlaneStatus, SecretSyncState};
 
@@ -79,37 +80,25 @@ fn infra_of(
     Some(cc)
 }
 
-/// The VPC Workspace the EKS Workspace waits for: `(name, pending)`. `pending` when the Cluster's
-/// infrastructure is a CAPTCluster not cached yet (its VPC is not known, so nothing may start).
+/// The VPC Workspace the EKS Workspace waits for, from the caches (see
+/// [`crate::reconcile::controlplane::vpc_dependency`]).
 fn vpc_dependency(
     ctx: &SharedCtx,
     ns: &str,
     cluster: Option<&crate::api::Cluster>,
 ) -> (Option<String>, bool) {
     let w = &ctx.world;
-    let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
-        return (None, false);
-    };
-    if r.kind.as_deref() != Some("CAPTCluster") {
-        return (None, false);
-    }
-    let Some(cc) = r.name.as_deref().and_then(|n| get(&w.captclusters, ns, n)) else {
-        return (None, true);
-    };
-    if cc.spec.vpc_template_ref.is_none() {
-        return (None, false);
-    }
-    let apply_name = crate::reconcile::infra::apply_name(&cc);
-    let name = get(&w.applies, ns, &apply_name)
-        .and_then(|a| a.status.as_ref()?.workspace_name.clone())
-        .unwrap_or_else(|| crate::api::names::workspace_name_for_apply(&apply_name).to_string());
-    (Some(name), false)
+    crate::reconcile::controlplane::vpc_dependency(
+        cluster,
+        &|name| get(&w.captclusters, ns, name),
+        &|name| get(&w.applies, ns, name),
+    )
 }
 
 impl Decide for ControlPlane {
     type K = CAPTControlPlane;
     type Status = CAPTControlPlaneStatus;
-    const KIND: &'static str = "CAPTControlPlane";
+    const KIND: Kind = Kind::CaptControlPlane;
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTControlPlane> {
         &ctx.world.controlplanes
@@ -154,7 +143,7 @@ impl Decide for ControlPlane {
             .unwrap_or_else(|| name.clone());
         let tref = &cp.spec.workspace_template_ref;
         let referrer = Referrer {
-            kind: Self::KIND,
+            kind: Self::KIND.name(),
             namespace: &ns,
             name: &name,
             on_behalf_of: None,
@@ -162,14 +151,6 @@ impl Decide for ControlPlane {
         let refused = refusal(ctx, &referrer, tref);
         let template_exists =
             refused.is_none() && get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
-        if !template_exists && refused.is_none() {
-            ctx.waiters.wait_for(
-                "WorkspaceTemplate",
-                tref.namespace_or(&ns),
-                &tref.name,
-                &rctx.key,
-            );
-        }
         let eks_apply = get(&w.applies, &ns, &apply_name(cp));
         let ws_of = |a: &Option<std::sync::Arc<crate::api::WorkspaceTemplateApply>>| {
             a.as_ref()

@@ -16,7 +16,7 @@ use super::error::{ControllerError, status_code};
 use crate::actors::freshness::WriteLog;
 use crate::api::names::FIELD_MANAGER;
 use crate::api::names::annotations::TRACEPARENT;
-use crate::client::events::object_reference;
+use crate::client::events::{EventSpec, object_reference};
 use crate::reconcile::plan::{Child, Op, Plan, SecretWrite};
 use crate::telemetry::lineage;
 
@@ -215,7 +215,48 @@ async fn write_secret(
     }
 }
 
+/// Delete a child (background propagation); one already gone counts as deleted.
+async fn delete_child(
+    ctx: &Ctx,
+    ar: &ApiResource,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<(), ControllerError> {
+    match (dyn_api(ctx, ar, namespace))
+        .delete(name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if status_code(&e) == Some(404) => Ok(()),
+        Err(e) => Err(ControllerError::api(
+            format!("delete {} {name}", ar.kind),
+            e,
+        )),
+    }
+}
+
+/// Events are best effort and never hold up the reconcile: they are sent in the background
+/// (tracked by the shutdown signal).
+fn publish_events<K: Resource<DynamicType = ()>>(ctx: &Ctx, obj: &K, events: &[EventSpec]) {
+    if events.is_empty() {
+        return;
+    }
+    let (r, events, recorder) = (object_reference(obj), events.to_vec(), ctx.events.clone());
+    // A child of the reconcile span, so the sends show in the object's trace.
+    let span = tracing::info_span!("publish events", capt.events = events.len());
+    ctx.shutdown.spawn_background(
+        async move {
+            for ev in &events {
+                recorder.publish(&r, ev).await;
+            }
+        }
+        .instrument(span),
+    );
+}
+
 /// Apply `plan` for `obj` (of kind `kind`). Status is written last, and only when it differs.
+/// A blocked plan writes its status too (its conditions say why it is blocked) and then returns
+/// the block as the error, which decides the retry.
 pub async fn execute<K>(
     ctx: &Ctx,
     kind: &'static str,
@@ -255,41 +296,18 @@ where
             Op::PatchChild(c) => patch_child(ctx, c, writes).await?,
             Op::Delete {
                 api_version,
-                kind: ckind,
+                kind,
                 plural,
                 namespace,
-                name: cname,
+                name,
             } => {
-                let ar = resource(api_version, ckind, plural);
-                let api = dyn_api(ctx, &ar, namespace.as_deref());
-                match api.delete(cname, &DeleteParams::background()).await {
-                    Ok(_) => {}
-                    Err(e) if status_code(&e) == Some(404) => {}
-                    Err(e) => {
-                        return Err(ControllerError::api(format!("delete {ckind} {cname}"), e));
-                    }
-                }
+                let ar = resource(api_version, kind, plural);
+                delete_child(ctx, &ar, namespace.as_deref(), name).await?
             }
             Op::WriteSecret(s) => write_secret(ctx, s, writes).await?,
         }
     }
-    if !plan.events.is_empty() {
-        // Events are best effort and never hold up the reconcile.
-        let (r, events, recorder) = (
-            object_reference(obj),
-            plan.events.clone(),
-            ctx.events.clone(),
-        );
-        let span = tracing::info_span!("publish events", capt.events = events.len());
-        tokio::spawn(
-            async move {
-                for ev in &events {
-                    recorder.publish(&r, ev).await;
-                }
-            }
-            .instrument(span),
-        );
-    }
+    publish_events(ctx, obj, &plan.events);
     if let Some(desired) = &plan.status
         && !removed_finalizer
     {

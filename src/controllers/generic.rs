@@ -16,6 +16,7 @@ use super::error::ControllerError;
 use super::exec::execute;
 use super::world;
 use crate::actors::{Action, ErrorClass, ObjectKey, ReconcileCtx, Reconciler};
+use crate::api::kinds::Kind;
 use crate::reconcile::plan::Plan;
 use crate::telemetry::lineage::{self, Lineage};
 use opentelemetry::trace::SpanContext;
@@ -33,7 +34,7 @@ pub trait Decide: Send + Sync + 'static {
         + 'static;
     type Status: Serialize + Send + Sync + 'static;
 
-    const KIND: &'static str;
+    const KIND: Kind;
 
     fn store(ctx: &SharedCtx) -> &Store<Self::K>;
 
@@ -77,7 +78,7 @@ impl<D: Decide> Reconciler for Controller<D> {
     type Error = ControllerError;
 
     fn kind(&self) -> &'static str {
-        D::KIND
+        D::KIND.name()
     }
 
     fn get(&self, key: &ObjectKey) -> Option<Arc<D::K>> {
@@ -105,9 +106,21 @@ impl<D: Decide> Reconciler for Controller<D> {
         let mut attempt = 0u32;
         loop {
             let plan = D::plan(&self.ctx, &obj, &rctx).await?;
+            for w in &plan.waits {
+                (self.ctx.waiters).wait_for(w.kind, &w.namespace, &w.name, &rctx.key);
+            }
             let action = plan.action.clone();
             let record = self.records_trace(&obj);
-            match execute(&self.ctx, D::KIND, obj.as_ref(), plan, &rctx.writes, record).await {
+            match execute(
+                &self.ctx,
+                D::KIND.name(),
+                obj.as_ref(),
+                plan,
+                &rctx.writes,
+                record,
+            )
+            .await
+            {
                 Ok(()) => return Ok(action),
                 // Waiting is not an error: the plan's timers and requeue still apply.
                 Err(ControllerError::Blocked(b)) if b.class == ErrorClass::Waiting => {

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use kube::{Resource, ResourceExt};
 
 use super::context::SharedCtx;
-use super::routes::{CAPT_CLUSTER, CAPT_CONTROL_PLANE, WTA};
+use crate::api::kinds::Kind;
+
+const CAPT_CLUSTER: &str = Kind::CaptCluster.name();
+const CAPT_CONTROL_PLANE: &str = Kind::CaptControlPlane.name();
+const WTA: &str = Kind::WorkspaceTemplateApply.name();
 use super::world::get;
 use crate::actors::ObjectKey;
 use crate::api::{TemplateRef, WorkspaceTemplateApply, WorkspaceTemplateGrant};

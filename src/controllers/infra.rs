@@ -9,6 +9,7 @@ use super::generic::Decide;
 use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::names::labels;
 use crate::api::{CAPTCluster, CAPTClusterStatus};
 use crate::reconcile::children::owner_cluster;
@@ -21,7 +22,7 @@ pub struct Infra;
 impl Decide for Infra {
     type K = CAPTCluster;
     type Status = CAPTClusterStatus;
-    const KIND: &'static str = "CAPTCluster";
+    const KIND: Kind = Kind::CaptCluster;
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTCluster> {
         &ctx.world.captclusters
@@ -44,7 +45,7 @@ impl Decide for Infra {
     async fn plan(
         ctx: &SharedCtx,
         cc: &CAPTCluster,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<CAPTClusterStatus>, ControllerError> {
         let w = &ctx.world;
         let ns = cc.namespace().unwrap_or_default();
@@ -54,7 +55,7 @@ impl Decide for Infra {
             .and_then(|n| get(&w.clusters, &ns, n));
         let name = cc.name_any();
         let referrer = Referrer {
-            kind: Self::KIND,
+            kind: Self::KIND.name(),
             namespace: &ns,
             name: &name,
             on_behalf_of: None,
@@ -66,15 +67,7 @@ impl Decide for Infra {
             .and_then(|r| refusal(ctx, &referrer, r));
         let template_exists = match &cc.spec.vpc_template_ref {
             Some(_) if refused.is_some() => false,
-            Some(r) => {
-                let tns = r.namespace_or(&ns).to_string();
-                let found = get(&w.templates, &tns, &r.name).is_some();
-                if !found {
-                    ctx.waiters
-                        .wait_for("WorkspaceTemplate", &tns, &r.name, &rctx.key);
-                }
-                found
-            }
+            Some(r) => get(&w.templates, r.namespace_or(&ns), &r.name).is_some(),
             None => false,
         };
         let apply = get(&w.applies, &ns, &apply_name(cc));

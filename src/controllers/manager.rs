@@ -1,66 +1,26 @@
 //! Assembles the controller: caches for every watched kind, the actor runtime with one registry per
-//! reconciled kind, and one router per watched kind. Must be started inside an actix `System`
-//! (see [`crate::actors::block_on`]).
+//! reconciled kind, and one router per watched kind (both as [`super::wiring::wire`] lists them).
+//! Must be started inside an actix `System` (see [`crate::actors::block_on`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::{Client, Resource};
+use kube::Client;
 use tokio::task::JoinHandle;
 
 use super::context::{Ctx, SharedCtx};
-use super::generic::Controller;
-use super::routes::{self, CAPT_CLUSTER, CAPT_CONTROL_PLANE, WORKSPACE_TEMPLATE, WTA};
-use super::waiters::Waiters;
-use super::wta::Wta;
+use super::generic::{Controller, Decide};
+use super::wiring::{self, OwnersFn, Watched};
 use crate::actors::cache::EventStream;
-use crate::actors::freshness::Freshness;
 use crate::actors::gate::SyncGate;
 use crate::actors::resync::{self, ResyncSettings};
-use crate::actors::router::{self, OwnersFn, Route, RouterCtx};
+use crate::actors::router::{self, Route, RouterCtx};
+use crate::actors::shutdown::Shutdown;
 use crate::actors::{ActorRuntime, RuntimeSettings};
-use crate::client::events::EventRecorder;
-use crate::client::status::StatusWriter;
+use crate::api::kinds::Kind;
 use crate::telemetry::Metrics;
 
-/// Which controller groups run (upstream's `--enable-controller`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Controllers {
-    pub infrastructure: bool,
-    pub control_plane: bool,
-}
-
-impl Default for Controllers {
-    fn default() -> Self {
-        Self {
-            infrastructure: true,
-            control_plane: true,
-        }
-    }
-}
-
-/// The kinds watched (and waited for by the sync gate) for the enabled controller groups. An
-/// infrastructure-only install has no control-plane CRDs, so their kinds are not watched; the
-/// control plane reads CAPTClusters (its VPC dependency) and both create applies and read
-/// templates, Workspaces, Clusters and Secrets.
-pub fn watched_kinds(c: Controllers) -> Vec<&'static str> {
-    let mut kinds = vec![
-        CAPT_CLUSTER,
-        WTA,
-        WORKSPACE_TEMPLATE,
-        "Workspace",
-        "Cluster",
-        "Secret",
-        "WorkspaceTemplateGrant",
-    ];
-    if c.infrastructure {
-        kinds.push("CAPTClusterTemplate");
-    }
-    if c.control_plane {
-        kinds.extend([CAPT_CONTROL_PLANE, "CaptControlPlaneTemplate"]);
-    }
-    kinds
-}
+pub use crate::api::kinds::Controllers;
 
 /// Settings of one controller instance.
 #[derive(Clone, Debug, Default)]
@@ -107,168 +67,112 @@ pub struct Running {
     routers: Vec<JoinHandle<()>>,
 }
 
-/// Route `kind`'s events when it is watched; otherwise its stream is dropped unpolled (no watch).
-fn spawn<K>(
-    kind: &'static str,
-    stream: EventStream<K>,
-    route: Route<K>,
-    rctx: &RouterCtx,
-    watched: &[&'static str],
-) -> Option<JoinHandle<()>>
-where
-    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-{
-    watched
-        .contains(&kind)
-        .then(|| tokio::spawn(router::run(kind, stream, route, rctx.clone())))
+/// A router to start once every reconciler is registered (the dispatcher is a snapshot).
+type PendingRouter = Box<dyn FnOnce(&Spawn) -> JoinHandle<()>>;
+
+/// What a pending router is started with.
+struct Spawn {
+    router: RouterCtx,
+    shutdown: Shutdown,
 }
 
-fn owners<K: 'static>(
-    f: impl Fn(&K) -> Vec<crate::actors::ObjectKey> + Send + Sync + 'static,
-) -> OwnersFn<K> {
-    Arc::new(f)
+/// The actor runtime's side of [`wiring::wire`]: a registry per reconciled kind, a router per
+/// watched kind (streams of kinds not watched are dropped unpolled: no watch).
+struct Actors<'a> {
+    ctx: &'a SharedCtx,
+    runtime: &'a mut ActorRuntime,
+    controllers: Controllers,
+    routers: Vec<PendingRouter>,
+}
+
+impl Actors<'_> {
+    fn route<K: Watched>(&mut self, kind: Kind, stream: EventStream<K>, route: Route<K>) {
+        if kind.watched(self.controllers) {
+            self.routers.push(Box::new(move |rctx: &Spawn| {
+                (rctx.shutdown).spawn_until(router::run(
+                    kind.name(),
+                    stream,
+                    route,
+                    rctx.router.clone(),
+                ))
+            }));
+        }
+    }
+}
+
+impl wiring::Runtime for Actors<'_> {
+    fn reconciled<D: Decide>(&mut self, stream: EventStream<D::K>, owners: Option<OwnersFn<D::K>>) {
+        if D::KIND.reconciled(self.controllers) {
+            self.runtime
+                .register(Controller::<D>::new(self.ctx.clone()));
+        }
+        let store = D::store(self.ctx).clone();
+        let route = match owners {
+            Some(f) => Route::OwnAndOwners(store, f),
+            None => Route::Own(store),
+        };
+        self.route(D::KIND, stream, route);
+    }
+
+    fn watched<K: Watched>(&mut self, kind: Kind, stream: EventStream<K>, owners: OwnersFn<K>) {
+        self.route(kind, stream, Route::Owners(owners));
+    }
 }
 
 /// Start caches, actors and routers.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
     let (world, streams) =
         super::caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
-    let freshness = Freshness::default();
-    let ctx: SharedCtx = Arc::new(Ctx {
-        client: client.clone(),
-        world: world.clone(),
-        status: StatusWriter::new(Arc::new(metrics.clone())),
-        events: EventRecorder::new(client.clone(), "capt", 25, 300, Arc::new(metrics.clone())),
-        metrics: metrics.clone(),
-        freshness: freshness.clone(),
-        waiters: Waiters::default(),
-        rollout: Arc::new(crate::controllers::rollout::Rollout::new(metrics.clone())),
-        shared_template_namespace: cfg.shared_namespace(),
-        tokens: cfg.tokens.clone(),
-    });
+    let ctx = Ctx::shared(client, world, metrics.clone(), &cfg);
+    let freshness = ctx.freshness.clone();
     let mut runtime = ActorRuntime::new(
         cfg.runtime.clone(),
         freshness.clone(),
         Arc::new(metrics.clone()),
     );
-    if cfg.controllers.infrastructure {
-        runtime.register(Controller::<Wta>::new(ctx.clone()));
-    }
-    super::register_reconcilers(&mut runtime, &ctx, cfg.controllers);
-    let kinds = watched_kinds(cfg.controllers);
-    let gate = SyncGate::new(kinds.iter().copied());
+    let mut actors = Actors {
+        ctx: &ctx,
+        runtime: &mut runtime,
+        controllers: cfg.controllers,
+        routers: Vec::new(),
+    };
+    wiring::wire(&ctx, streams, &mut actors);
+    let pending = actors.routers;
+    let gate = SyncGate::new(Kind::watched_names(cfg.controllers));
     for (kind, _) in runtime.counts() {
         metrics.register_controller(kind, cfg.runtime.max_concurrent_reconciles as i64);
     }
-    let rctx = RouterCtx {
-        dispatcher: runtime.dispatcher(),
-        freshness,
-        gate: gate.clone(),
+    let rctx = Spawn {
+        router: RouterCtx {
+            dispatcher: runtime.dispatcher(),
+            freshness,
+            gate: gate.clone(),
+        },
+        shutdown: ctx.shutdown.clone(),
     };
-    let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
-    let routers: Vec<JoinHandle<()>> = [
-        spawn(
-            CAPT_CLUSTER,
-            streams.captclusters,
-            Route::Own(world.captclusters.clone()),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            CAPT_CONTROL_PLANE,
-            streams.controlplanes,
-            Route::OwnAndOwners(
-                world.controlplanes.clone(),
-                owners(routes::control_plane_owners),
-            ),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            WTA,
-            streams.applies,
-            Route::OwnAndOwners(world.applies.clone(), owners(routes::apply_owners)),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            WORKSPACE_TEMPLATE,
-            streams.templates,
-            Route::OwnAndOwners(
-                world.templates.clone(),
-                owners(move |t| routes::template_owners(&c1, t)),
-            ),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            "Workspace",
-            streams.workspaces,
-            Route::Owners(owners(move |w| routes::workspace_owners(&c2, w))),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            "Cluster",
-            streams.clusters,
-            Route::Owners(owners({
-                let c = ctx.clone();
-                move |x| routes::cluster_and_waiters(&c, x)
-            })),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            "Secret",
-            streams.secrets,
-            Route::Owners(owners(move |s| routes::secret_owners(&c3, s))),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            "CaptControlPlaneTemplate",
-            streams.cp_templates,
-            Route::Own(world.cp_templates.clone()),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            "CAPTClusterTemplate",
-            streams.cluster_templates,
-            Route::Own(world.cluster_templates.clone()),
-            &rctx,
-            &kinds,
-        ),
-        spawn(
-            "WorkspaceTemplateGrant",
-            streams.grants,
-            Route::Owners(owners(move |g| super::grants::grant_referrers(&c4, g))),
-            &rctx,
-            &kinds,
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    .chain({
-        let dispatcher = runtime.dispatcher();
-        super::rollout::spawn(
-            &ctx.rollout,
-            cfg.rollout_rate(),
-            metrics.clone(),
-            move |key| {
-                if let Some(d) = dispatcher.get(key.kind) {
-                    d.ensure(
-                        &key,
-                        0,
-                        crate::actors::Trigger::Event(WORKSPACE_TEMPLATE),
-                        None,
-                    );
-                }
-            },
-        )
-    })
-    .chain(spawn_resync(cfg.resync, &gate, &runtime, &metrics))
-    .collect();
+    let routers: Vec<JoinHandle<()>> = pending
+        .into_iter()
+        .map(|spawn| spawn(&rctx))
+        .chain({
+            let dispatcher = runtime.dispatcher();
+            super::rollout::spawn(
+                &ctx.rollout,
+                cfg.rollout_rate(),
+                metrics.clone(),
+                move |key| {
+                    if let Some(d) = dispatcher.get(key.kind) {
+                        d.ensure(
+                            &key,
+                            0,
+                            crate::actors::Trigger::Event(Kind::WorkspaceTemplate.name()),
+                            None,
+                        );
+                    }
+                },
+            )
+        })
+        .chain(spawn_resync(cfg.resync, &gate, &runtime, &metrics))
+        .collect();
     Running {
         ctx,
         gate,
@@ -306,11 +210,20 @@ fn spawn_resync(
 }
 
 impl Running {
-    /// Stop the routers, stop all actors and wait up to `deadline` for running reconciles.
+    /// Stop the routers, stop all actors and wait up to `deadline` for running reconciles, then
+    /// for the Event sends they started.
     pub async fn shutdown(self, deadline: Duration) -> bool {
+        let started = std::time::Instant::now();
+        self.ctx.shutdown.trigger();
+        let drained = self.runtime.shutdown(deadline).await;
+        // The rollout and resync loops do no work of their own to finish.
         for r in &self.routers {
             r.abort();
         }
-        self.runtime.shutdown(deadline).await
+        let left = deadline.saturating_sub(started.elapsed());
+        if !self.ctx.shutdown.drain(left).await {
+            tracing::warn!("some Events were still being sent at shutdown");
+        }
+        drained
     }
 }

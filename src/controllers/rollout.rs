@@ -11,7 +11,9 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc;
 
-use super::routes::WTA;
+use crate::api::kinds::Kind;
+
+const WTA: &str = Kind::WorkspaceTemplateApply.name();
 use crate::actors::ObjectKey;
 use crate::api::{WorkspaceTemplate, WorkspaceTemplateApply};
 use crate::telemetry::Metrics;

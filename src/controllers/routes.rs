@@ -4,22 +4,18 @@ use kube::{Resource, ResourceExt};
 
 use super::context::SharedCtx;
 use crate::actors::ObjectKey;
+use crate::api::kinds::Kind;
 use crate::api::names::{labels, suffixes};
 use crate::api::{CAPTControlPlane, Cluster, Workspace, WorkspaceTemplate, WorkspaceTemplateApply};
 use crate::reconcile::ownership::{
     OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION, controller_of, parse_owner_id,
 };
 
-pub const CAPT_CLUSTER: &str = "CAPTCluster";
-pub const CAPT_CONTROL_PLANE: &str = "CAPTControlPlane";
-pub const WTA: &str = "WorkspaceTemplateApply";
-pub const WORKSPACE_TEMPLATE: &str = "WorkspaceTemplate";
-
-/// The actor kind names capt runs, as `&'static str`.
+/// The kind called `kind`, when it has actors (its own reconciler).
 fn actor_kind(kind: &str) -> Option<&'static str> {
-    [CAPT_CLUSTER, CAPT_CONTROL_PLANE, WTA, WORKSPACE_TEMPLATE]
-        .into_iter()
-        .find(|k| *k == kind)
+    Kind::parse(kind)
+        .filter(|k| k.has_reconciler())
+        .map(Kind::name)
 }
 
 fn key_from_id(id: &str) -> Option<ObjectKey> {
@@ -44,7 +40,7 @@ pub fn apply_owners(wta: &WorkspaceTemplateApply) -> Vec<ObjectKey> {
     let t = &wta.spec.template_ref;
     let mut out: Vec<ObjectKey> = controller_owner(wta).into_iter().collect();
     out.push(ObjectKey::new(
-        WORKSPACE_TEMPLATE,
+        Kind::WorkspaceTemplate.name(),
         t.namespace_or(&ns),
         &t.name,
     ));
@@ -58,7 +54,7 @@ pub fn workspace_owners(ctx: &SharedCtx, ws: &Workspace) -> Vec<ObjectKey> {
         .iter()
         .filter_map(|k| a.get(*k).and_then(|id| key_from_id(id)))
         .collect();
-    out.extend(ctx.waiters.take("Workspace", "", &ws.name_any()));
+    out.extend(ctx.waiters.take(Kind::Workspace, "", &ws.name_any()));
     out
 }
 
@@ -69,19 +65,20 @@ pub fn secret_owners<K: Resource>(ctx: &SharedCtx, s: &K) -> Vec<ObjectKey> {
     let name = s.name_any();
     let mut out: Vec<ObjectKey> = controller_owner(s).into_iter().collect();
     if let Some(cp) = name.strip_suffix(suffixes::EKS_CONNECTION) {
-        out.push(ObjectKey::new(CAPT_CONTROL_PLANE, &ns, cp));
+        out.push(ObjectKey::new(Kind::CaptControlPlane.name(), &ns, cp));
     }
-    out.extend(ctx.waiters.take("Secret", &ns, &name));
+    out.extend(ctx.waiters.take(Kind::Secret, &ns, &name));
     out
 }
 
 /// A CAPI Cluster concerns its infrastructure cluster and control plane, and whoever waits for it.
 pub fn cluster_and_waiters(ctx: &SharedCtx, c: &Cluster) -> Vec<ObjectKey> {
     let mut out = cluster_owners(c);
-    out.extend(
-        ctx.waiters
-            .take("Cluster", &c.namespace().unwrap_or_default(), &c.name_any()),
-    );
+    out.extend(ctx.waiters.take(
+        Kind::Cluster,
+        &c.namespace().unwrap_or_default(),
+        &c.name_any(),
+    ));
     out
 }
 
@@ -90,15 +87,15 @@ pub fn cluster_owners(c: &Cluster) -> Vec<ObjectKey> {
     let ns = c.namespace().unwrap_or_default();
     let mut out = Vec::new();
     for (r, kind) in [
-        (&c.spec.infrastructure_ref, CAPT_CLUSTER),
-        (&c.spec.control_plane_ref, CAPT_CONTROL_PLANE),
+        (&c.spec.infrastructure_ref, Kind::CaptCluster),
+        (&c.spec.control_plane_ref, Kind::CaptControlPlane),
     ] {
         if let Some(r) = r
-            && r.kind.as_deref() == Some(kind)
+            && r.kind.as_deref() == Some(kind.name())
             && let Some(name) = r.name.as_deref()
         {
             out.push(ObjectKey::new(
-                kind,
+                kind.name(),
                 r.namespace.as_deref().unwrap_or(&ns),
                 name,
             ));
@@ -115,7 +112,7 @@ pub fn control_plane_owners(cp: &CAPTControlPlane) -> Vec<ObjectKey> {
         .get(labels::CLUSTER_NAME)
         .cloned()
         .unwrap_or_else(|| cp.name_any());
-    vec![ObjectKey::new(CAPT_CLUSTER, &ns, &cluster)]
+    vec![ObjectKey::new(Kind::CaptCluster.name(), &ns, &cluster)]
 }
 
 /// A WorkspaceTemplate concerns whoever waits for it; a new generation also queues its applies for
@@ -123,7 +120,7 @@ pub fn control_plane_owners(cp: &CAPTControlPlane) -> Vec<ObjectKey> {
 pub fn template_owners(ctx: &SharedCtx, t: &WorkspaceTemplate) -> Vec<ObjectKey> {
     ctx.rollout.template_event(t, &ctx.world.applies);
     ctx.waiters.take(
-        "WorkspaceTemplate",
+        Kind::WorkspaceTemplate,
         &t.namespace().unwrap_or_default(),
         &t.name_any(),
     )
@@ -150,7 +147,7 @@ mod tests {
         });
         assert_eq!(
             cluster_owners(&c),
-            vec![ObjectKey::new(CAPT_CLUSTER, "ns", "demo")]
+            vec![ObjectKey::new(Kind::CaptCluster.name(), "ns", "demo")]
         );
     }
 
@@ -158,7 +155,7 @@ mod tests {
     fn owner_ids_map_to_actor_kinds_only() {
         assert_eq!(
             key_from_id("CAPTControlPlane/ns/x"),
-            Some(ObjectKey::new(CAPT_CONTROL_PLANE, "ns", "x"))
+            Some(ObjectKey::new(Kind::CaptControlPlane.name(), "ns", "x"))
         );
         assert_eq!(key_from_id("Deployment/ns/x"), None);
     }

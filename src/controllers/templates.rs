@@ -9,6 +9,7 @@ use super::error::ControllerError;
 use super::generic::Decide;
 use super::world::get;
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::{
     CAPTClusterTemplate, CaptControlPlaneTemplate, TemplateRef, TemplateStatus, ValidationError,
     WorkspaceTemplate, WorkspaceTemplateStatus,
@@ -21,7 +22,7 @@ pub struct WorkspaceTemplates;
 impl Decide for WorkspaceTemplates {
     type K = WorkspaceTemplate;
     type Status = WorkspaceTemplateStatus;
-    const KIND: &'static str = "WorkspaceTemplate";
+    const KIND: Kind = Kind::WorkspaceTemplate;
 
     fn store(ctx: &SharedCtx) -> &Store<WorkspaceTemplate> {
         &ctx.world.templates
@@ -50,7 +51,6 @@ impl Decide for WorkspaceTemplates {
 /// it refers to (`r`; none means there is nothing to find) exists, waiting for it when it does not.
 fn template_plan(
     ctx: &SharedCtx,
-    rctx: &ReconcileCtx,
     meta: &ObjectMeta,
     status: Option<&TemplateStatus>,
     validation: Result<(), ValidationError>,
@@ -61,15 +61,16 @@ fn template_plan(
         Some(r) => {
             let ns = r.namespace_or(meta.namespace.as_deref().unwrap_or_default());
             let found = get(&ctx.world.templates, ns, &r.name).is_some();
-            if !found {
-                ctx.waiters
-                    .wait_for("WorkspaceTemplate", ns, &r.name, &rctx.key);
-            }
             (format!("{ns}/{}", r.name), found)
         }
         None => (String::new(), true),
     };
-    decide_template(status, meta.generation, invalid, (&name, found), &now())
+    let mut plan = decide_template(status, meta.generation, invalid, (&name, found), &now());
+    if let Some(r) = r.filter(|_| !found) {
+        let ns = r.namespace_or(meta.namespace.as_deref().unwrap_or_default());
+        plan.wait_for(Kind::WorkspaceTemplate, ns, &r.name);
+    }
+    plan
 }
 
 pub struct ControlPlaneTemplates;
@@ -77,7 +78,7 @@ pub struct ControlPlaneTemplates;
 impl Decide for ControlPlaneTemplates {
     type K = CaptControlPlaneTemplate;
     type Status = TemplateStatus;
-    const KIND: &'static str = "CaptControlPlaneTemplate";
+    const KIND: Kind = Kind::CaptControlPlaneTemplate;
 
     fn store(ctx: &SharedCtx) -> &Store<CaptControlPlaneTemplate> {
         &ctx.world.cp_templates
@@ -86,11 +87,10 @@ impl Decide for ControlPlaneTemplates {
     async fn plan(
         ctx: &SharedCtx,
         t: &CaptControlPlaneTemplate,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<TemplateStatus>, ControllerError> {
         Ok(template_plan(
             ctx,
-            rctx,
             t.meta(),
             t.status.as_ref(),
             t.spec.validate(),
@@ -104,7 +104,7 @@ pub struct ClusterTemplates;
 impl Decide for ClusterTemplates {
     type K = CAPTClusterTemplate;
     type Status = TemplateStatus;
-    const KIND: &'static str = "CAPTClusterTemplate";
+    const KIND: Kind = Kind::CaptClusterTemplate;
 
     fn store(ctx: &SharedCtx) -> &Store<CAPTClusterTemplate> {
         &ctx.world.cluster_templates
@@ -113,11 +113,10 @@ impl Decide for ClusterTemplates {
     async fn plan(
         ctx: &SharedCtx,
         t: &CAPTClusterTemplate,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<TemplateStatus>, ControllerError> {
         Ok(template_plan(
             ctx,
-            rctx,
             t.meta(),
             t.status.as_ref(),
             t.spec.validate(),

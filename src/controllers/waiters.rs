@@ -6,19 +6,20 @@ use std::collections::HashSet;
 use dashmap::DashMap;
 
 use crate::actors::ObjectKey;
+use crate::api::kinds::Kind;
 
 #[derive(Default)]
 pub struct Waiters {
     by_target: DashMap<String, HashSet<ObjectKey>>,
 }
 
-fn target(kind: &str, namespace: &str, name: &str) -> String {
+fn target(kind: Kind, namespace: &str, name: &str) -> String {
     format!("{kind}/{namespace}/{name}")
 }
 
 impl Waiters {
     /// `waiter` wants a wake-up on the next event of `kind namespace/name`.
-    pub fn wait_for(&self, kind: &str, namespace: &str, name: &str, waiter: &ObjectKey) {
+    pub fn wait_for(&self, kind: Kind, namespace: &str, name: &str, waiter: &ObjectKey) {
         self.by_target
             .entry(target(kind, namespace, name))
             .or_default()
@@ -26,7 +27,7 @@ impl Waiters {
     }
 
     /// Everyone waiting for `kind namespace/name` (they are forgotten: waiting again re-registers).
-    pub fn take(&self, kind: &str, namespace: &str, name: &str) -> Vec<ObjectKey> {
+    pub fn take(&self, kind: Kind, namespace: &str, name: &str) -> Vec<ObjectKey> {
         self.by_target
             .remove(&target(kind, namespace, name))
             .map(|(_, s)| s.into_iter().collect())
@@ -55,11 +56,11 @@ mod tests {
     fn waiters_are_woken_once() {
         let w = Waiters::default();
         let a = ObjectKey::new("WorkspaceTemplateApply", "ns", "a");
-        w.wait_for("Secret", "ns", "s", &a);
-        w.wait_for("Secret", "ns", "s", &a);
-        assert_eq!(w.take("Secret", "ns", "other"), vec![]);
-        assert_eq!(w.take("Secret", "ns", "s"), vec![a]);
-        assert!(w.take("Secret", "ns", "s").is_empty());
+        w.wait_for(Kind::Secret, "ns", "s", &a);
+        w.wait_for(Kind::Secret, "ns", "s", &a);
+        assert_eq!(w.take(Kind::Secret, "ns", "other"), vec![]);
+        assert_eq!(w.take(Kind::Secret, "ns", "s"), vec![a]);
+        assert!(w.take(Kind::Secret, "ns", "s").is_empty());
         assert!(w.is_empty());
     }
 }

@@ -9,6 +9,7 @@ use super::generic::Decide;
 use super::grants::{apply_on_behalf_of, refusal};
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
+use crate::api::kinds::Kind;
 use crate::api::{WorkspaceTemplateApply, WorkspaceTemplateApplyStatus};
 use crate::reconcile::grants::Referrer;
 use crate::reconcile::ownership::{controller_of, owner_id};
@@ -21,7 +22,7 @@ pub struct Wta;
 impl Decide for Wta {
     type K = WorkspaceTemplateApply;
     type Status = WorkspaceTemplateApplyStatus;
-    const KIND: &'static str = "WorkspaceTemplateApply";
+    const KIND: Kind = Kind::WorkspaceTemplateApply;
 
     fn store(ctx: &SharedCtx) -> &Store<WorkspaceTemplateApply> {
         &ctx.world.applies
@@ -30,14 +31,14 @@ impl Decide for Wta {
     async fn plan(
         ctx: &SharedCtx,
         wta: &WorkspaceTemplateApply,
-        rctx: &ReconcileCtx,
+        _rctx: &ReconcileCtx,
     ) -> Result<Plan<WorkspaceTemplateApplyStatus>, ControllerError> {
         let w = &ctx.world;
         let ns = wta.namespace().unwrap_or_default();
         let tref = &wta.spec.template_ref;
         let name = wta.name_any();
         let referrer = Referrer {
-            kind: Self::KIND,
+            kind: Self::KIND.name(),
             namespace: &ns,
             name: &name,
             on_behalf_of: apply_on_behalf_of(ctx, wta),
@@ -53,7 +54,6 @@ impl Decide for Wta {
                 s.namespace.as_str()
             };
             if get(&w.secrets, sns, &s.name).is_none() {
-                ctx.waiters.wait_for("Secret", sns, &s.name, &rctx.key);
                 missing_secrets.push(format!("{sns}/{}", s.name));
             }
         }
@@ -62,18 +62,9 @@ impl Decide for Wta {
             match get_cluster(&w.workspaces, &r.name) {
                 Some(ws) if ws.is_ready() => {}
                 found => {
-                    ctx.waiters.wait_for("Workspace", "", &r.name, &rctx.key);
                     unready_workspaces.push((r.name.clone(), found.is_some()));
                 }
             }
-        }
-        if template.is_none() && refused.is_none() {
-            ctx.waiters.wait_for(
-                "WorkspaceTemplate",
-                tref.namespace_or(&ns),
-                &tref.name,
-                &rctx.key,
-            );
         }
         let root_owner = controller_of(wta.meta()).map(|(_, kind, name)| owner_id(kind, &ns, name));
         let lookup = |name: &str| get_cluster(&w.workspaces, name);
@@ -81,9 +72,6 @@ impl Decide for Wta {
         let cluster = cluster_name.and_then(|c| get(&w.clusters, &ns, c));
         // The apply belongs to a Cluster the cache does not show (yet): its pause cannot be known.
         let cluster_missing = cluster_name.is_some() && cluster.is_none();
-        if let Some(c) = cluster_name.filter(|_| cluster_missing) {
-            ctx.waiters.wait_for("Cluster", &ns, c, &rctx.key);
-        }
         let paused = crate::reconcile::pause::is_paused(wta.meta(), cluster.as_deref());
         let world = WtaWorld {
             template: template.as_deref(),

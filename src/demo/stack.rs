@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use capt_load::simstack::{self, SimStack};
 use capt_load::{capisim, kubesim, tfsim};
 use tokio::task::JoinHandle;
 
@@ -30,58 +31,81 @@ pub struct Stack {
     pub probe_addr: SocketAddr,
     running: Running,
     readiness: Readiness,
-    simulators: Vec<JoinHandle<()>>,
+    simulators: SimStack,
     server_stop: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<()>,
 }
 
-fn spawn_sim(
-    name: &'static str,
-    fut: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            tracing::error!(simulator = name, error = %format!("{e:#}"), "simulator stopped");
+/// The metrics and health server the demo runs on localhost.
+struct Health {
+    metrics_addr: SocketAddr,
+    probe_addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+async fn serve_health(
+    args: &DemoArgs,
+    metrics: &Metrics,
+    readiness: &Readiness,
+) -> Result<Health, DemoError> {
+    let bound = crate::telemetry::health::bind(
+        &ServeOptions {
+            probe_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.health_port)),
+            metrics_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port)),
+            secure: false,
+            cert_dir: None,
+        },
+        metrics.clone(),
+        readiness.clone(),
+        None,
+    )
+    .await?;
+    let (metrics_addr, probe_addr) = (bound.metrics_addr(), bound.probe_addr());
+    let (server_stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = bound.run(stopped).await {
+            tracing::warn!(error = %e, "metrics/health server stopped");
         }
+    });
+
+    Ok(Health {
+        metrics_addr,
+        probe_addr,
+        stop: server_stop,
+        task: server,
     })
 }
 
 impl Stack {
     /// Starts everything; the clusters are not created yet.
     pub async fn start(args: &DemoArgs) -> Result<Self, DemoError> {
-        let sim = kubesim::start(kubesim::Config {
-            port: args.api_port,
-            seed: args.seed,
-            ..kubesim::Config::default()
+        let stack = SimStack::start(simstack::Config {
+            server: kubesim::Config {
+                port: args.api_port,
+                seed: args.seed,
+                ..kubesim::Config::default()
+            },
+            crds: vec![crate::api::crds_yaml()],
+            tf: tfsim::Config {
+                delay: args.tf_delay,
+                destroy_delay: args.tf_delay,
+                seed: args.seed,
+                faults: args
+                    .tf_faults
+                    .iter()
+                    .map(|r| (r.pattern.clone(), r.kind))
+                    .collect(),
+                ..tfsim::Config::default()
+            },
+            capi: capisim::Config::default(),
         })
         .await
         .map_err(DemoError::ApiServer)?;
-        for crds in [
-            crate::api::crds_yaml(),
-            tfsim::WORKSPACE_CRD_YAML.to_string(),
-            capisim::CLUSTER_CRD_YAML.to_string(),
-        ] {
-            sim.install_crds_yaml(&crds).map_err(DemoError::ApiServer)?;
-        }
-
-        let tf_config = tfsim::Config {
-            delay: args.tf_delay,
-            destroy_delay: args.tf_delay,
-            seed: args.seed,
-            faults: args
-                .tf_faults
-                .iter()
-                .map(|r| (r.pattern.clone(), r.kind))
-                .collect(),
-            ..tfsim::Config::default()
-        };
-        let simulators = vec![
-            spawn_sim("tfsim", tfsim::run(sim.client(), tf_config)),
-            spawn_sim(
-                "capisim",
-                capisim::run(sim.client(), capisim::Config::default()),
-            ),
-        ];
+        let sim = stack.server.clone();
 
         let metrics = Metrics::new();
         let client = crate::client::build(
@@ -96,29 +120,7 @@ impl Stack {
         let readiness = Readiness::new();
         readiness.set_leader_known(true);
         metrics.set_leader(true);
-        let bound = crate::telemetry::health::bind(
-            &ServeOptions {
-                probe_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.health_port)),
-                metrics_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port)),
-                secure: false,
-                cert_dir: None,
-            },
-            metrics.clone(),
-            readiness.clone(),
-            None,
-        )
-        .await?;
-        let (metrics_addr, probe_addr) = (bound.metrics_addr(), bound.probe_addr());
-        let (server_stop, mut stop_rx) = tokio::sync::watch::channel(false);
-        let server = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = bound.run(stopped).await {
-                tracing::warn!(error = %e, "metrics/health server stopped");
-            }
-        });
-
+        let health = serve_health(args, &metrics, &readiness).await?;
         let running = manager::start(
             client,
             metrics.clone(),
@@ -144,13 +146,13 @@ impl Stack {
             user: sim.client(),
             sim,
             metrics,
-            metrics_addr,
-            probe_addr,
+            metrics_addr: health.metrics_addr,
+            probe_addr: health.probe_addr,
             running,
             readiness,
-            simulators,
-            server_stop,
-            server,
+            simulators: stack,
+            server_stop: health.stop,
+            server: health.task,
         })
     }
 
@@ -172,9 +174,7 @@ impl Stack {
         if !self.running.shutdown(DRAIN).await {
             tracing::warn!("some reconciles were still running at shutdown");
         }
-        for s in &self.simulators {
-            s.abort();
-        }
+        self.simulators.stop_simulators();
         let _ = self.server_stop.send(true);
         let _ = self.server.await;
         self.sim.shutdown().await;

@@ -28,7 +28,7 @@ pub fn has_finalizer(meta: &ObjectMeta, f: &str) -> bool {
         .is_some_and(|v| v.iter().any(|x| x == f))
 }
 
-/// What capt manages in a WorkspaceTemplateApply spec; other fields a user set are left alone (B-8).
+/// What capt manages in a WorkspaceTemplateApply spec; other fields a user set are left alone.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ApplyIntent {
     pub template_ref: TemplateRef,

@@ -1,7 +1,7 @@
 //! CAPTControlPlane decisions: owner wait and pause, template check, the non-blocking EC2 Spot
-//! service-linked-role flow (B-17), the EKS WorkspaceTemplateApply kept in step with the spec
-//! (B-8), status from the EKS Workspace (endpoint host without scheme, B-2; `initialized` never
-//! goes back, B-5), the 30-minute timeout, secret sync, and deletion.
+//! service-linked-role flow, the EKS WorkspaceTemplateApply kept in step with the spec, status
+//! from the EKS Workspace (endpoint host without scheme; `initialized` never goes back), the
+//! timeouts, secret sync, and deletion. See docs/upstream-differences.md.
 
 use std::time::Duration;
 
@@ -14,9 +14,9 @@ use super::children::{ApplyIntent, delete_apply, ensure_apply, has_finalizer, ow
 use super::endpoint::discover;
 use super::grants::{REF_NOT_PERMITTED, RefNotPermitted, TEMPLATE_REF_PERMITTED};
 use super::ownership::controller_ref;
-use super::plan::{Blocked, Op, Plan, deadline_timer};
+use super::plan::{Blocked, Op, Plan, Wait, deadline_timer};
 use super::secret_sync::{ConnectionSecret, OwnedSecret, SyncWorld, sync};
-use crate::actors::TimerCmd;
+use crate::api::kinds::Kind;
 use crate::api::names::{
     conditions as ct, finalizers, messages, outputs, reasons, suffixes, templates, variables,
     with_suffix,
@@ -27,6 +27,7 @@ use crate::api::{
     NamespacedName, SecretSyncState, TemplateRef, Workspace, WorkspaceRef, WorkspaceStatusMirror,
     WorkspaceTemplateApply, set_condition,
 };
+use crate::reconcile::outcome::TimerCmd;
 
 pub const CONTROL_PLANE_TIMER: &str = "control-plane-timeout";
 /// Condition type of the secret sync.
@@ -261,7 +262,7 @@ fn spot_flow(
     if ws.output(outputs::ROLE_EXISTS) == Some(&json!(true)) || !w.spot_create_template {
         return;
     }
-    // The role is account-wide: never destroy it with one cluster (B-17).
+    // The role is account-wide: never destroy it with one cluster.
     let create = ApplyIntent {
         template_ref: TemplateRef::new(templates::SPOT_ROLE_CREATE, Some(ns)),
         retain_workspace_on_delete: true,
@@ -318,7 +319,7 @@ fn deletion(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> 
 }
 
 /// The upstream kubeconfig apply (`<cp>-kubeconfig-apply`), created when its template exists and the
-/// control plane is up; its outputs secret lands in the control plane's namespace (B-12).
+/// control plane is up; its outputs secret lands in the control plane's namespace.
 fn kubeconfig_apply(
     cp: &CAPTControlPlane,
     cluster_name: &str,
@@ -455,426 +456,55 @@ fn control_plane_deadline(cp: &CAPTControlPlane, w: &CpWorld) -> Deadline {
     }
 }
 
+/// The VPC Workspace the EKS Workspace waits for: `(name, pending)`, given the Cluster and lookups
+/// of CAPTClusters and applies in its namespace. `pending` when the Cluster's infrastructure is a
+/// CAPTCluster not cached yet (its VPC is not known, so nothing may start); no dependency when the
+/// infrastructure is another kind or uses an existing VPC.
+pub fn vpc_dependency(
+    cluster: Option<&Cluster>,
+    captcluster: &dyn Fn(&str) -> Option<std::sync::Arc<crate::api::CAPTCluster>>,
+    apply: &dyn Fn(&str) -> Option<std::sync::Arc<WorkspaceTemplateApply>>,
+) -> (Option<String>, bool) {
+    let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
+        return (None, false);
+    };
+    if r.kind.as_deref() != Some(Kind::CaptCluster.name()) {
+        return (None, false);
+    }
+    let Some(cc) = r.name.as_deref().and_then(captcluster) else {
+        return (None, true);
+    };
+    if cc.spec.vpc_template_ref.is_none() {
+        return (None, false);
+    }
+    let apply_name = super::infra::apply_name(&cc);
+    let name = apply(&apply_name)
+        .and_then(|a| a.status.as_ref()?.workspace_name.clone())
+        .unwrap_or_else(|| crate::api::names::workspace_name_for_apply(&apply_name).to_string());
+    (Some(name), false)
+}
+
 pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus> {
-    if super::pause::is_paused(cp.meta(), w.cluster) {
-        return super::pause::paused_plan();
-    }
-    if cp.meta().deletion_timestamp.is_some() {
-        return deletion(cp, w);
-    }
-    let mut plan = Plan::default();
-    let g = cp.meta().generation;
-    let now = w.now.clone();
-    let ns = cp.namespace().unwrap_or_default();
-    if !has_finalizer(cp.meta(), finalizers::CAPT_CONTROL_PLANE) {
-        plan.op(Op::AddFinalizer(finalizers::CAPT_CONTROL_PLANE));
-    }
-    let observed = cp.status.clone().unwrap_or_default();
-    let mut st = observed.clone();
-    st.observed_generation = g;
-    st.external_managed_control_plane = true;
-
-    let Some(cluster) = w.cluster.filter(|_| owner_cluster(cp.meta()).is_some()) else {
-        set_condition(
-            &mut st.conditions,
-            cond(
-                ct::READY,
-                false,
-                reasons::CREATING,
-                messages::WAITING_FOR_OWNER_CLUSTER,
-                g,
-            ),
-            now,
-        );
-        plan.status = Some(st);
-        plan.block(Blocked::waiting(
-            reasons::CREATING,
-            "waiting for Cluster API to set the owner Cluster",
-        ));
-        return plan;
-    };
-    let cluster_name = cluster.name_any();
-    if let Err(e) = cp.spec.validate() {
-        let msg = e.to_string();
-        set_phase(
-            &mut st,
-            ControlPlanePhase::Failed,
-            "InvalidSpec",
-            &msg,
-            g,
-            &now,
-        );
-        st.failure_reason = Some("InvalidSpec".into());
-        st.failure_message = Some(msg.clone());
-        if st != observed {
-            plan.warning("InvalidSpec", msg.clone());
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::terminal("InvalidSpec", msg));
-        return plan;
-    }
-    // Only an invalid spec is reported through failureReason, which Cluster API copies to the
-    // Cluster for good; every other problem is a condition and an Event and clears when resolved.
-    st.failure_reason = None;
-    st.failure_message = None;
-    if let Some(r) = &w.refused {
-        // Checked before the template is looked at. A running control plane keeps its phase and
-        // readiness (nothing of it is touched); one not started yet fails like a missing template.
-        let msg = r.to_string();
-        if st.initialized {
-            set_condition(
-                &mut st.conditions,
-                cond(TEMPLATE_REF_PERMITTED, false, REF_NOT_PERMITTED, &msg, g),
-                now.clone(),
-            );
-        } else {
-            set_phase(
-                &mut st,
-                ControlPlanePhase::Failed,
-                REF_NOT_PERMITTED,
-                &msg,
-                g,
-                &now,
-            );
-            st.ready = false;
-        }
-        if st != observed {
-            plan.warning(REF_NOT_PERMITTED, msg.clone());
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::waiting(REF_NOT_PERMITTED, msg));
-        return plan;
-    }
-    crate::api::remove_condition(&mut st.conditions, TEMPLATE_REF_PERMITTED);
-    if !w.template_exists {
-        let r = &cp.spec.workspace_template_ref;
-        let msg = format!(
-            "Failed to get WorkspaceTemplate {}/{}: not found",
-            r.namespace_or(&ns),
-            r.name
-        );
-        set_phase(
-            &mut st,
-            ControlPlanePhase::Failed,
-            reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
-            &msg,
-            g,
-            &now,
-        );
-        st.ready = false;
-        if st != observed {
-            plan.warning(reasons::WORKSPACE_TEMPLATE_NOT_FOUND, msg.clone());
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::waiting(reasons::WORKSPACE_TEMPLATE_NOT_FOUND, msg));
-        return plan;
-    }
-    let apply = apply_name(cp);
-    let longest = [
-        suffixes::SPOT_ROLE_CHECK,
-        suffixes::SPOT_ROLE_CREATE,
-        suffixes::KUBECONFIG_APPLY,
-    ]
-    .into_iter()
-    .map(|s| with_suffix(&cp.name_any(), s))
-    .chain([apply.clone()])
-    .max_by_key(String::len)
-    .unwrap_or_default();
-    if let Some(msg) = super::limits::name_too_long("WorkspaceTemplateApply", &longest) {
-        let reason = super::limits::NAME_TOO_LONG;
-        set_phase(&mut st, ControlPlanePhase::Failed, reason, &msg, g, &now);
-        st.ready = false;
-        if st != observed {
-            plan.warning(reason, msg.clone());
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::terminal(reason, msg));
-        return plan;
-    }
-    spot_flow(cp, &cluster_name, w, &mut plan);
-    if w.eks_apply.is_none() && w.vpc_pending {
-        // Waits are fixed when the apply is first created: never start before the VPC is known.
-        let msg = "Waiting for the VPC of the cluster";
-        let deadline = control_plane_deadline(cp, w);
-        if now.0 >= deadline.at {
-            deadline.fail(&mut st, &observed, g, &now, &mut plan);
-        } else {
-            set_phase(
-                &mut st,
-                ControlPlanePhase::Creating,
-                reasons::WAITING_FOR_VPC,
-                msg,
-                g,
-                &now,
-            );
-            plan.timer(deadline_timer(CONTROL_PLANE_TIMER, now.0, deadline.at));
-        }
-        plan.status = Some(st);
-        plan.block(Blocked::waiting(reasons::WAITING_FOR_VPC, msg));
-        return plan;
-    }
-    let intent = eks_intent(cp, &cluster_name, w.eks_apply, w.vpc_workspace.clone());
-    if let Some(op) = ensure_apply(cp, &cluster_name, &apply, w.eks_apply, &intent) {
-        plan.op(op);
-    }
-    if cp.spec.workspace_template_apply_name.as_deref() != Some(apply.as_str()) {
-        plan.op(Op::Patch(
-            json!({"spec": {"workspaceTemplateApplyName": apply}}),
-        ));
-    }
-
-    // Mirror of the EKS Workspace (CAAPH templates read atProvider.outputs).
-    let ws = w.eks_workspace;
-    st.workspace_status = Some(match ws {
-        Some(ws) => WorkspaceStatusMirror {
-            ready: ws.is_ready(),
-            state: ws.ready_condition().map(|c| c.reason.clone()),
-            at_provider: ws.at_provider().cloned(),
-        },
-        None => WorkspaceStatusMirror::default(),
-    });
-    let apply_status = w
-        .eks_apply
-        .and_then(|a| a.status.clone())
-        .unwrap_or_default();
-    let wts = st
-        .workspace_template_status
-        .get_or_insert_with(Default::default);
-    wts.last_applied_revision = apply_status
-        .last_applied_time
-        .as_ref()
-        .map(|t| t.0.to_string());
-
-    // Ready comes from the Workspace's Ready alone: a provider error on a running control plane
-    // is reported in its own condition and does not make the control plane not-ready.
-    let ws_ready = ws.is_some_and(Workspace::is_ready);
-    let outputs_endpoint = ws.and_then(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT));
-    let secret_endpoint = w
-        .connection
-        .and_then(|c| c.data.get(crate::api::names::secrets::CLUSTER_ENDPOINT_KEY))
-        .map(Vec::as_slice);
-    let endpoint: Option<ApiEndpoint> = if ws_ready {
-        match discover(outputs_endpoint, secret_endpoint) {
-            Ok(found) => found.map(|(e, _)| e),
-            Err(e) => {
-                plan.warning(
-                    reasons::ENDPOINT_ERROR,
-                    format!("control plane endpoint is not usable: {e}"),
-                );
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let terraform_error = ws.and_then(|ws| {
-        let c = ws
-            .status
-            .as_ref()?
-            .conditions
-            .iter()
-            .find(|c| c.type_ == ct::SYNCED && !c.is_true())?;
-        c.message.clone()
-    });
-    if let Some(ws) = ws {
-        let (ok, reason, msg) = match &terraform_error {
-            Some(m) => (false, reasons::WORKSPACE_ERROR, m.clone()),
-            None if ws.is_synced() => (true, reasons::READY, String::new()),
-            None => (false, reasons::CREATING, String::new()),
-        };
-        set_condition(
-            &mut st.conditions,
-            cond(ct::WORKSPACE_SYNCED, ok, reason, msg, g),
-            now.clone(),
-        );
-    }
-    let applied_version = w
-        .eks_apply
-        .and_then(|a| a.spec.variables.get(variables::KUBERNETES_VERSION))
-        .is_some_and(|v| Some(v) == eks_version(&cp.spec.version).as_ref());
-    let ws_current = ws.is_some_and(|ws| {
-        ws.ready_condition()
-            .and_then(|c| c.observed_generation)
-            .is_none_or(|og| Some(og) == ws.meta().generation)
-    });
-
-    let mut blocked = None;
-    let deadline = control_plane_deadline(cp, w);
-    match (&endpoint, &terraform_error) {
-        (Some(ep), _) => {
-            let hp = format!("{}:{}", ep.host, ep.port);
-            if !observed.ready {
-                plan.normal(reasons::READY, format!("Control plane is ready at {hp}"));
-            }
-            st.ready = true;
-            st.initialized = true;
-            st.endpoint = Some(hp);
-            st.failure_reason = None;
-            st.failure_message = None;
-            let wts = st
-                .workspace_template_status
-                .get_or_insert_with(Default::default);
-            wts.ready = true;
-            wts.last_failure_message = None;
-            set_phase(
-                &mut st,
-                ControlPlanePhase::Ready,
-                reasons::READY,
-                messages::CONTROL_PLANE_READY,
-                g,
-                &now,
-            );
-            if applied_version && ws_current {
-                st.version = Some(cp.spec.version.clone());
-            }
-            if st.version.as_deref() != Some(cp.spec.version.as_str()) {
-                let from = st.version.clone().unwrap_or_else(|| "unknown".into());
-                set_condition(
-                    &mut st.conditions,
-                    cond(
-                        ct::CREATING,
-                        true,
-                        "Upgrading",
-                        format!("Upgrading from {from} to {}", cp.spec.version),
-                        g,
-                    ),
-                    now.clone(),
-                );
-            }
-            let unset = cp
-                .spec
-                .control_plane_endpoint
-                .as_ref()
-                .is_none_or(ApiEndpoint::is_zero);
-            if unset {
-                plan.op(Op::Patch(
-                    json!({"spec": {"controlPlaneEndpoint": {"host": ep.host, "port": ep.port}}}),
-                ));
-            }
-            plan.timer(TimerCmd::Cancel(CONTROL_PLANE_TIMER));
-            let url = super::endpoint::endpoint_url(ep);
-            kubeconfig_apply(cp, &cluster_name, w, &url, &mut plan);
-        }
-        (None, Some(msg)) if non_retryable(msg) => {
-            st.ready = false;
-            let wts = st
-                .workspace_template_status
-                .get_or_insert_with(Default::default);
-            wts.ready = false;
-            wts.last_failure_message = Some(msg.clone());
-            set_phase(
-                &mut st,
-                ControlPlanePhase::Failed,
-                reasons::WORKSPACE_ERROR,
-                msg,
-                g,
-                &now,
-            );
-            if observed
-                .workspace_template_status
-                .as_ref()
-                .and_then(|w| w.last_failure_message.as_deref())
-                != Some(msg.as_str())
-            {
-                plan.warning(reasons::WORKSPACE_ERROR, msg.clone());
-            }
-            blocked = Some(Blocked::terminal(reasons::WORKSPACE_ERROR, msg.clone()));
-        }
-        (None, other) => {
-            st.ready = false;
-            let msg = match other {
-                Some(m) => format!("{}: {m}", messages::CONTROL_PLANE_CREATING),
-                None if ws_ready => "Control plane is up; waiting for its endpoint".to_string(),
-                None => messages::CONTROL_PLANE_CREATING.to_string(),
-            };
-            let wts = st
-                .workspace_template_status
-                .get_or_insert_with(Default::default);
-            wts.ready = false;
-            if now.0 >= deadline.at && !st.initialized {
-                deadline.fail(&mut st, &observed, g, &now, &mut plan);
-            } else {
-                set_phase(
-                    &mut st,
-                    ControlPlanePhase::Creating,
-                    reasons::CREATING,
-                    &msg,
-                    g,
-                    &now,
-                );
-                if !st.initialized {
-                    plan.timer(deadline_timer(CONTROL_PLANE_TIMER, now.0, deadline.at));
-                }
-            }
-        }
-    }
-    set_condition(
-        &mut st.conditions,
-        cond(
-            ct::INITIALIZED,
-            st.initialized,
-            if st.initialized {
-                reasons::READY
-            } else {
-                reasons::CREATING
-            },
-            "",
-            g,
-        ),
-        now.clone(),
-    );
-
-    // Secret sync: never blocks the status above.
-    let sw = SyncWorld {
-        workspace_ready: ws_ready,
-        outputs_endpoint,
-        connection: w.connection,
-        connection_unchanged: w.connection_unchanged,
-        kubeconfig_secret: w.kubeconfig_secret.as_ref(),
-        ca_secret: w.ca_secret.as_ref(),
-        namespace: &ns,
-        cluster_name: &cluster_name,
-        owner: controller_ref(cp),
-        now: now.clone(),
-        token: w.token.as_ref(),
-    };
-    let out = sync(observed.secret_sync.as_ref(), &sw, &mut plan);
-    if let Some(tw) = &w.token {
-        let outcome = out.token.as_ref();
-        super::token_refresh::apply(tw, outcome, &mut st.conditions, &mut plan, &now, g);
-    }
-    st.secrets_ready = out.status.state == SecretSyncState::Ready && out.kubeconfig_exists;
-    let (ok, reason) = match out.status.state {
-        SecretSyncState::Ready if st.secrets_ready => (true, "Ready".to_string()),
-        SecretSyncState::Ready => (false, "WritingSecrets".to_string()),
-        _ => (
-            false,
-            out.status
-                .reason
-                .clone()
-                .unwrap_or_else(|| format!("{:?}", out.status.state)),
-        ),
-    };
-    let message = if ok {
-        String::new()
-    } else {
-        out.status.message.clone().unwrap_or_default()
-    };
-    set_condition(
-        &mut st.conditions,
-        cond(SECRETS_READY, ok, &reason, message, g),
-        now,
-    );
-    st.secret_sync = Some(out.status);
-    st.initialization = Some(crate::api::ControlPlaneInitialization {
-        control_plane_initialized: st.initialized,
-    });
-    plan.status = Some(st);
-    if let Some(b) = blocked {
-        plan.block(b);
-    }
+    let mut plan = decide_writes(cp, w);
+    plan.waits = waits(cp, w);
     plan
 }
+
+/// What the control plane waits for, whatever the decision: its WorkspaceTemplate while absent
+/// (and not refused).
+pub fn waits(cp: &CAPTControlPlane, w: &CpWorld) -> Vec<Wait> {
+    let mut plan = Plan::<()>::default();
+    if !w.template_exists && w.refused.is_none() {
+        let ns = cp.namespace().unwrap_or_default();
+        let r = &cp.spec.workspace_template_ref;
+        plan.wait_for(Kind::WorkspaceTemplate, r.namespace_or(&ns), &r.name);
+    }
+    plan.waits
+}
+
+#[path = "controlplane_steps.rs"]
+mod steps;
+use steps::decide_writes;
 
 #[cfg(test)]
 #[path = "controlplane_tests.rs"]

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::actors::ErrorClass;
 use crate::reconcile::kubeconfig::tests::token_kubeconfig;
+use crate::reconcile::outcome::ErrorClass;
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
 use crate::reconcile::secrets::reasons as sr;
 
@@ -706,7 +706,7 @@ fn recovers_after_timeout_when_the_workspace_succeeds() {
 
 #[test]
 fn initialized_never_goes_back() {
-    // B-5: a Ready control plane whose Workspace stops being Ready.
+    // A Ready control plane whose Workspace stops being Ready.
     let ready = W::default().with_eks(ready_workspace(
         EKS_WS,
         eks_outputs(&format!("https://{HOST}")),
@@ -728,7 +728,7 @@ fn initialized_never_goes_back() {
     let plan = w.run(&cp(observed(&up)));
     let s = st(&plan);
     assert!(!s.ready);
-    assert!(s.initialized, "B-5");
+    assert!(s.initialized, "initialized never goes back");
     assert_eq!(
         cond(&s.conditions, ct::INITIALIZED).map(|c| c.status.as_str()),
         Some("True")
@@ -744,7 +744,7 @@ fn initialized_never_goes_back() {
 
 #[test]
 fn version_change_patches_the_apply_and_reports_the_upgrade() {
-    // B-8: the new version reaches the apply; status keeps the running version until applied.
+    // The new version reaches the apply; status keeps the running version until applied.
     let w = W::default().with_eks(ready_workspace(
         EKS_WS,
         eks_outputs(&format!("https://{HOST}")),
@@ -848,7 +848,11 @@ fn spot_role_flow_never_gates_the_control_plane() {
                         spec["templateRef"],
                         json!({"name": "spot-role-create", "namespace": NS})
                     );
-                    assert_eq!(spec["retainWorkspaceOnDelete"], json!(true), "B-17");
+                    assert_eq!(
+                        spec["retainWorkspaceOnDelete"],
+                        json!(true),
+                        "the account-wide role is kept"
+                    );
                 }
                 _ => {}
             }
@@ -926,7 +930,7 @@ fn kubeconfig_apply_after_ready() {
 
 #[test]
 fn secrets_ready_only_once_the_kubeconfig_secret_exists() {
-    // B-9.
+    // Secrets are ready only once the kubeconfig secret exists.
     let base = || {
         let mut w = W::default().with_eks(ready_workspace(
             EKS_WS,
@@ -1167,7 +1171,7 @@ fn deletion_removes_applies_in_order_and_leaves_the_spot_role() {
             deleted(&plan)
                 .iter()
                 .all(|(_, n)| *n != "alpha-spot-role-create"),
-            "{case}: B-17"
+            "{case}: the account-wide role is kept"
         );
         assert!(plan.status.is_none(), "{case}");
     }
@@ -1578,5 +1582,92 @@ fn derived_apply_names_at_the_length_limit() {
             assert!(creates.iter().all(|c| c.name.len() <= 253), "{len}");
             assert!(!creates.is_empty(), "{len}: {:?}", plan.ops);
         }
+    }
+}
+
+#[test]
+fn the_vpc_dependency_follows_the_clusters_infrastructure() {
+    use std::sync::Arc;
+    let infra = |kind: &str| {
+        cluster_with(
+            "alpha",
+            json!({}),
+            json!({"infrastructureRef": {"kind": kind, "name": "net"}}),
+        )
+    };
+    let cc = |spec: Value| -> Arc<crate::api::CAPTCluster> {
+        Arc::new(from(json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "CAPTCluster",
+            "metadata": {"name": "net", "namespace": NS},
+            "spec": spec,
+        })))
+    };
+    let templated = cc(json!({"region": "r", "vpcTemplateRef": {"name": "vpc-template"}}));
+    let existing = cc(json!({"region": "r", "existingVpcId": "vpc-1"}));
+    let applied = Arc::new(apply(
+        "net-vpc",
+        json!({}),
+        json!({"templateRef": {"name": "vpc-template"}}),
+        json!({"workspaceName": "ws-1"}),
+    ));
+    type Ccs<'a> = &'a dyn Fn(&str) -> Option<Arc<crate::api::CAPTCluster>>;
+    type Applies<'a> = &'a dyn Fn(&str) -> Option<Arc<WorkspaceTemplateApply>>;
+    let no_cc = |_: &str| None;
+    let no_apply = |_: &str| None;
+    let with_existing = |n: &str| (n == "net").then(|| existing.clone());
+    let with_templated = |n: &str| (n == "net").then(|| templated.clone());
+    let with_apply = |n: &str| (n == "net-vpc").then(|| applied.clone());
+    let cp = Some(infra("CAPTCluster"));
+    // (case, Cluster, CAPTClusters, applies, (VPC Workspace, pending))
+    type Case<'a> = (
+        &'a str,
+        Option<Cluster>,
+        Ccs<'a>,
+        Applies<'a>,
+        (Option<&'a str>, bool),
+    );
+    let cases: Vec<Case> = vec![
+        ("no Cluster", None, &no_cc, &no_apply, (None, false)),
+        (
+            "another infrastructure kind",
+            Some(infra("AWSCluster")),
+            &no_cc,
+            &no_apply,
+            (None, false),
+        ),
+        (
+            "a CAPTCluster not cached yet",
+            cp.clone(),
+            &no_cc,
+            &no_apply,
+            (None, true),
+        ),
+        (
+            "an existing VPC",
+            cp.clone(),
+            &with_existing,
+            &no_apply,
+            (None, false),
+        ),
+        (
+            "a templated VPC before its apply reports a Workspace",
+            cp.clone(),
+            &with_templated,
+            &no_apply,
+            (Some("net-vpc"), false),
+        ),
+        (
+            "the Workspace the apply reports",
+            cp,
+            &with_templated,
+            &with_apply,
+            (Some("ws-1"), false),
+        ),
+    ];
+    for (case, cluster, ccs, applies, (name, pending)) in cases {
+        let want = (name.map(String::from), pending);
+        let got = vpc_dependency(cluster.as_ref(), ccs, applies);
+        assert_eq!(got, want, "{case}");
     }
 }

@@ -6,9 +6,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::actors::{ErrorClass, TimerCmd};
 use crate::api::{Cluster, Condition, Workspace, WorkspaceTemplateApply};
-use crate::client::events::EventType;
+use crate::reconcile::outcome::EventType;
+use crate::reconcile::outcome::{ErrorClass, TimerCmd};
 use crate::reconcile::plan::{Child, Op, Plan};
 
 pub const NS: &str = "default";
@@ -145,7 +145,7 @@ pub fn apply(name: &str, metadata: Value, spec: Value, status: Value) -> Workspa
     }))
 }
 
-/// Fails when any op of the plan writes a CAPI Cluster (B-6/B-7: Cluster API owns it).
+/// Fails when any op of the plan writes a CAPI Cluster (Cluster API owns it).
 pub fn assert_no_cluster_writes<S>(plan: &Plan<S>) {
     for op in &plan.ops {
         let kind = match op {

@@ -2,7 +2,7 @@
 //!
 //! The EKS Workspace reports the API server as the Terraform output `cluster_endpoint`, a URL such as
 //! `https://ABCD.gr7.ap-northeast-1.eks.amazonaws.com`. CAPI's `APIEndpoint` wants the host **without** scheme and a
-//! separate port, so the URL is parsed here (upstream wrote the raw URL into `host`, bug B-2).
+//! separate port, so the URL is parsed here (upstream wrote the raw URL into `host`).
 //!
 //! Sources, in order: the Workspace output `cluster_endpoint`, then the `cluster_endpoint` key of the connection
 //! secret. Secret values are sometimes base64-encoded one more time than the API's own encoding; such values are

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::actors::ErrorClass;
 use crate::api::names::{conditions as ct, reasons as r};
+use crate::reconcile::outcome::ErrorClass;
 
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]
@@ -289,7 +289,10 @@ fn existing_vpc_is_used_and_clears_earlier_failures() {
         cond_state(&s.conditions, ct::VPC_READY),
         state("True", r::EXISTING_VPC_USED, messages::EXISTING_VPC_USED)
     );
-    assert!(cond(&s.conditions, ct::VPC_FAILED).is_none(), "B-4");
+    assert!(
+        cond(&s.conditions, ct::VPC_FAILED).is_none(),
+        "VPCFailed cleared"
+    );
     assert_eq!(
         (s.failure_reason.as_deref(), s.failure_message.as_deref()),
         (None, None)
@@ -506,7 +509,10 @@ fn vpc_ready_sets_id_and_provisioned_and_clears_failures() {
             cond_state(&s.conditions, ct::VPC_READY),
             state("True", r::VPC_CREATED, messages::VPC_CREATED)
         );
-        assert!(cond(&s.conditions, ct::VPC_FAILED).is_none(), "{case}: B-4");
+        assert!(
+            cond(&s.conditions, ct::VPC_FAILED).is_none(),
+            "{case}: VPCFailed cleared"
+        );
         assert_eq!(
             (s.failure_reason.as_deref(), s.failure_message.as_deref()),
             (None, None)
@@ -776,7 +782,7 @@ fn deletion_waits_for_the_control_plane_then_deletes_or_retains_the_vpc() {
             vec![],
         ),
         (
-            "retain marks the apply first (B-3)",
+            "retain marks the apply first",
             true,
             true,
             false,
@@ -954,4 +960,37 @@ fn derived_apply_names_at_the_length_limit() {
             assert!(creates[0].name.len() <= 253, "{case}");
         }
     }
+}
+
+#[test]
+fn an_absent_vpc_template_is_waited_for_unless_refused_or_unused() {
+    let template = Wait {
+        kind: Kind::WorkspaceTemplate,
+        namespace: NS.into(),
+        name: "vpc-template".into(),
+    };
+    let absent = W {
+        template_exists: false,
+        ..W::default()
+    };
+    assert_eq!(absent.run(&cc(|_| {})).waits, vec![template.clone()]);
+    // Also while paused or without an owner Cluster: the wait does not depend on the decision.
+    let no_owner = W {
+        cluster: None,
+        template_exists: false,
+        ..W::default()
+    };
+    assert_eq!(no_owner.run(&cc(|_| {})).waits, vec![template]);
+    assert!(W::default().run(&cc(|_| {})).waits.is_empty(), "present");
+    let refused = W {
+        template_exists: false,
+        refused: Some(refused("CAPTCluster")),
+        ..W::default()
+    };
+    assert!(refused.run(&cc(|_| {})).waits.is_empty(), "refused");
+    let existing = cc(|v| {
+        v["spec"].as_object_mut().unwrap().remove("vpcTemplateRef");
+        v["spec"]["existingVpcId"] = json!("vpc-1");
+    });
+    assert!(absent.run(&existing).waits.is_empty(), "existing VPC");
 }

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::actors::{Action, Classify, ErrorClass, TimerCmd};
-use crate::client::events::{EventSpec, EventType};
+use crate::api::kinds::Kind;
+
+use crate::reconcile::outcome::{Action, Classify, ErrorClass, TimerCmd};
+use crate::reconcile::outcome::{EventSpec, EventType};
 
 /// A child object capt creates or updates, as JSON (`apiVersion`, `kind`, `metadata`, `spec`…).
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +124,17 @@ pub struct Plan<S> {
     pub action: Action,
     /// Set when the desired state was not reached; the class decides retries.
     pub blocked: Option<Blocked>,
+    /// Watched objects this decision waits for: their next event wakes the object again.
+    pub waits: Vec<Wait>,
+}
+
+/// A watched object a decision waits for (to appear, or to change).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wait {
+    pub kind: Kind,
+    /// Empty for cluster-scoped kinds.
+    pub namespace: String,
+    pub name: String,
 }
 
 impl<S> Default for Plan<S> {
@@ -132,11 +145,22 @@ impl<S> Default for Plan<S> {
             events: Vec::new(),
             action: Action::default(),
             blocked: None,
+            waits: Vec::new(),
         }
     }
 }
 
 impl<S> Plan<S> {
+    /// Wake this object on the next event of `kind namespace/name`.
+    pub fn wait_for(&mut self, kind: Kind, namespace: &str, name: &str) -> &mut Self {
+        self.waits.push(Wait {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        });
+        self
+    }
+
     pub fn op(&mut self, op: Op) -> &mut Self {
         self.ops.push(op);
         self

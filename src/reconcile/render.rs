@@ -3,7 +3,7 @@
 //! Placeholders `${WORKSPACE_NAME}` and `${<variable>}` are substituted inside every JSON **string value** of the
 //! template spec, found by walking the JSON tree. Values are inserted into Rust strings, so quotes, backslashes and
 //! newlines in a value are escaped correctly when the spec is serialised (upstream substituted raw text into
-//! serialised JSON, bug B-10).
+//! serialised JSON).
 //!
 //! Rules:
 //! * A placeholder is `${` followed by a name and the next `}`; it is replaced when the name is `WORKSPACE_NAME`
@@ -18,7 +18,7 @@
 //! * Object keys are not substituted; numbers, booleans and nulls are untouched.
 //!
 //! [`spec_hash`] fingerprints a rendered spec so a changed template or variable can be detected and re-applied to
-//! the Workspace (bug B-8).
+//! the Workspace.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -15,9 +15,9 @@ use super::secrets::{
     next_state, validate_connection_secret,
 };
 use super::token_refresh::{TokenOutcome, TokenWorld, choose_kubeconfig, due};
-use crate::actors::TimerCmd;
 use crate::api::names::{labels, secrets as keys};
 use crate::api::{AddonKeys, SecretSyncState, SecretSyncStatus};
+use crate::reconcile::outcome::TimerCmd;
 
 pub const SECRET_TIMER: &str = "secret-timeout";
 
@@ -56,7 +56,7 @@ pub struct SyncWorld<'a> {
 pub struct SyncOutcome {
     pub status: SecretSyncStatus,
     pub validated: Option<ValidatedSecret>,
-    /// The kubeconfig secret exists (B-9: secrets are ready only then).
+    /// The kubeconfig secret exists (secrets are ready only then; see docs/upstream-differences.md).
     pub kubeconfig_exists: bool,
     /// What happened to the token, when the kubeconfig was chosen in this pass.
     pub token: Option<TokenOutcome>,

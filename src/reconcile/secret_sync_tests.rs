@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use super::*;
-use crate::client::events::EventType;
 use crate::reconcile::kubeconfig::tests::token_kubeconfig;
+use crate::reconcile::outcome::EventType;
 use crate::reconcile::secrets::reasons as sr;
 
 #[path = "decision_test_support.rs"]
@@ -249,7 +249,7 @@ fn valid_secret_is_validated_and_the_capi_secrets_are_planned() {
     assert!(s.keys.cluster_endpoint && s.keys.cluster_name);
     assert!(!s.keys.karpenter_queue_name);
     assert!(out.validated.is_some());
-    assert!(!out.kubeconfig_exists, "B-9: not yet written");
+    assert!(!out.kubeconfig_exists, "not yet written");
     assert!(cancelled(&plan, SECRET_TIMER));
 
     let w = writes(&plan);

@@ -1,6 +1,6 @@
 //! WorkspaceTemplate and the ClusterClass template kinds.
 //!
-//! A WorkspaceTemplate gets its finalizer only while it is not being deleted (B-14), and keeps it
+//! A WorkspaceTemplate gets its finalizer only while it is not being deleted, and keeps it
 //! while a live WorkspaceTemplateApply still references it: deleting a template in use is blocked
 //! with a condition and a Warning Event instead of breaking the applies silently.
 //! CaptControlPlaneTemplate and CAPTClusterTemplate report whether their embedded spec is valid and
@@ -161,7 +161,7 @@ mod tests {
                 false,
             ),
             (true, false, &users, None, false),
-            // B-14: never add the finalizer to a terminating object.
+            // Never add the finalizer to a terminating object.
             (false, true, &[], None, false),
             (false, true, &users, None, false),
             (true, true, &users, None, true),

@@ -342,10 +342,10 @@ pub fn apply<S>(
         }
     }
     plan.timer(match r.wake_after {
-        Some(after) => crate::actors::TimerCmd::Arm {
+        Some(after) => super::outcome::TimerCmd::Arm {
             name: TOKEN_TIMER,
             after,
         },
-        None => crate::actors::TimerCmd::Cancel(TOKEN_TIMER),
+        None => super::outcome::TimerCmd::Cancel(TOKEN_TIMER),
     });
 }

@@ -504,8 +504,8 @@ fn one_write_per_refresh_and_rotation_moves_both_secrets() {
 
 #[test]
 fn apply_warns_once_and_arms_the_named_timer() {
-    use crate::actors::TimerCmd;
-    use crate::client::events::EventType;
+    use crate::reconcile::outcome::EventType;
+    use crate::reconcile::outcome::TimerCmd;
     let now = Time(ts(60));
     let mut terraform = world(None, None);
     terraform.settings.mode = TokenMode::TerraformOutput;

@@ -1,5 +1,5 @@
 //! WorkspaceTemplateApply decisions: render the template into a cluster-scoped Workspace, keep it in
-//! step with the rendered spec (B-8), recreate it when deleted from outside, mirror its conditions,
+//! step with the rendered spec, recreate it when deleted from outside, mirror its conditions,
 //! and delete or retain it on deletion.
 
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use super::grants::{REF_NOT_PERMITTED, RefNotPermitted};
 use super::ownership::{
     OWNER_ANNOTATION, ROOT_OWNER_ANNOTATION, SPEC_HASH_ANNOTATION, owner_id, workspace_labels,
 };
-use super::plan::{Blocked, Child, Op, Plan};
+use super::plan::{Blocked, Child, Op, Plan, Wait};
 use super::render::{render, spec_hash, unresolved_placeholders};
+use crate::api::kinds::Kind;
 use crate::api::names::{
     annotations, events, finalizers, groups, status as cstatus, workspace_name_for_apply,
 };
@@ -324,6 +325,47 @@ pub fn decide(
     wta: &WorkspaceTemplateApply,
     world: &WtaWorld,
 ) -> Plan<WorkspaceTemplateApplyStatus> {
+    let mut plan = decide_writes(wta, world);
+    plan.waits = waits(wta, world);
+    plan
+}
+
+/// What the apply waits for, whatever the decision: its missing secrets, its unready
+/// Workspaces, its template while absent (and not refused), and its Cluster while not cached.
+pub fn waits(wta: &WorkspaceTemplateApply, world: &WtaWorld) -> Vec<Wait> {
+    let ns = wta.namespace().unwrap_or_default();
+    let mut plan = Plan::<()>::default();
+    for s in &wta.spec.wait_for_secrets {
+        let sns = if s.namespace.is_empty() {
+            ns.as_str()
+        } else {
+            s.namespace.as_str()
+        };
+        if world.missing_secrets.contains(&format!("{sns}/{}", s.name)) {
+            plan.wait_for(Kind::Secret, sns, &s.name);
+        }
+    }
+    for (name, _) in &world.unready_workspaces {
+        plan.wait_for(Kind::Workspace, "", name);
+    }
+    let tref = &wta.spec.template_ref;
+    if world.template.is_none() && world.refused.is_none() {
+        plan.wait_for(Kind::WorkspaceTemplate, tref.namespace_or(&ns), &tref.name);
+    }
+    if let Some(c) = wta
+        .labels()
+        .get(crate::api::names::labels::CLUSTER_NAME)
+        .filter(|_| world.cluster_missing)
+    {
+        plan.wait_for(Kind::Cluster, &ns, c);
+    }
+    plan.waits
+}
+
+fn decide_writes(
+    wta: &WorkspaceTemplateApply,
+    world: &WtaWorld,
+) -> Plan<WorkspaceTemplateApplyStatus> {
     if world.paused {
         return super::pause::paused_plan();
     }
@@ -335,61 +377,14 @@ pub fn decide(
         ));
         return plan;
     }
-    let mut plan = Plan::default();
     let observed = wta.status.clone().unwrap_or_default();
-    let mut st = observed.clone();
     let me = my_id(wta);
-    let now = &world.now;
-
     if wta.meta().deletion_timestamp.is_some() {
-        if !has_finalizer(wta, finalizers::WORKSPACE_TEMPLATE_APPLY) {
-            return plan;
-        }
-        let name = observed
-            .workspace_name
-            .clone()
-            .unwrap_or_else(|| workspace_name_for_apply(&wta.name_any()).to_string());
-        let ws = (world.workspace)(&name)
-            .filter(|ws| !matches!(ownership(ws, &me), Ownership::Foreign(_)));
-        if wta.spec.retain_workspace_on_delete {
-            plan.normal(
-                events::RETAINED_WORKSPACE,
-                format!("Retained workspace {name} as specified"),
-            );
-            plan.op(Op::RemoveFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY));
-            return plan;
-        }
-        match ws {
-            Some(ws) if ws.meta().deletion_timestamp.is_none() => {
-                plan.op(Op::Delete {
-                    api_version: groups::TERRAFORM_API_VERSION,
-                    kind: "Workspace",
-                    plural: "workspaces",
-                    namespace: None,
-                    name: name.clone(),
-                });
-                plan.normal(
-                    events::DELETED_WORKSPACE,
-                    format!("Initiated deletion of workspace {name}"),
-                );
-                plan.block(Blocked::waiting(
-                    reasons::DELETING,
-                    format!("waiting for workspace {name} to be deleted"),
-                ));
-            }
-            Some(_) => {
-                plan.block(Blocked::waiting(
-                    reasons::DELETING,
-                    format!("waiting for workspace {name} to be deleted"),
-                ));
-            }
-            None => {
-                plan.op(Op::RemoveFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY));
-            }
-        }
-        return plan;
+        return deletion(wta, world, &observed, &me);
     }
-
+    let mut plan = Plan::default();
+    let mut st = observed.clone();
+    let now = &world.now;
     if !has_finalizer(wta, finalizers::WORKSPACE_TEMPLATE_APPLY) {
         plan.op(Op::AddFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY));
     }
@@ -411,61 +406,17 @@ pub fn decide(
             return plan;
         }
     };
-    let hash = spec_hash(&spec);
-    let meta = workspace_metadata(wta, world, &hash);
-    match &ws {
-        None => {
-            let body = json!({
-                "apiVersion": groups::TERRAFORM_API_VERSION,
-                "kind": "Workspace",
-                "metadata": {"name": name, "labels": meta["labels"], "annotations": meta["annotations"]},
-                "spec": spec,
-            });
-            plan.op(Op::Create(workspace_child(&name, body)));
-            if observed.applied {
-                plan.normal(
-                    reasons::RECREATED_WORKSPACE,
-                    format!("Recreated Workspace {name} deleted from outside"),
-                );
-            } else {
-                plan.normal(events::CREATED_WORKSPACE, "Created Workspace from template");
-            }
-            st.last_applied_time = Some(now.clone());
-        }
-        Some(w) if w.annotations().get(SPEC_HASH_ANNOTATION) != Some(&hash) => {
-            let body = json!({"metadata": meta, "spec": replace_spec_patch(&spec)});
-            plan.op(Op::PatchChild(workspace_child(&name, body)));
-            plan.normal(
-                reasons::UPDATED_WORKSPACE,
-                format!("Updated Workspace {name} to the rendered spec"),
-            );
-            st.last_applied_time = Some(now.clone());
-        }
-        Some(_) => {}
-    }
+    write_workspace(
+        wta,
+        world,
+        (&name, ws.as_deref(), &spec),
+        &mut st,
+        &mut plan,
+    );
     st.workspace_name = Some(name.clone());
     st.applied = true;
-    // Mirror the Workspace's conditions (a new or updated Workspace reports afresh).
-    let mirrored: Vec<CrossplaneCondition> = match (
-        &ws,
-        plan.ops
-            .iter()
-            .any(|o| matches!(o, Op::Create(_) | Op::PatchChild(_))),
-    ) {
-        (Some(w), false) => w
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    mirror_conditions(ws.as_deref(), &mut st, &plan);
     let was_ready = observed.synced_and_ready();
-    st.conditions.retain(|c| c.type_ == RENDERED);
-    let rendered = st.conditions.pop();
-    st.conditions = mirrored;
-    if let Some(r) = rendered {
-        st.conditions.push(r);
-    }
     // Placeholders no variable fills are rendered as written (terraform then reports them); say so.
     let unresolved = unresolved_placeholders(&spec, &wta.spec.variables);
     let note = if unresolved.is_empty() {
@@ -490,6 +441,127 @@ pub fn decide(
     }
     plan.status = Some(st);
     plan
+}
+
+/// On deletion: keep the Workspace when asked to, else delete it (unless another object owns
+/// it) and release the finalizer once it is gone.
+fn deletion(
+    wta: &WorkspaceTemplateApply,
+    world: &WtaWorld,
+    observed: &WorkspaceTemplateApplyStatus,
+    me: &str,
+) -> Plan<WorkspaceTemplateApplyStatus> {
+    let mut plan = Plan::default();
+    if !has_finalizer(wta, finalizers::WORKSPACE_TEMPLATE_APPLY) {
+        return plan;
+    }
+    let name = observed
+        .workspace_name
+        .clone()
+        .unwrap_or_else(|| workspace_name_for_apply(&wta.name_any()).to_string());
+    let ws =
+        (world.workspace)(&name).filter(|ws| !matches!(ownership(ws, me), Ownership::Foreign(_)));
+    if wta.spec.retain_workspace_on_delete {
+        plan.normal(
+            events::RETAINED_WORKSPACE,
+            format!("Retained workspace {name} as specified"),
+        );
+        plan.op(Op::RemoveFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY));
+        return plan;
+    }
+    let waiting = || {
+        Blocked::waiting(
+            reasons::DELETING,
+            format!("waiting for workspace {name} to be deleted"),
+        )
+    };
+    match ws {
+        Some(ws) if ws.meta().deletion_timestamp.is_none() => {
+            plan.op(Op::Delete {
+                api_version: groups::TERRAFORM_API_VERSION,
+                kind: "Workspace",
+                plural: "workspaces",
+                namespace: None,
+                name: name.clone(),
+            });
+            plan.normal(
+                events::DELETED_WORKSPACE,
+                format!("Initiated deletion of workspace {name}"),
+            );
+            plan.block(waiting());
+        }
+        Some(_) => {
+            plan.block(waiting());
+        }
+        None => {
+            plan.op(Op::RemoveFinalizer(finalizers::WORKSPACE_TEMPLATE_APPLY));
+        }
+    }
+    plan
+}
+
+/// Create the Workspace `name` with the rendered `spec`, or patch it when its spec hash differs.
+fn write_workspace(
+    wta: &WorkspaceTemplateApply,
+    world: &WtaWorld,
+    (name, ws, spec): (&str, Option<&Workspace>, &Value),
+    st: &mut WorkspaceTemplateApplyStatus,
+    plan: &mut Plan<WorkspaceTemplateApplyStatus>,
+) {
+    let hash = spec_hash(spec);
+    let meta = workspace_metadata(wta, world, &hash);
+    match ws {
+        None => {
+            let body = json!({
+                "apiVersion": groups::TERRAFORM_API_VERSION,
+                "kind": "Workspace",
+                "metadata": {"name": name, "labels": meta["labels"], "annotations": meta["annotations"]},
+                "spec": spec,
+            });
+            plan.op(Op::Create(workspace_child(name, body)));
+            // `applied` is still as observed: this decision sets it after writing.
+            if st.applied {
+                plan.normal(
+                    reasons::RECREATED_WORKSPACE,
+                    format!("Recreated Workspace {name} deleted from outside"),
+                );
+            } else {
+                plan.normal(events::CREATED_WORKSPACE, "Created Workspace from template");
+            }
+            st.last_applied_time = Some(world.now.clone());
+        }
+        Some(w) if w.annotations().get(SPEC_HASH_ANNOTATION) != Some(&hash) => {
+            let body = json!({"metadata": meta, "spec": replace_spec_patch(spec)});
+            plan.op(Op::PatchChild(workspace_child(name, body)));
+            plan.normal(
+                reasons::UPDATED_WORKSPACE,
+                format!("Updated Workspace {name} to the rendered spec"),
+            );
+            st.last_applied_time = Some(world.now.clone());
+        }
+        Some(_) => {}
+    }
+}
+
+/// Mirror the Workspace's conditions beside Rendered (a new or updated Workspace reports afresh).
+fn mirror_conditions(
+    ws: Option<&Workspace>,
+    st: &mut WorkspaceTemplateApplyStatus,
+    plan: &Plan<WorkspaceTemplateApplyStatus>,
+) {
+    let written = (plan.ops.iter()).any(|o| matches!(o, Op::Create(_) | Op::PatchChild(_)));
+    let mirrored: Vec<CrossplaneCondition> = match (ws, written) {
+        (Some(w), false) => (w.status.as_ref())
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    st.conditions.retain(|c| c.type_ == RENDERED);
+    let rendered = st.conditions.pop();
+    st.conditions = mirrored;
+    if let Some(r) = rendered {
+        st.conditions.push(r);
+    }
 }
 
 #[cfg(test)]

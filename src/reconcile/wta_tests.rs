@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::actors::ErrorClass;
+use crate::reconcile::outcome::ErrorClass;
 
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]
@@ -216,7 +216,7 @@ fn template_connection_secret_is_kept_without_an_override() {
 
 #[test]
 fn variable_values_are_inserted_as_text_not_json() {
-    // B-10: quotes, backslashes, newlines and placeholders in values neither corrupt the spec nor expand.
+    // Quotes, backslashes, newlines and placeholders in values neither corrupt the spec nor expand.
     let tricky = "a \"quoted\" \\ value\nwith ${cluster_name} and }";
     let plan = W::default().run(&wta(|v| v["spec"]["variables"]["note"] = json!(tricky)));
     let spec = &created(&plan, "Workspace")[0].body["spec"];
@@ -249,7 +249,7 @@ fn blocked_before_apply_table() {
             true,
         ),
         (
-            "template missing, namespace from the apply (B-11)",
+            "template missing, namespace from the apply",
             |v| {
                 v["metadata"]["namespace"] = json!("team-a");
                 v["spec"]["templateRef"] = json!({"name": "eks"});
@@ -372,7 +372,7 @@ fn mirrors_workspace_conditions_and_announces_readiness_once() {
 
 #[test]
 fn spec_change_patches_the_workspace() {
-    // B-8: a changed variable reaches the Workspace.
+    // A changed variable reaches the Workspace.
     let before = wta(|_| {});
     let base = W::default();
     let ws = created_workspace(
@@ -416,7 +416,7 @@ fn spec_change_patches_the_workspace() {
 
 #[test]
 fn workspace_deleted_from_outside_is_recreated() {
-    // B-8: no error forever, a new Workspace.
+    // No error forever, a new Workspace.
     let applied = wta(|v| {
         v["status"] =
             json!({"applied": true, "workspaceName": WS, "lastAppliedTime": at(0).0.to_string()})
@@ -811,5 +811,80 @@ fn an_apply_whose_cluster_is_not_cached_writes_nothing_until_it_is() {
                 Some(reasons::WAITING_FOR_CLUSTER)
             );
         }
+    }
+}
+
+#[test]
+fn an_apply_waits_for_what_it_misses_whatever_it_decides() {
+    let wait = |kind, ns: &str, name: &str| Wait {
+        kind,
+        namespace: ns.into(),
+        name: name.into(),
+    };
+    type Edit = fn(&mut Value);
+    type Cache = fn(&mut W);
+    let cases: Vec<(&str, Edit, Cache, Vec<Wait>)> = vec![
+        ("nothing missing", |_| {}, |_| {}, vec![]),
+        (
+            "a secret in the apply's namespace and one elsewhere",
+            |v| {
+                v["spec"]["waitForSecrets"] = json!([
+                    {"name": "a", "namespace": ""},
+                    {"name": "b", "namespace": "other"},
+                    {"name": "c", "namespace": ""},
+                ])
+            },
+            |w| w.missing_secrets = vec!["default/a".into(), "other/b".into()],
+            vec![
+                wait(Kind::Secret, "default", "a"),
+                wait(Kind::Secret, "other", "b"),
+            ],
+        ),
+        (
+            "unready and absent Workspaces",
+            |_| {},
+            |w| w.unready_workspaces = vec![("vpc".into(), true), ("gone".into(), false)],
+            vec![
+                wait(Kind::Workspace, "", "vpc"),
+                wait(Kind::Workspace, "", "gone"),
+            ],
+        ),
+        (
+            "an absent template",
+            |_| {},
+            |w| w.template = None,
+            vec![wait(Kind::WorkspaceTemplate, "default", "eks")],
+        ),
+        (
+            "a refused template is not waited for",
+            |_| {},
+            |w| {
+                w.template = None;
+                w.refused = Some(crate::reconcile::grants::RefNotPermitted {
+                    kind: "WorkspaceTemplateApply".into(),
+                    namespace: "default".into(),
+                    name: APPLY.into(),
+                    template_namespace: "team-a".into(),
+                    template: "eks".into(),
+                    shared: "default".into(),
+                });
+            },
+            vec![],
+        ),
+        (
+            "a Cluster not cached, also while paused",
+            |v| v["metadata"]["labels"] = json!({crate::api::names::labels::CLUSTER_NAME: "alpha"}),
+            |w| {
+                w.cluster_missing = true;
+                w.paused = true;
+            },
+            vec![wait(Kind::Cluster, "default", "alpha")],
+        ),
+    ];
+    for (name, edit, cache, want) in cases {
+        let mut w = W::default();
+        cache(&mut w);
+        let plan = w.run(&wta(edit));
+        assert_eq!(plan.waits, want, "{name}");
     }
 }

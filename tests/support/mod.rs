@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use capt::controllers::manager::{self, ManagerConfig, Running};
 use capt::telemetry::Metrics;
+use capt_load::simstack::{self, SimStack};
 use capt_load::{capisim, kubesim, tfsim};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
@@ -23,7 +24,8 @@ pub struct World {
     pub server: kubesim::Handle,
     pub client: Client,
     pub running: Option<Running>,
-    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The in-memory API server and the simulators.
+    pub sim: SimStack,
     /// The controller's metrics (`capt_api_requests_total` counts its requests).
     pub metrics: Metrics,
 }
@@ -78,23 +80,15 @@ impl World {
 
     /// Start everything with the given controller settings.
     pub async fn start_with(tf: tfsim::Config, cfg: ManagerConfig) -> World {
-        let server = kubesim::start(kubesim::Config::default())
-            .await
-            .expect("kubesim");
-        server
-            .install_crds_yaml(&capt::api::crds_yaml())
-            .expect("capt crds");
-        install_simulator_crds(&server);
+        let sim = SimStack::start(simstack::Config {
+            crds: vec![capt::api::crds_yaml()],
+            tf,
+            ..simstack::Config::default()
+        })
+        .await
+        .expect("in-memory stack");
+        let server = sim.server.clone();
         let client = server.client();
-        let mut tasks = Vec::new();
-        let c = client.clone();
-        tasks.push(tokio::spawn(async move {
-            let _ = tfsim::run(c, tf).await;
-        }));
-        let c = client.clone();
-        tasks.push(tokio::spawn(async move {
-            let _ = capisim::run(c, capisim::Config::default()).await;
-        }));
         let metrics = Metrics::new();
         // The controller's own client, through the layer that counts its requests (no QPS limit).
         let own = capt::client::build(
@@ -111,7 +105,7 @@ impl World {
             server,
             client,
             running: Some(running),
-            tasks,
+            sim,
             metrics,
         }
     }
@@ -149,9 +143,7 @@ impl World {
         if let Some(r) = self.running.take() {
             r.shutdown(Duration::from_secs(5)).await;
         }
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.sim.stop_simulators();
     }
 }
 
