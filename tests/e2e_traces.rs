@@ -152,6 +152,25 @@ fn a_cluster_is_one_trace() {
         "the reconcile failed too"
     );
 
+    for s in &spans {
+        for kv in &s.attributes {
+            assert!(
+                !kv.key.as_str().starts_with("code.") && !kv.value.as_str().contains("/.cargo/"),
+                "build-machine detail in {}: {kv:?}",
+                s.name
+            );
+        }
+    }
+    let turned_false: Vec<_> = in_trace
+        .iter()
+        .flat_map(|s| s.events.iter())
+        .filter(|e| e.name == "condition False")
+        .collect();
+    assert!(
+        !turned_false.is_empty(),
+        "conditions going False (Ready while creating) are span events"
+    );
+
     let publishes: Vec<&SpanData> = spans
         .iter()
         .filter(|s| s.name == "publish events")

@@ -7,6 +7,7 @@
 //! - [`redact::Redacted`] keeps secret values out of logs, spans and Events.
 
 pub mod args;
+pub mod conditions;
 pub mod health;
 pub mod lineage;
 pub mod logging;

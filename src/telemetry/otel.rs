@@ -153,6 +153,8 @@ where
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(TRACER_NAME))
         .with_tracked_inactivity(false)
+        // Source locations would put build-machine paths (of dependencies) into attributes.
+        .with_location(false)
 }
 
 /// Filter for the OTLP layer: `explicit`, else `OTEL_LOG_LEVEL`, else `capt=debug,info`; the
