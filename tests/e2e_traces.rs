@@ -105,6 +105,7 @@ fn a_cluster_is_one_trace() {
         "reconcile CAPTControlPlane",
         "reconcile WorkspaceTemplateApply",
         "create workspaces",
+        "terraform tr-vpc",
     ] {
         assert!(
             names.contains(want),

@@ -19,6 +19,45 @@ use crate::telemetry::current_traceparent;
 
 pub struct Wta;
 
+/// The terraform run behind an apply, as a span of the apply's trace: recorded by the reconcile
+/// that first sees its Workspace Ready (the apply's copied conditions do not say Ready yet), from
+/// the Workspace's creation to its Ready transition.
+fn terraform_span(ctx: &SharedCtx, wta: &WorkspaceTemplateApply) {
+    if !crate::telemetry::otel::exporting() {
+        return;
+    }
+    let seen_ready = wta.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    });
+    let name =
+        crate::api::names::workspace_name_for_apply(wta.meta().name.as_deref().unwrap_or_default());
+    let Some(ws) = get_cluster(&ctx.world.workspaces, name).filter(|ws| ws.is_ready()) else {
+        return;
+    };
+    let ready_at = ws
+        .ready_condition()
+        .and_then(|c| c.last_transition_time.as_ref());
+    let (Some(created), Some(ready)) = (ws.meta().creation_timestamp.as_ref(), ready_at) else {
+        return;
+    };
+    if seen_ready {
+        return;
+    }
+    let at =
+        |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| std::time::SystemTime::from(t.0);
+    crate::telemetry::otel::record_past(
+        format!("terraform {name}"),
+        at(created),
+        at(ready),
+        vec![opentelemetry::KeyValue::new(
+            "capt.workspace",
+            name.to_string(),
+        )],
+    );
+}
+
 impl Decide for Wta {
     type K = WorkspaceTemplateApply;
     type Status = WorkspaceTemplateApplyStatus;
@@ -66,6 +105,7 @@ impl Decide for Wta {
                 }
             }
         }
+        terraform_span(ctx, wta);
         let root_owner = controller_of(wta.meta()).map(|(_, kind, name)| owner_id(kind, &ns, name));
         let lookup = |name: &str| get_cluster(&w.workspaces, name);
         let cluster_name = wta.labels().get(crate::api::names::labels::CLUSTER_NAME);

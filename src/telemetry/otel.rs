@@ -81,6 +81,28 @@ pub fn record_wait(
     span.end_with_timestamp(now);
 }
 
+/// A finished span from `start` to `end` that was not in process (e.g. a terraform run seen
+/// through its Workspace's conditions), as a child of the current span.
+pub fn record_past(
+    name: String,
+    start: std::time::SystemTime,
+    end: std::time::SystemTime,
+    attributes: Vec<opentelemetry::KeyValue>,
+) {
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    let parent = span_context(&tracing::Span::current());
+    if !exporting() || !parent.is_valid() {
+        return;
+    }
+    let tracer = opentelemetry::global::tracer(TRACER_NAME);
+    let mut span = tracer
+        .span_builder(name)
+        .with_start_time(start.min(end))
+        .with_attributes(attributes)
+        .start_with_context(&tracer, &remote_parent(&parent));
+    span.end_with_timestamp(end);
+}
+
 /// The context a span continues under `parent` (remote).
 pub fn remote_parent(parent: &SpanContext) -> opentelemetry::Context {
     opentelemetry::Context::new().with_remote_span_context(parent.clone())
