@@ -3,16 +3,9 @@
 //! violation, and the report carries the fault schedule and recovery.
 #![cfg(feature = "demo")]
 
+mod loadgen_support;
+
 use std::time::Duration;
-
-use capt_load::loadgen::{self, Args};
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: Args,
-}
 
 const KINDS: [&str; 6] = [
     "controller-kill",
@@ -25,47 +18,30 @@ const KINDS: [&str; 6] = [
 
 #[test]
 fn small_load_rides_out_every_chaos_kind() {
-    let out = std::env::temp_dir().join(format!("capt-load-chaos-{}", std::process::id()));
-    let controller = format!("{} run", env!("CARGO_BIN_EXE_capt"));
-    let chaos = KINDS.join(",");
-    let cli = Cli::try_parse_from([
-        "capt-load",
-        "--clusters=8",
-        "--rate=1.5",
-        "--namespaces=2",
-        "--tf-delay=uniform:200ms-600ms",
-        "--timeout=90",
-        "--quiet-secs=1",
-        "--invariants-window=2",
-        "--invariants-timeout=30",
-        "--chaos-interval=0.6",
-        "--chaos-duration=0.8",
-        "--chaos-windows=1",
-        "--chaos-rate=0.5",
-        "--chaos-latency-ms=100",
-        "--seed=3",
-        &format!("--chaos={chaos}"),
-        &format!("--controller-cmd={controller}"),
-        &format!("--out={}", out.display()),
-    ])
-    .expect("arguments");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let result = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(150), loadgen::run_cli(cli.args)).await
-    });
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("report.json")).expect("report.json written"),
-    )
-    .expect("report.json parses");
-    let log = std::fs::read_to_string(out.join("controller.log")).unwrap_or_default();
-    result.expect("run finished in time").unwrap_or_else(|e| {
-        panic!(
-            "chaos run failed: {e}\nnotes: {}\ncontroller log tail:\n{}",
-            report["notes"],
-            tail(&log)
-        )
-    });
-
+    let chaos = format!("--chaos={}", KINDS.join(","));
+    let run = loadgen_support::run(
+        "chaos",
+        &[
+            "--clusters=8",
+            "--rate=1.5",
+            "--namespaces=2",
+            "--tf-delay=uniform:200ms-600ms",
+            "--timeout=90",
+            "--quiet-secs=1",
+            "--invariants-window=2",
+            "--invariants-timeout=30",
+            "--chaos-interval=0.6",
+            "--chaos-duration=0.8",
+            "--chaos-windows=1",
+            "--chaos-rate=0.5",
+            "--chaos-latency-ms=100",
+            "--seed=3",
+            &chaos,
+        ],
+        Duration::from_secs(150),
+    );
+    run.expect_ok("chaos run");
+    let report = &run.report;
     assert_eq!(report["converged"], true);
     assert_eq!(report["invariants"]["violations"], 0);
     let chaos = &report["chaos"];
@@ -86,7 +62,7 @@ fn small_load_rides_out_every_chaos_kind() {
     assert!(faults.iter().all(|f| f.get("error").is_none()), "{chaos:#}");
     assert!(chaos["recovery_ready_secs"].is_number(), "{chaos:#}");
     assert!(chaos["recovery_clean_secs"].is_number(), "{chaos:#}");
-    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    let summary = run.summary();
     assert!(summary.contains("## Chaos"));
     for kind in KINDS {
         assert!(
@@ -94,10 +70,5 @@ fn small_load_rides_out_every_chaos_kind() {
             "{kind} missing from the fault table"
         );
     }
-    let _ = std::fs::remove_dir_all(&out);
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
+    run.clean_up();
 }
