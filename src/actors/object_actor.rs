@@ -313,9 +313,12 @@ impl<R: Reconciler> ObjectActor<R> {
             span.add_link(l);
         }
         if !mailbox_wait.is_zero() {
+            // A sibling of the reconcile in its lifecycle trace; the child of a reconcile that
+            // starts a trace (a root of its own would be a one-span trace).
+            let queue_parent = parent.clone().unwrap_or_else(|| otel::span_context(&span));
             otel::record_wait(
                 format!("queue {kind}"),
-                parent.as_ref(),
+                Some(&queue_parent),
                 mailbox_wait,
                 vec![
                     KeyValue::new("capt.kind", kind),

@@ -60,7 +60,7 @@ async fn fetch_secret(
     }))
 }
 
-/// The CAPTCluster of the control plane's Cluster: `None` while no Cluster owns it,
+/// The CAPTCluster of the control plane's Cluster: `None` while its Cluster is not known,
 /// `Some(None)` when its infrastructure is not a cached CAPTCluster.
 #[allow(clippy::option_option)]
 fn infra_of(
@@ -69,7 +69,17 @@ fn infra_of(
 ) -> Option<Option<Arc<crate::api::CAPTCluster>>> {
     let ns = cp.namespace().unwrap_or_default();
     let w = &ctx.world;
-    let cluster = owner_cluster(cp.meta()).and_then(|n| get(&w.clusters, &ns, n))?;
+    // Before Cluster API sets the owner, the Cluster of the same name that names this control
+    // plane (the usual layout) is taken.
+    let cluster = match owner_cluster(cp.meta()) {
+        Some(n) => get(&w.clusters, &ns, n),
+        None => get(&w.clusters, &ns, &cp.name_any()).filter(|c| {
+            c.spec.control_plane_ref.as_ref().is_some_and(|r| {
+                r.kind.as_deref() == Some("CAPTControlPlane")
+                    && r.name.as_deref() == Some(cp.name_any().as_str())
+            })
+        }),
+    }?;
     let cc = cluster
         .spec
         .infrastructure_ref

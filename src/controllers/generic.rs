@@ -146,6 +146,9 @@ impl<D: Decide> Controller<D> {
     /// it and this reconcile's span is in the trace the object should join (a sibling may have
     /// recorded one since the span started).
     fn records_trace(&self, obj: &D::K) -> bool {
+        if !crate::telemetry::otel::exporting() {
+            return false;
+        }
         if matches!(lineage::lineage(obj.meta()), Lineage::Continue(_)) {
             return true;
         }

@@ -25,6 +25,9 @@ pub struct SinkCounts {
     pub traces: u64,
     /// Spans without a parent.
     pub roots: u64,
+    /// Root spans by span name.
+    #[serde(default)]
+    pub roots_by_name: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -50,6 +53,10 @@ impl TraceService for Sink {
                     st.counts.spans += 1;
                     if span.parent_span_id.is_empty() {
                         st.counts.roots += 1;
+                        *st.counts
+                            .roots_by_name
+                            .entry(span.name.clone())
+                            .or_default() += 1;
                     }
                     if st.traces.insert(span.trace_id.clone()) {
                         st.counts.traces += 1;

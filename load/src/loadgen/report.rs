@@ -86,6 +86,9 @@ pub struct ApiRequests {
     /// The controller's own requests (its `capt_api_requests_total`), same window.
     pub controller_by_verb: BTreeMap<String, u64>,
     pub controller_per_cluster: BTreeMap<String, f64>,
+    /// The controller's writes per cluster by `verb resource` (e.g. `create events`), same window.
+    #[serde(default)]
+    pub controller_writes_per_cluster_by_resource: BTreeMap<String, f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -241,6 +244,13 @@ impl Report {
             "| controller API requests per cluster | {} |",
             verbs(&a.controller_per_cluster)
         );
+        if !a.controller_writes_per_cluster_by_resource.is_empty() {
+            let _ = writeln!(
+                s,
+                "| controller writes per cluster by resource | {} |",
+                verbs(&a.controller_writes_per_cluster_by_resource)
+            );
+        }
         let _ = writeln!(
             s,
             "| API server requests per cluster (all clients) | {} |",

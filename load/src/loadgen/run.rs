@@ -42,6 +42,35 @@ fn diff_by_label(
         .collect()
 }
 
+/// The controller's writes per cluster by `verb resource` between two scrapes.
+fn writes_by_resource(
+    later: &[Sample],
+    earlier: &[Sample],
+    clusters: usize,
+) -> BTreeMap<String, f64> {
+    let sum = |samples: &[Sample]| {
+        let mut out: BTreeMap<String, f64> = BTreeMap::new();
+        for s in samples.iter().filter(|s| s.name == API_REQUESTS) {
+            let (Some(verb), Some(res)) = (s.labels.get("verb"), s.labels.get("resource")) else {
+                continue;
+            };
+            if WRITE_VERBS.contains(&verb.as_str()) {
+                *out.entry(format!("{verb} {res}")).or_default() += s.value;
+            }
+        }
+        out
+    };
+    let before = sum(earlier);
+    sum(later)
+        .into_iter()
+        .map(|(k, v)| {
+            let d = (v - before.get(&k).copied().unwrap_or(0.0)).max(0.0);
+            (k, d / clusters.max(1) as f64)
+        })
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
 /// Controller writes counted in one scrape of its metrics.
 pub(crate) fn controller_writes(samples: &[Sample]) -> u64 {
     writes(&diff_by_label(samples, &[], API_REQUESTS, "verb"))
@@ -413,6 +442,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let (Some(a), Some(b)) = (&scrape0, &scrape1) {
         api.controller_by_verb = diff_by_label(b, a, API_REQUESTS, "verb");
         api.controller_per_cluster = per_cluster(&api.controller_by_verb, n);
+        api.controller_writes_per_cluster_by_resource = writes_by_resource(b, a, n);
         let total = (promtext::sum(b, RECONCILES) - promtext::sum(a, RECONCILES)).max(0.0);
         let errors = (promtext::sum_where(b, RECONCILES, "result", "error")
             - promtext::sum_where(a, RECONCILES, "result", "error"))
