@@ -46,16 +46,22 @@ pub fn is_cluster_resource_set(d: &Doc) -> bool {
     d.kind() == "ClusterResourceSet" && d.api_version().starts_with("addons.cluster.x-k8s.io/")
 }
 
-/// The Secret entries of a HelmRelease's `spec.valuesFrom`.
-pub fn values_from(d: &Doc) -> Vec<ValuesFrom> {
-    let entries = d.value["spec"]["valuesFrom"]
+/// `(index, entry)` of the entries of the list `spec.<field>` that name a Secret.
+fn secret_entries(d: &Doc, field: &str) -> Vec<(usize, Value)> {
+    d.value["spec"][field]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
-    entries
-        .iter()
+        .into_iter()
+        .flatten()
         .enumerate()
         .filter(|(_, e)| e["kind"].as_str() == Some("Secret"))
+        .map(|(i, e)| (i, e.clone()))
+        .collect()
+}
+
+/// The Secret entries of a HelmRelease's `spec.valuesFrom`.
+pub fn values_from(d: &Doc) -> Vec<ValuesFrom> {
+    secret_entries(d, "valuesFrom")
+        .into_iter()
         .map(|(index, e)| ValuesFrom {
             index,
             name: e["name"].as_str().unwrap_or_default().to_string(),
@@ -68,14 +74,8 @@ pub fn values_from(d: &Doc) -> Vec<ValuesFrom> {
 
 /// `(index, name)` of the Secrets in a ClusterResourceSet's `spec.resources`.
 pub fn resource_set_secrets(d: &Doc) -> Vec<(usize, String)> {
-    let entries = d.value["spec"]["resources"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e["kind"].as_str() == Some("Secret"))
+    secret_entries(d, "resources")
+        .into_iter()
         .filter_map(|(i, e)| Some((i, e["name"].as_str()?.to_string())))
         .collect()
 }

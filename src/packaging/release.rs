@@ -187,6 +187,15 @@ fn variables(v: &mut Value, sample_name: &str) {
             spec[key]["namespace"] = "${NAMESPACE}".into();
         }
     }
+    template_and_region_variables(spec);
+    if spec.get("version").is_some() {
+        spec["version"] = "${KUBERNETES_VERSION}".into();
+    }
+}
+
+/// The WorkspaceTemplate namespace and the AWS region of a CAPTCluster or CAPTControlPlane spec
+/// as clusterctl variables.
+fn template_and_region_variables(spec: &mut Value) {
     for key in ["vpcTemplateRef", "workspaceTemplateRef"] {
         if spec.get(key).is_some() {
             spec[key]["namespace"] = "${CAPT_TEMPLATE_NAMESPACE:=default}".into();
@@ -197,9 +206,6 @@ fn variables(v: &mut Value, sample_name: &str) {
     }
     if spec.get("controlPlaneConfig").is_some() {
         spec["controlPlaneConfig"]["region"] = "${AWS_REGION}".into();
-    }
-    if spec.get("version").is_some() {
-        spec["version"] = "${KUBERNETES_VERSION}".into();
     }
 }
 
@@ -223,17 +229,7 @@ fn cluster_class(sample: &Path) -> Result<String, PackagingError> {
     for o in &mut objects {
         o["metadata"]["namespace"] = "${NAMESPACE}".into();
         let spec = &mut o["spec"]["template"]["spec"];
-        for key in ["vpcTemplateRef", "workspaceTemplateRef"] {
-            if spec.get(key).is_some() {
-                spec[key]["namespace"] = "${CAPT_TEMPLATE_NAMESPACE:=default}".into();
-            }
-        }
-        if spec.get("region").is_some() {
-            spec["region"] = "${AWS_REGION}".into();
-        }
-        if spec.get("controlPlaneConfig").is_some() {
-            spec["controlPlaneConfig"]["region"] = "${AWS_REGION}".into();
-        }
+        template_and_region_variables(spec);
         let r: Value = serde_yaml::from_str(&format!(
             "apiVersion: {}\nkind: {}\nname: {}\n",
             o["apiVersion"].as_str().unwrap_or_default(),
