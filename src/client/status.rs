@@ -53,6 +53,7 @@ impl StatusWriter {
             self.observer.status_write(kind, false);
             return Ok(false);
         };
+        crate::telemetry::conditions::record(&old, &new);
         tracing::debug!(
             kind,
             name = %obj.name_any(),

@@ -75,19 +75,13 @@ fn infra_of(
         Some(n) => get(&w.clusters, &ns, n),
         None => get(&w.clusters, &ns, &cp.name_any()).filter(|c| {
             c.spec.control_plane_ref.as_ref().is_some_and(|r| {
-                r.kind.as_deref() == Some("CAPTControlPlane")
+                r.kind.as_deref() == Some(Kind::CaptControlPlane.name())
                     && r.name.as_deref() == Some(cp.name_any().as_str())
             })
         }),
     }?;
-    let cc = cluster
-        .spec
-        .infrastructure_ref
-        .as_ref()
-        .filter(|r| r.kind.as_deref() == Some("CAPTCluster"))
-        .and_then(|r| r.name.as_deref())
-        .and_then(|n| get(&w.captclusters, &ns, n));
-    Some(cc)
+    let lookup = |name: &str| get(&w.captclusters, &ns, name);
+    Some(crate::reconcile::controlplane::infrastructure_captcluster(&cluster, &lookup).flatten())
 }
 
 /// The VPC Workspace the EKS Workspace waits for, from the caches (see

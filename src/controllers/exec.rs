@@ -315,7 +315,6 @@ where
             ctx.client.clone(),
             obj.meta().namespace.as_deref().unwrap_or_default(),
         );
-        crate::telemetry::conditions::record(obj.status(), desired);
         ctx.status
             .write(&api, kind, obj, obj.status(), desired, writes)
             .await

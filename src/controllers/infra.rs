@@ -35,7 +35,7 @@ impl Decide for Infra {
         let w = &ctx.world;
         let cluster = owner_cluster(cc.meta()).and_then(|n| get(&w.clusters, &ns, n))?;
         let r = cluster.spec.control_plane_ref.as_ref()?;
-        if r.kind.as_deref() != Some("CAPTControlPlane") {
+        if r.kind.as_deref() != Some(Kind::CaptControlPlane.name()) {
             return None;
         }
         let cp = get(&w.controlplanes, &ns, r.name.as_deref()?)?;

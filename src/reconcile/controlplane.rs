@@ -456,6 +456,20 @@ fn control_plane_deadline(cp: &CAPTControlPlane, w: &CpWorld) -> Deadline {
     }
 }
 
+/// The Cluster's infrastructure when it is a CAPTCluster: `None` for another kind (or none),
+/// `Some(None)` when it names a CAPTCluster `captcluster` does not find (not cached yet).
+#[allow(clippy::option_option)]
+pub fn infrastructure_captcluster(
+    cluster: &Cluster,
+    captcluster: &dyn Fn(&str) -> Option<std::sync::Arc<crate::api::CAPTCluster>>,
+) -> Option<Option<std::sync::Arc<crate::api::CAPTCluster>>> {
+    let r = cluster.spec.infrastructure_ref.as_ref()?;
+    if r.kind.as_deref() != Some(Kind::CaptCluster.name()) {
+        return None;
+    }
+    Some(r.name.as_deref().and_then(captcluster))
+}
+
 /// The VPC Workspace the EKS Workspace waits for: `(name, pending)`, given the Cluster and lookups
 /// of CAPTClusters and applies in its namespace. `pending` when the Cluster's infrastructure is a
 /// CAPTCluster not cached yet (its VPC is not known, so nothing may start); no dependency when the
@@ -465,13 +479,10 @@ pub fn vpc_dependency(
     captcluster: &dyn Fn(&str) -> Option<std::sync::Arc<crate::api::CAPTCluster>>,
     apply: &dyn Fn(&str) -> Option<std::sync::Arc<WorkspaceTemplateApply>>,
 ) -> (Option<String>, bool) {
-    let Some(r) = cluster.and_then(|c| c.spec.infrastructure_ref.as_ref()) else {
+    let Some(found) = cluster.and_then(|c| infrastructure_captcluster(c, captcluster)) else {
         return (None, false);
     };
-    if r.kind.as_deref() != Some(Kind::CaptCluster.name()) {
-        return (None, false);
-    }
-    let Some(cc) = r.name.as_deref().and_then(captcluster) else {
+    let Some(cc) = found else {
         return (None, true);
     };
     if cc.spec.vpc_template_ref.is_none() {

@@ -46,15 +46,14 @@ pub fn turned_false(old: Option<&Value>, new: Option<&Value>) -> Vec<TurnedFalse
         .collect()
 }
 
-/// Adds a `condition False` event to the current span per condition that turned False.
-pub fn record<S: serde::Serialize>(old: Option<&S>, new: &S) {
+/// Adds a `condition False` event to the current span per condition that turned False between
+/// two statuses as JSON (the status writer's, which has them already).
+pub fn record(old: &Value, new: &Value) {
     let span = tracing::Span::current();
     if !super::otel::exporting() || span.is_disabled() {
         return;
     }
-    let old = old.and_then(|o| serde_json::to_value(o).ok());
-    let new = serde_json::to_value(new).ok();
-    for c in turned_false(old.as_ref(), new.as_ref()) {
+    for c in turned_false(Some(old), Some(new)) {
         span.add_event(
             "condition False",
             vec![

@@ -55,52 +55,54 @@ pub fn set_exporting(on: bool) {
     EXPORTING.store(on, Ordering::Relaxed);
 }
 
-/// A span for time spent waiting (e.g. in an actor's mailbox) that ended now and began `waited`
-/// ago, as a child of `parent` (a root when `None`). Spans made with `tracing` start when they
-/// are created, so this one is built with the tracer itself.
-pub fn record_wait(
+/// A finished span from `start` to `end`, a child of `parent` (a root when `None`). Spans made
+/// with `tracing` start when they are created, so these are built with the tracer itself.
+fn record_span(
     name: String,
     parent: Option<&SpanContext>,
-    waited: std::time::Duration,
+    start: std::time::SystemTime,
+    end: std::time::SystemTime,
     attributes: Vec<opentelemetry::KeyValue>,
 ) {
     use opentelemetry::trace::{Span as _, Tracer as _};
     if !exporting() {
         return;
     }
-    let now = std::time::SystemTime::now();
     let tracer = opentelemetry::global::tracer(TRACER_NAME);
-    let cx = parent.map_or_else(opentelemetry::Context::new, |p| {
-        opentelemetry::Context::new().with_remote_span_context(p.clone())
-    });
+    let cx = parent.map_or_else(opentelemetry::Context::new, remote_parent);
     let mut span = tracer
         .span_builder(name)
-        .with_start_time(now.checked_sub(waited).unwrap_or(now))
+        .with_start_time(start.min(end))
         .with_attributes(attributes)
         .start_with_context(&tracer, &cx);
-    span.end_with_timestamp(now);
+    span.end_with_timestamp(end);
+}
+
+/// A span for time spent waiting (e.g. in an actor's mailbox) that ended now and began `waited`
+/// ago, as a child of `parent` (a root when `None`).
+pub fn record_wait(
+    name: String,
+    parent: Option<&SpanContext>,
+    waited: std::time::Duration,
+    attributes: Vec<opentelemetry::KeyValue>,
+) {
+    let now = std::time::SystemTime::now();
+    let start = now.checked_sub(waited).unwrap_or(now);
+    record_span(name, parent, start, now, attributes);
 }
 
 /// A finished span from `start` to `end` that was not in process (e.g. a terraform run seen
-/// through its Workspace's conditions), as a child of the current span.
+/// through its Workspace's conditions), as a child of the current span (nothing without one).
 pub fn record_past(
     name: String,
     start: std::time::SystemTime,
     end: std::time::SystemTime,
     attributes: Vec<opentelemetry::KeyValue>,
 ) {
-    use opentelemetry::trace::{Span as _, Tracer as _};
     let parent = span_context(&tracing::Span::current());
-    if !exporting() || !parent.is_valid() {
-        return;
+    if parent.is_valid() {
+        record_span(name, Some(&parent), start, end, attributes);
     }
-    let tracer = opentelemetry::global::tracer(TRACER_NAME);
-    let mut span = tracer
-        .span_builder(name)
-        .with_start_time(start.min(end))
-        .with_attributes(attributes)
-        .start_with_context(&tracer, &remote_parent(&parent));
-    span.end_with_timestamp(end);
 }
 
 /// The context a span continues under `parent` (remote).

@@ -82,7 +82,7 @@ impl OtlpSink {
         let addr = listener.local_addr()?;
         let sink = Sink::default();
         let svc = TraceServiceServer::new(sink.clone());
-        let incoming = tokio_stream_from(listener);
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let task = tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(svc)
@@ -109,13 +109,4 @@ impl OtlpSink {
     pub fn stop(self) {
         self.task.abort();
     }
-}
-
-fn tokio_stream_from(
-    listener: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures::stream::unfold(listener, |l| async move {
-        let next = l.accept().await.map(|(s, _)| s);
-        Some((next, l))
-    })
 }

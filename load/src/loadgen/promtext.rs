@@ -90,10 +90,22 @@ pub fn sum_where(samples: &[Sample], name: &str, label: &str, value: &str) -> f6
 
 /// Sum of the samples named `name`, grouped by label `label`.
 pub fn by_label(samples: &[Sample], name: &str, label: &str) -> BTreeMap<String, f64> {
+    by_key(samples, name, |s| {
+        Some(s.labels.get(label).cloned().unwrap_or_default())
+    })
+}
+
+/// Sum of the samples named `name` by `key` (samples it gives `None` are left out).
+pub fn by_key(
+    samples: &[Sample],
+    name: &str,
+    key: impl Fn(&Sample) -> Option<String>,
+) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for s in samples.iter().filter(|s| s.name == name) {
-        let k = s.labels.get(label).cloned().unwrap_or_default();
-        *out.entry(k).or_insert(0.0) += s.value;
+        if let Some(k) = key(s) {
+            *out.entry(k).or_insert(0.0) += s.value;
+        }
     }
     out
 }

@@ -25,21 +25,37 @@ const LEADER: &str = "capt_leader";
 const API_REQUESTS: &str = "capt_api_requests_total";
 const MAILBOX_WAIT: &str = "capt_mailbox_wait_seconds";
 
+/// Per key, the growth of the samples named `name` from `earlier` to `later` (keys that grew).
+fn diff_by(
+    later: &[Sample],
+    earlier: &[Sample],
+    name: &str,
+    key: impl Fn(&Sample) -> Option<String>,
+) -> BTreeMap<String, f64> {
+    let before = promtext::by_key(earlier, name, &key);
+    promtext::by_key(later, name, &key)
+        .into_iter()
+        .map(|(k, v)| {
+            let d = (v - before.get(&k).copied().unwrap_or(0.0)).max(0.0);
+            (k, d)
+        })
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
 fn diff_by_label(
     later: &[Sample],
     earlier: &[Sample],
     name: &str,
     label: &str,
 ) -> BTreeMap<String, u64> {
-    let before = promtext::by_label(earlier, name, label);
-    promtext::by_label(later, name, label)
-        .into_iter()
-        .map(|(k, v)| {
-            let d = v - before.get(&k).copied().unwrap_or(0.0);
-            (k, d.max(0.0).round() as u64)
-        })
-        .filter(|(_, v)| *v > 0)
-        .collect()
+    diff_by(later, earlier, name, |s| {
+        Some(s.labels.get(label).cloned().unwrap_or_default())
+    })
+    .into_iter()
+    .map(|(k, d)| (k, d.round() as u64))
+    .filter(|(_, v)| *v > 0)
+    .collect()
 }
 
 /// The controller's writes per cluster by `verb resource` between two scrapes.
@@ -48,26 +64,16 @@ fn writes_by_resource(
     earlier: &[Sample],
     clusters: usize,
 ) -> BTreeMap<String, f64> {
-    let sum = |samples: &[Sample]| {
-        let mut out: BTreeMap<String, f64> = BTreeMap::new();
-        for s in samples.iter().filter(|s| s.name == API_REQUESTS) {
-            let (Some(verb), Some(res)) = (s.labels.get("verb"), s.labels.get("resource")) else {
-                continue;
-            };
-            if WRITE_VERBS.contains(&verb.as_str()) {
-                *out.entry(format!("{verb} {res}")).or_default() += s.value;
-            }
-        }
-        out
+    let write = |s: &Sample| {
+        let verb = s.labels.get("verb")?;
+        let res = s.labels.get("resource")?;
+        WRITE_VERBS
+            .contains(&verb.as_str())
+            .then(|| format!("{verb} {res}"))
     };
-    let before = sum(earlier);
-    sum(later)
+    diff_by(later, earlier, API_REQUESTS, write)
         .into_iter()
-        .map(|(k, v)| {
-            let d = (v - before.get(&k).copied().unwrap_or(0.0)).max(0.0);
-            (k, d / clusters.max(1) as f64)
-        })
-        .filter(|(_, v)| *v > 0.0)
+        .map(|(k, d)| (k, d / clusters.max(1) as f64))
         .collect()
 }
 
