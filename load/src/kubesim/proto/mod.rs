@@ -139,9 +139,15 @@ pub fn encode(v: &Value) -> Result<Vec<u8>, ProtoError> {
         api_version: av.to_string(),
         kind: kind.to_string(),
     })??;
+    Ok(envelope(av, kind, raw))
+}
+
+/// The wire framing of an encoded message `raw` of `api_version`/`kind`: the magic, then the
+/// `runtime.Unknown` that carries it.
+pub(crate) fn envelope(api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {
     let unknown = Unknown {
         type_meta: Some(TypeMeta {
-            api_version: Some(av.to_string()),
+            api_version: Some(api_version.to_string()),
             kind: Some(kind.to_string()),
         }),
         raw: Some(raw),
@@ -150,10 +156,8 @@ pub fn encode(v: &Value) -> Result<Vec<u8>, ProtoError> {
     };
     let mut out = Vec::with_capacity(MAGIC.len() + unknown.encoded_len());
     out.extend_from_slice(MAGIC);
-    unknown
-        .encode(&mut out)
-        .map_err(|e| ProtoError::Shape(ShapeError::new("", format!("encoding protobuf: {e}"))))?;
-    Ok(out)
+    out.extend(unknown.encode_to_vec());
+    out
 }
 
 #[cfg(test)]

@@ -1,25 +1,9 @@
 use k8s_pb::api::core::v1 as core;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
-use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
 use prost::Message;
 use serde_json::json;
 
 use super::*;
-
-fn wrap(api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {
-    let u = Unknown {
-        type_meta: Some(TypeMeta {
-            api_version: Some(api_version.into()),
-            kind: Some(kind.into()),
-        }),
-        raw: Some(raw),
-        content_encoding: Some(String::new()),
-        content_type: Some(String::new()),
-    };
-    let mut out = b"k8s\0".to_vec();
-    out.extend(u.encode_to_vec());
-    out
-}
 
 #[test]
 fn secret_as_go_writes_it_decodes_to_the_json_object() {
@@ -40,7 +24,7 @@ fn secret_as_go_writes_it_decodes_to_the_json_object() {
         immutable: None,
         ..Default::default()
     };
-    let v = decode(&wrap("v1", "Secret", secret.encode_to_vec())).unwrap();
+    let v = decode(&envelope("v1", "Secret", secret.encode_to_vec())).unwrap();
     assert_eq!(
         v,
         json!({
@@ -115,7 +99,7 @@ fn delete_options_decode_in_any_group_version() {
         dry_run: vec!["All".into()],
         ..Default::default()
     };
-    let v = decode(&wrap(
+    let v = decode(&envelope(
         "meta.k8s.io/v1",
         "DeleteOptions",
         opts.encode_to_vec(),
@@ -130,11 +114,11 @@ fn delete_options_decode_in_any_group_version() {
 fn bad_bodies_are_errors() {
     assert!(matches!(decode(b"{\"kind\":1}"), Err(ProtoError::Magic)));
     assert!(matches!(
-        decode(&wrap("example.com/v1", "Gadget", Vec::new())),
+        decode(&envelope("example.com/v1", "Gadget", Vec::new())),
         Err(ProtoError::UnknownKind { .. })
     ));
     assert!(matches!(
-        decode(&wrap("v1", "Secret", vec![0x0a, 0x05, 0x01])),
+        decode(&envelope("v1", "Secret", vec![0x0a, 0x05, 0x01])),
         Err(ProtoError::Decode(_))
     ));
     let wrong = json!({"apiVersion": "v1", "kind": "Secret", "data": {"k": "not base64!"}});
