@@ -233,7 +233,9 @@ impl<R: Reconciler> ObjectActor<R> {
         let mailbox_wait = self.woke_at.take().map(|t| t.elapsed()).unwrap_or_default();
         self.in_flight = true;
         self.dirty = false;
-        self.shared.observer.started(kind, mailbox_wait);
+        self.shared
+            .observer
+            .started(kind, &trigger.label(), mailbox_wait);
 
         let span = self.reconcile_span(obj.as_ref(), &trigger, mailbox_wait, links);
         let rctx = ReconcileCtx {

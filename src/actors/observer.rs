@@ -30,8 +30,9 @@ pub trait Observer: Send + Sync + 'static {
     fn actors(&self, kind: &'static str, delta: i64) {}
     /// A wake-up was queued for an actor (a workqueue add).
     fn queued(&self, kind: &'static str) {}
-    /// A reconcile started after waiting `mailbox_wait` since its first trigger.
-    fn started(&self, kind: &'static str, mailbox_wait: Duration) {}
+    /// A reconcile started after waiting `mailbox_wait` since its first trigger; `trigger` says
+    /// what woke it (`Trigger::label`, or `queue` where the runtime does not know).
+    fn started(&self, kind: &'static str, trigger: &str, mailbox_wait: Duration) {}
     /// A reconcile ended.
     fn finished(&self, kind: &'static str, outcome: Outcome, elapsed: Duration) {}
     /// A reconcile was held back by the per-object rate limit.

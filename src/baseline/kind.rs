@@ -82,7 +82,7 @@ async fn reconcile<R: Reconciler>(
     let kind = c.kind;
     let key = ObjectKey::of(kind, obj.as_ref());
     let obs = c.triggers.observer.clone();
-    obs.started(kind, c.triggers.take_wait(&key));
+    obs.started(kind, "queue", c.triggers.take_wait(&key));
     obs.active(kind, 1);
     let span = tracing::info_span!(
         "reconcile",

@@ -45,7 +45,12 @@ pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (Worl
     let (applies, s3) = cache::watch(api::<WorkspaceTemplateApply>(client, ns), wc.clone());
     let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), wc.clone());
     let (workspaces, s5) = cache::watch(Api::<Workspace>::all(client.clone()), wc.clone());
-    let (clusters, s6) = cache::watch(api::<Cluster>(client, ns), wc.clone());
+    // capt reads a Cluster's metadata and spec, never its status: the status is not cached, and
+    // a status-only change (Cluster API mirroring its infrastructure and control plane) wakes
+    // nobody.
+    let (clusters, s6) =
+        cache::watch_slim(api::<Cluster>(client, ns), wc.clone(), |c| c.status = None);
+    let s6 = cache::changes_only(s6, |c: &Cluster| cache::meta_fingerprint(c, &c.spec));
     let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), wc.clone());
     let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), wc.clone());
     let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc.clone());

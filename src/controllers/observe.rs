@@ -27,7 +27,8 @@ impl Observer for Metrics {
         self.workqueue_add(&controller(kind));
     }
 
-    fn started(&self, kind: &'static str, mailbox_wait: Duration) {
+    fn started(&self, kind: &'static str, trigger: &str, mailbox_wait: Duration) {
+        self.reconcile_triggered(&controller(kind), trigger);
         self.mailbox_wait(kind, mailbox_wait);
         self.workqueue_queue_duration(&controller(kind), mailbox_wait);
     }

@@ -33,17 +33,42 @@ fn controller_owner<K: Resource>(obj: &K) -> Option<ObjectKey> {
     ))
 }
 
+/// Whether the object `key` names is being deleted, as its cache shows it.
+fn deleting(ctx: &SharedCtx, key: &ObjectKey) -> bool {
+    let w = &ctx.world;
+    let meta_deleting = |m: &kube::core::ObjectMeta| m.deletion_timestamp.is_some();
+    match Kind::parse(key.kind) {
+        Some(Kind::CaptCluster) => super::world::get(&w.captclusters, &key.namespace, &key.name)
+            .is_some_and(|o| meta_deleting(o.meta())),
+        Some(Kind::WorkspaceTemplate) => super::world::get(&w.templates, &key.namespace, &key.name)
+            .is_some_and(|o| meta_deleting(o.meta())),
+        _ => false,
+    }
+}
+
 /// A WorkspaceTemplateApply concerns the CAPTCluster or CAPTControlPlane that owns it, and the
-/// WorkspaceTemplate it uses (whose deletion waits for its users).
-pub fn apply_owners(wta: &WorkspaceTemplateApply) -> Vec<ObjectKey> {
+/// WorkspaceTemplate it uses while that one is being deleted (see [`apply_routes`]).
+pub fn apply_owners(ctx: &SharedCtx, wta: &WorkspaceTemplateApply) -> Vec<ObjectKey> {
+    apply_routes(wta, |k| deleting(ctx, k))
+}
+
+/// The apply's controller owner, and its WorkspaceTemplate when `deleting` says the template is
+/// being deleted: only a deletion waits for the template's users, so a live template is not woken
+/// by every change of every apply. This cannot miss the wake-up a deletion waits for: the
+/// template's reconcile reads the applies after its own deletion is in its cache, and this route
+/// reads the template after the apply's change is in the apply cache — whichever comes second sees
+/// the other.
+pub fn apply_routes(
+    wta: &WorkspaceTemplateApply,
+    deleting: impl Fn(&ObjectKey) -> bool,
+) -> Vec<ObjectKey> {
     let ns = wta.namespace().unwrap_or_default();
     let t = &wta.spec.template_ref;
     let mut out: Vec<ObjectKey> = controller_owner(wta).into_iter().collect();
-    out.push(ObjectKey::new(
-        Kind::WorkspaceTemplate.name(),
-        t.namespace_or(&ns),
-        &t.name,
-    ));
+    let template = ObjectKey::new(Kind::WorkspaceTemplate.name(), t.namespace_or(&ns), &t.name);
+    if deleting(&template) {
+        out.push(template);
+    }
     out
 }
 
@@ -104,15 +129,28 @@ pub fn cluster_owners(c: &Cluster) -> Vec<ObjectKey> {
     out
 }
 
-/// A control plane concerns the CAPTCluster of the same Cluster (which waits for it on deletion).
-pub fn control_plane_owners(cp: &CAPTControlPlane) -> Vec<ObjectKey> {
+/// A control plane concerns the CAPTCluster of the same Cluster while that one is being deleted
+/// (see [`control_plane_routes`]).
+pub fn control_plane_owners(ctx: &SharedCtx, cp: &CAPTControlPlane) -> Vec<ObjectKey> {
+    control_plane_routes(cp, |k| deleting(ctx, k))
+}
+
+/// The CAPTCluster of the control plane's Cluster when `deleting` says it is being deleted: its
+/// deletion waits for the control plane to go, and nothing else in it reads the control plane.
+/// As for [`apply_routes`], reading the other side's cache after one's own is current cannot
+/// miss that wake-up.
+pub fn control_plane_routes(
+    cp: &CAPTControlPlane,
+    deleting: impl Fn(&ObjectKey) -> bool,
+) -> Vec<ObjectKey> {
     let ns = cp.namespace().unwrap_or_default();
     let cluster = cp
         .labels()
         .get(labels::CLUSTER_NAME)
         .cloned()
         .unwrap_or_else(|| cp.name_any());
-    vec![ObjectKey::new(Kind::CaptCluster.name(), &ns, &cluster)]
+    let cc = ObjectKey::new(Kind::CaptCluster.name(), &ns, &cluster);
+    if deleting(&cc) { vec![cc] } else { Vec::new() }
 }
 
 /// A WorkspaceTemplate concerns whoever waits for it; a new generation also queues its applies for
@@ -158,5 +196,25 @@ mod tests {
             Some(ObjectKey::new(Kind::CaptControlPlane.name(), "ns", "x"))
         );
         assert_eq!(key_from_id("Deployment/ns/x"), None);
+    }
+
+    #[test]
+    fn a_template_hears_of_its_applies_only_while_it_is_being_deleted() {
+        let mut wta = WorkspaceTemplateApply::new("a", Default::default());
+        wta.metadata.namespace = Some("ns".into());
+        wta.spec.template_ref.name = "vpc".into();
+        let template = ObjectKey::new(Kind::WorkspaceTemplate.name(), "ns", "vpc");
+        assert_eq!(apply_routes(&wta, |_| false), vec![]);
+        assert_eq!(apply_routes(&wta, |k| *k == template), vec![template]);
+    }
+
+    #[test]
+    fn a_captcluster_hears_of_its_control_plane_only_while_it_is_being_deleted() {
+        let mut cp = CAPTControlPlane::new("demo-cp", Default::default());
+        cp.metadata.namespace = Some("ns".into());
+        cp.metadata.labels = Some([(labels::CLUSTER_NAME.to_string(), "demo".to_string())].into());
+        let cc = ObjectKey::new(Kind::CaptCluster.name(), "ns", "demo");
+        assert_eq!(control_plane_routes(&cp, |_| false), vec![]);
+        assert_eq!(control_plane_routes(&cp, |k| *k == cc), vec![cc]);
     }
 }

@@ -33,8 +33,8 @@ impl Decide for WorkspaceTemplates {
         t: &WorkspaceTemplate,
         _: &ReconcileCtx,
     ) -> Result<Plan<WorkspaceTemplateStatus>, ControllerError> {
-        // Users matter only for a deletion; a live template is not scanned for (every apply event
-        // wakes its template).
+        // Users matter only for a deletion; a live template is not scanned for (while it is
+        // being deleted, every change of an apply that uses it wakes it: `routes::apply_routes`).
         if t.meta().deletion_timestamp.is_none() {
             return Ok(decide_workspace_template(t, &[], &now()));
         }

@@ -52,8 +52,11 @@ fn with_ctx<K: 'static>(ctx: &SharedCtx, f: fn(&SharedCtx, &K) -> Vec<ObjectKey>
 /// Hand every watched kind's stream and route to `rt`.
 pub fn wire(ctx: &SharedCtx, s: Streams, rt: &mut impl Runtime) {
     rt.reconciled::<Infra>(s.captclusters, None);
-    rt.reconciled::<ControlPlane>(s.controlplanes, Some(owners(routes::control_plane_owners)));
-    rt.reconciled::<Wta>(s.applies, Some(owners(routes::apply_owners)));
+    rt.reconciled::<ControlPlane>(
+        s.controlplanes,
+        Some(with_ctx(ctx, routes::control_plane_owners)),
+    );
+    rt.reconciled::<Wta>(s.applies, Some(with_ctx(ctx, routes::apply_owners)));
     rt.reconciled::<WorkspaceTemplates>(s.templates, Some(with_ctx(ctx, routes::template_owners)));
     rt.reconciled::<ClusterTemplates>(s.cluster_templates, None);
     rt.reconciled::<ControlPlaneTemplates>(s.cp_templates, None);

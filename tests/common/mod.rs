@@ -250,10 +250,10 @@ impl Observer for CountingObserver {
             n.queued(kind);
         }
     }
-    fn started(&self, kind: &'static str, mailbox_wait: Duration) {
+    fn started(&self, kind: &'static str, trigger: &str, mailbox_wait: Duration) {
         self.started.fetch_add(1, Ordering::SeqCst);
         if let Some(n) = &self.next {
-            n.started(kind, mailbox_wait);
+            n.started(kind, trigger, mailbox_wait);
         }
     }
     fn finished(&self, kind: &'static str, outcome: Outcome, elapsed: Duration) {

@@ -114,6 +114,9 @@ pub struct Reconciles {
     /// Upper bound of the histogram bucket holding the 99th percentile.
     pub mailbox_wait_p99_ms: f64,
     pub by_controller: BTreeMap<String, u64>,
+    /// Reconciles per cluster by `"<controller> <trigger>"` (the actor runtime only).
+    #[serde(default)]
+    pub by_trigger_per_cluster: BTreeMap<String, f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -292,6 +295,13 @@ impl Report {
                 r.mailbox_wait_mean_ms,
                 fmt_ms(r.mailbox_wait_p99_ms)
             );
+            if !r.by_trigger_per_cluster.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "| reconciles per cluster by controller and trigger | {} |",
+                    verbs(&r.by_trigger_per_cluster)
+                );
+            }
         }
         let q = &self.quiet;
         let _ = writeln!(

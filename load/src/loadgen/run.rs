@@ -24,6 +24,7 @@ const RECONCILES: &str = "controller_runtime_reconcile_total";
 const LEADER: &str = "capt_leader";
 const API_REQUESTS: &str = "capt_api_requests_total";
 const MAILBOX_WAIT: &str = "capt_mailbox_wait_seconds";
+const TRIGGERS: &str = "capt_reconcile_triggers_total";
 
 /// Per key, the growth of the samples named `name` from `earlier` to `later` (keys that grew).
 fn diff_by(
@@ -71,7 +72,32 @@ fn writes_by_resource(
             .contains(&verb.as_str())
             .then(|| format!("{verb} {res}"))
     };
-    diff_by(later, earlier, API_REQUESTS, write)
+    per_cluster_by(later, earlier, API_REQUESTS, clusters, write)
+}
+
+/// Reconciles per cluster by controller and what triggered them (`"<controller> <trigger>"`).
+fn reconciles_by_trigger(
+    later: &[Sample],
+    earlier: &[Sample],
+    clusters: usize,
+) -> BTreeMap<String, f64> {
+    let key = |s: &Sample| {
+        let c = s.labels.get("controller")?;
+        let t = s.labels.get("trigger")?;
+        Some(format!("{c} {t}"))
+    };
+    per_cluster_by(later, earlier, TRIGGERS, clusters, key)
+}
+
+/// [`diff_by`], divided by the number of clusters.
+fn per_cluster_by(
+    later: &[Sample],
+    earlier: &[Sample],
+    name: &str,
+    clusters: usize,
+    key: impl Fn(&Sample) -> Option<String>,
+) -> BTreeMap<String, f64> {
+    diff_by(later, earlier, name, key)
         .into_iter()
         .map(|(k, d)| (k, d / clusters.max(1) as f64))
         .collect()
@@ -474,6 +500,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             },
             mailbox_wait_p99_ms: promtext::quantile(&hist, 0.99).unwrap_or(0.0) * 1000.0,
             by_controller: diff_by_label(b, a, RECONCILES, "controller"),
+            by_trigger_per_cluster: reconciles_by_trigger(b, a, n),
         });
     }
     let quiet = report::Quiet {

@@ -5,6 +5,7 @@
 
 mod labels;
 mod tokens;
+mod triggers;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -79,6 +80,7 @@ struct Families {
     template_rollout_pending: Gauge,
     resync_wakeups: Family<KindLabels, Counter>,
     tokens: tokens::TokenMetrics,
+    triggers: triggers::TriggerMetrics,
 }
 
 impl Families {
@@ -110,11 +112,13 @@ impl Families {
             template_rollout_pending: Gauge::default(),
             resync_wakeups: Family::default(),
             tokens: tokens::TokenMetrics::new(),
+            triggers: triggers::TriggerMetrics::default(),
         }
     }
 
     fn register(&self, r: &mut Registry) {
         self.tokens.register(r);
+        self.triggers.register(r);
         r.register(
             "controller_runtime_reconcile",
             "Total number of reconciliations per controller",
