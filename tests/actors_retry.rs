@@ -73,7 +73,7 @@ fn transient_errors_back_off_and_success_resets() {
 }
 
 #[test]
-fn per_object_rate_limit_holds_bursts_back() {
+fn per_object_rate_limit_holds_scheduled_wakeups_back() {
     block_on(async {
         let settings = RuntimeSettings {
             object_rate_per_sec: 1,
@@ -85,7 +85,7 @@ fn per_object_rate_limit_holds_bursts_back() {
         env.wait_count("r", 1).await;
         let key = Env::key("r");
         for _ in 0..10 {
-            env.reg.wake(&key, Trigger::Event("Secret"), None);
+            env.reg.wake(&key, Trigger::Resync, None);
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
         // The held-back wake-ups are not lost: one more reconcile comes once a token is free.
@@ -101,6 +101,44 @@ fn per_object_rate_limit_holds_bursts_back() {
             "rate 1/s burst 2 allows at most 3 reconciles in the first second, got {early}"
         );
         assert!(env.observer.rate_limited.load(Ordering::SeqCst) > 0);
+        env.stop().await;
+    });
+}
+
+#[test]
+fn watch_events_are_not_paced_by_the_rate_limit() {
+    block_on(async {
+        let settings = RuntimeSettings {
+            object_rate_per_sec: 1,
+            object_burst: 1,
+            ..fast_settings()
+        };
+        let env = Env::start(settings, succeed()).await;
+        env.create("e", &[]).await;
+        env.wait_count("e", 1).await;
+        let key = Env::key("e");
+        // A resync wake-up takes the only token; the next one waits a second for it...
+        env.reg.wake(&key, Trigger::Resync, None);
+        env.wait_count("e", 2).await;
+        env.reg.wake(&key, Trigger::Resync, None);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(env.rec.seen_of("e").len(), 2, "the resync is held back");
+        // ...but watch events run as they come, one at a time, and take over the held-back wake-up.
+        for _ in 0..5 {
+            env.reg.wake(&key, Trigger::Event("Secret"), None);
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        let seen = env.rec.seen_of("e");
+        let first = seen[0].at;
+        let events = seen
+            .iter()
+            .filter(|s| s.trigger == Trigger::Event("Secret"))
+            .filter(|s| s.at < first + Duration::from_secs(1))
+            .count();
+        assert_eq!(
+            events, 5,
+            "every event reconciled within the second: {seen:?}"
+        );
         env.stop().await;
     });
 }

@@ -32,6 +32,8 @@ pub struct AdmitState {
 pub struct AdmitInput<'a> {
     /// How long the rate limiter holds the next reconcile back (`None`: it may run now).
     pub rate_wait: Option<Duration>,
+    /// How long a watch event still waits for more events of the object (`None`: it may run).
+    pub settle_wait: Option<Duration>,
     /// The caches show every write of this object's earlier reconciles.
     pub caught_up: bool,
     /// The cached object's generation (`None`: the object is gone from the cache).
@@ -45,7 +47,7 @@ pub struct AdmitInput<'a> {
 
 /// Decide at `now`, updating `state`.
 pub fn admit(state: &mut AdmitState, input: &AdmitInput, now: Instant) -> Admit {
-    if let Some(wait) = input.rate_wait {
+    if let Some(wait) = input.rate_wait.or(input.settle_wait) {
         return Admit::Defer(wait.max(Duration::from_millis(1)));
     }
     if !input.caught_up {
@@ -84,12 +86,29 @@ mod tests {
     fn input(trigger: &Trigger) -> AdmitInput<'_> {
         AdmitInput {
             rate_wait: None,
+            settle_wait: None,
             caught_up: true,
             object: Some(Some(1)),
             trigger,
             freshness_max_wait: MAX_WAIT,
             freshness_poll: POLL,
         }
+    }
+
+    #[test]
+    fn an_event_settles_before_it_runs() {
+        let now = Instant::now();
+        let t = Trigger::Event("Workspace");
+        let mut st = AdmitState::default();
+        let i = AdmitInput {
+            settle_wait: Some(Duration::from_millis(12)),
+            ..input(&t)
+        };
+        assert_eq!(
+            admit(&mut st, &i, now),
+            Admit::Defer(Duration::from_millis(12))
+        );
+        assert_eq!(admit(&mut st, &input(&t), now), Admit::Run);
     }
 
     #[test]

@@ -42,9 +42,9 @@ impl Inbox {
         {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if st.trigger.is_none() {
-                st.trigger = Some(trigger);
                 st.since = Some(Instant::now());
             }
+            st.trigger = Some(Trigger::keep(st.trigger.take(), trigger));
             st.events = st.events.saturating_add(1);
             if let Some(l) = link.filter(|l| l.is_valid())
                 && st.links.len() < MAX_LINKS

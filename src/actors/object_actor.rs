@@ -67,6 +67,8 @@ pub struct ObjectActor<R: Reconciler> {
     woke_at: Option<Instant>,
     /// A reconcile is already scheduled for later (rate limit or freshness wait).
     deferred: Option<SpawnHandle>,
+    /// `deferred` waits for the rate limit (new input may cancel it).
+    deferred_by_rate: bool,
     retry: Option<SpawnHandle>,
     requeue: Option<SpawnHandle>,
     timers: HashMap<&'static str, SpawnHandle>,
@@ -97,6 +99,7 @@ impl<R: Reconciler> ObjectActor<R> {
             links: Vec::new(),
             woke_at: Some(Instant::now()),
             deferred: None,
+            deferred_by_rate: false,
             retry: None,
             requeue: None,
             timers: HashMap::new(),
@@ -113,9 +116,9 @@ impl<R: Reconciler> ObjectActor<R> {
     /// Add a reason to run and try to run.
     fn enqueue(&mut self, trigger: Trigger, ctx: &mut Context<Self>) {
         if self.next.is_none() {
-            self.next = Some(trigger);
             self.woke_at = Some(Instant::now());
         }
+        self.next = Some(Trigger::keep(self.next.take(), trigger));
         self.kick(ctx);
     }
 
@@ -123,9 +126,9 @@ impl<R: Reconciler> ObjectActor<R> {
         let p = self.inbox.drain();
         if let Some(t) = p.trigger {
             if self.next.is_none() {
-                self.next = Some(t);
                 self.woke_at = p.since;
             }
+            self.next = Some(Trigger::keep(self.next.take(), t));
             for l in p.links {
                 if self.links.len() < super::inbox::MAX_LINKS {
                     self.links.push(l);
@@ -138,6 +141,7 @@ impl<R: Reconciler> ObjectActor<R> {
         if self.deferred.is_none() {
             self.deferred = Some(ctx.run_later(after, |act, ctx| {
                 act.deferred = None;
+                act.deferred_by_rate = false;
                 act.kick(ctx);
             }));
         }
@@ -152,10 +156,17 @@ impl<R: Reconciler> ObjectActor<R> {
             self.dirty = true;
             return;
         }
-        if self.deferred.is_some() {
-            return;
-        }
         self.drain_inbox();
+        if let Some(h) = self.deferred {
+            // Held back by the rate limit, new input need not wait (a freshness wait holds).
+            let new_input = self.next.as_ref().is_some_and(Trigger::is_new_input);
+            if !(self.deferred_by_rate && new_input) {
+                return;
+            }
+            ctx.cancel_future(h);
+            self.deferred = None;
+            self.deferred_by_rate = false;
+        }
         let Some(trigger) = self.next.clone() else {
             return;
         };
@@ -172,19 +183,25 @@ impl<R: Reconciler> ObjectActor<R> {
         ctx: &mut Context<Self>,
     ) -> Option<(Arc<R::Object>, Option<i64>)> {
         let kind = self.kind();
-        let rate_wait = self
-            .limiter
-            .check()
-            .err()
-            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()));
+        let rate_wait = if trigger.is_new_input() {
+            None
+        } else {
+            (self.limiter.check().err())
+                .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        };
         if rate_wait.is_some() {
             self.shared.observer.rate_limited(kind);
         }
+        let settle = self.shared.settings.event_settle;
+        let settle_wait = (matches!(trigger, Trigger::Event(_)))
+            .then(|| settle.saturating_sub(self.woke_at.map(|t| t.elapsed()).unwrap_or(settle)))
+            .filter(|d| !d.is_zero());
         let caught_up = self.shared.freshness.caught_up(&self.inbox.writes);
         let obj = self.reconciler.get(&self.key);
         let settings = &self.shared.settings;
         let input = AdmitInput {
             rate_wait,
+            settle_wait,
             caught_up,
             object: obj
                 .as_ref()
@@ -196,6 +213,7 @@ impl<R: Reconciler> ObjectActor<R> {
         match admit(&mut self.admission, &input, Instant::now()) {
             Admit::Defer(after) => {
                 self.defer(after, ctx);
+                self.deferred_by_rate = rate_wait.is_some();
                 None
             }
             Admit::Skip => {
@@ -451,6 +469,7 @@ impl<R: Reconciler> ObjectActor<R> {
         self.in_flight = false;
         self.dirty = false;
         self.deferred = None;
+        self.deferred_by_rate = false;
         self.retry = None;
         self.requeue = None;
         self.timers.clear();

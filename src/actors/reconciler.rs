@@ -24,6 +24,23 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// New input (a watch event, or the actor's start): reconciled as soon as the object's
+    /// previous reconcile ended, not paced by the per-object rate limit, which paces what the
+    /// runtime schedules on its own (retries, requeues, timers, resync).
+    pub fn is_new_input(&self) -> bool {
+        matches!(self, Self::Event(_) | Self::Start)
+    }
+
+    /// Of a pending trigger and a new one, the one to keep: new input outranks a scheduled
+    /// wake-up (so a pending requeue does not make an event wait for the rate limit), else the
+    /// first stays.
+    pub fn keep(pending: Option<Trigger>, new: Trigger) -> Trigger {
+        match pending {
+            Some(p) if p.is_new_input() || !new.is_new_input() => p,
+            _ => new,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Self::Event(kind) => format!("event:{kind}"),

@@ -6,7 +6,8 @@ use super::backoff::BackoffPolicy;
 
 #[derive(Clone, Debug)]
 pub struct RuntimeSettings {
-    /// Sustained reconciles per second per object.
+    /// Sustained reconciles per second per object, for what the runtime schedules on its own
+    /// (retries, requeues, timers, resync); watch events are not paced by it.
     pub object_rate_per_sec: u32,
     /// Burst of reconciles per object.
     pub object_burst: u32,
@@ -24,6 +25,10 @@ pub struct RuntimeSettings {
     pub freshness_max_wait: Duration,
     /// Poll interval while waiting for the caches.
     pub freshness_poll: Duration,
+    /// How long a watch event waits for more events of the same object before its reconcile
+    /// starts (a change usually comes with its echoes: a Workspace update, then its apply's
+    /// status): one reconcile sees them all.
+    pub event_settle: Duration,
 }
 
 impl Default for RuntimeSettings {
@@ -38,6 +43,7 @@ impl Default for RuntimeSettings {
             arbiters: std::thread::available_parallelism().map_or(2, |n| n.get()),
             freshness_max_wait: Duration::from_millis(100),
             freshness_poll: Duration::from_millis(10),
+            event_settle: Duration::from_millis(15),
         }
     }
 }

@@ -94,12 +94,18 @@ pub struct RunArgs {
     /// Client-side burst of API requests.
     #[arg(long, default_value_t = 400)]
     pub kube_api_burst: u32,
-    /// Sustained reconciles per second for one object.
+    /// Sustained reconciles per second for one object, of those the controller schedules itself
+    /// (retries, requeues, timers, resync); watch events are not paced by it.
     #[arg(long, default_value_t = 1)]
     pub object_rate: u32,
     /// Burst of reconciles for one object.
     #[arg(long, default_value_t = 5)]
     pub object_burst: u32,
+    /// How long a watch event waits for further events of the same object before its reconcile
+    /// starts, in milliseconds (0: at once). Watch events are not paced by the per-object rate
+    /// limit; this lets a change and its echoes be reconciled once.
+    #[arg(long, default_value_t = 15)]
+    pub event_settle_ms: u64,
     /// Deadline of one reconcile, in seconds.
     #[arg(long, default_value_t = 60)]
     pub reconcile_timeout_secs: u64,
@@ -201,6 +207,7 @@ impl RunArgs {
             object_burst: self.object_burst,
             reconcile_timeout: Duration::from_secs(self.reconcile_timeout_secs),
             max_concurrent_reconciles: self.max_concurrent_reconciles,
+            event_settle: Duration::from_millis(self.event_settle_ms),
             ..RuntimeSettings::default()
         }
     }
