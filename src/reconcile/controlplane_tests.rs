@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::reconcile::kubeconfig::tests::token_kubeconfig;
-use crate::reconcile::outcome::ErrorClass;
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
+use crate::reconcile::plan::BlockKind;
 use crate::reconcile::secrets::reasons as sr;
 
 #[path = "decision_test_support.rs"]
@@ -262,27 +262,27 @@ fn pause_stops_before_any_write() {
 fn invalid_spec_and_missing_template_fail_the_phase() {
     type Edit = fn(&mut Value);
     // (case, edit, template exists, reason, class)
-    let table: [(&str, Edit, bool, &str, ErrorClass); 3] = [
+    let table: [(&str, Edit, bool, &str, BlockKind); 3] = [
         (
             "empty version",
             |v| v["spec"]["version"] = json!(""),
             true,
             "InvalidSpec",
-            ErrorClass::Terminal,
+            BlockKind::InvalidSpec,
         ),
         (
             "template missing",
             |_| {},
             false,
             reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
         ),
         (
             "template missing, namespace from the control plane",
             |v| v["spec"]["workspaceTemplateRef"] = json!({"name": "eks"}),
             false,
             reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
         ),
     ];
     for (case, edit, template_exists, reason, class) in table {
@@ -308,7 +308,7 @@ fn invalid_spec_and_missing_template_fail_the_phase() {
             "{case}"
         );
         let b = plan.blocked.as_ref().expect(case);
-        assert_eq!((b.class, b.reason), (class, reason), "{case}");
+        assert_eq!((b.kind, b.reason), (class, reason), "{case}");
         assert!(
             created(&plan, "WorkspaceTemplateApply").is_empty(),
             "{case}"
@@ -562,7 +562,7 @@ fn terraform_errors_are_terminal_or_waiting_by_message() {
             "non-retryable",
             terminal,
             ControlPlanePhase::Failed,
-            Some(ErrorClass::Terminal),
+            Some(BlockKind::DependencyFailed),
             vec![reasons::WORKSPACE_ERROR],
         ),
         (
@@ -584,7 +584,7 @@ fn terraform_errors_are_terminal_or_waiting_by_message() {
         let s = st(&plan).clone();
         assert_eq!(s.phase, Some(phase), "{case}");
         assert!(!s.ready, "{case}");
-        assert_eq!(plan.blocked.as_ref().map(|b| b.class), class, "{case}");
+        assert_eq!(plan.blocked.as_ref().map(|b| b.kind), class, "{case}");
         assert_eq!(warnings(&plan), warn, "{case}");
         assert_eq!(
             s.workspace_template_status
@@ -1163,8 +1163,8 @@ fn deletion_removes_applies_in_order_and_leaves_the_spot_role() {
         let plan = w.run(&deleting(finalizer));
         assert_eq!(plan.ops, ops, "{case}");
         assert_eq!(
-            plan.blocked.as_ref().map(|b| b.class),
-            blocked.then_some(ErrorClass::Waiting),
+            plan.blocked.as_ref().map(|b| b.kind),
+            blocked.then_some(BlockKind::Waiting),
             "{case}"
         );
         assert!(
