@@ -456,7 +456,7 @@ fn secrets(d: &mut Draft, obs: &Observed, cluster_name: &str) {
         workspace_ready: obs.ready,
         outputs_endpoint: obs.outputs_endpoint,
         connection: w.connection,
-        connection_unchanged: w.connection_unchanged,
+        connection_unchanged: super::super::secret_sources::settled(d.cp, w),
         kubeconfig_secret: w.kubeconfig_secret.as_ref(),
         ca_secret: w.ca_secret.as_ref(),
         namespace: &d.ns,

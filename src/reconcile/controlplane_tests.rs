@@ -99,7 +99,7 @@ struct W {
     kubeconfig_template_ns: Option<String>,
     kubeconfig_apply: Option<WorkspaceTemplateApply>,
     connection: Option<ConnectionSecret>,
-    connection_unchanged: bool,
+    source_version: Option<String>,
     kubeconfig_secret: Option<OwnedSecret>,
     ca_secret: Option<OwnedSecret>,
     refused: Option<crate::reconcile::grants::RefNotPermitted>,
@@ -124,7 +124,7 @@ impl Default for W {
             kubeconfig_template_ns: None,
             kubeconfig_apply: None,
             connection: None,
-            connection_unchanged: false,
+            source_version: None,
             kubeconfig_secret: None,
             ca_secret: None,
             refused: None,
@@ -152,7 +152,7 @@ impl W {
             kubeconfig_template_ns: self.kubeconfig_template_ns.clone(),
             kubeconfig_apply: self.kubeconfig_apply.as_ref(),
             connection: self.connection.as_ref(),
-            connection_unchanged: self.connection_unchanged,
+            source_version: self.source_version.clone(),
             kubeconfig_secret: self.kubeconfig_secret.clone(),
             ca_secret: self.ca_secret.clone(),
             now: self.now.clone(),
@@ -979,7 +979,8 @@ fn secrets_ready_only_once_the_kubeconfig_secret_exists() {
 
     let mut w = base();
     w.connection = None;
-    w.connection_unchanged = true;
+    // The caches show the version the first sync settled on.
+    w.source_version = (first.secret_sync.as_ref()).and_then(|s| s.observed_secret_version.clone());
     w.kubeconfig_secret = hash("alpha-kubeconfig");
     w.ca_secret = hash("alpha-ca");
     let plan = w.run(&cp(observed(&first)));
@@ -1335,64 +1336,6 @@ fn deadlines_follow_the_spec_timeouts_and_start_when_the_vpc_is_ready() {
             None => assert_eq!(s.phase, Some(ControlPlanePhase::Creating), "{case}"),
         }
     }
-}
-
-#[test]
-fn the_connection_secret_is_read_whenever_a_decision_needs_it() {
-    use super::ConnectionNeeds;
-    // (settled, kubeconfig apply missing, endpoint in outputs, fetch)
-    let table = [
-        (false, false, true, true),
-        (true, false, true, false),
-        (true, true, true, true),
-        (true, false, false, true),
-    ];
-    for (settled, kubeconfig_apply_missing, endpoint_in_outputs, want) in table {
-        let n = ConnectionNeeds {
-            settled,
-            kubeconfig_apply_missing,
-            endpoint_in_outputs,
-        };
-        assert_eq!(n.fetch(), want, "{n:?}");
-    }
-}
-
-#[test]
-fn a_settled_sync_reopens_when_either_source_changes() {
-    use super::{secret_sync_settled, source_version};
-    use crate::api::{AddonKeys, SecretSyncStatus};
-    let status = |state, version: &str| SecretSyncStatus {
-        state,
-        observed_secret_version: Some(version.to_string()),
-        keys: AddonKeys::default(),
-        ..Default::default()
-    };
-    let v = source_version("10", Some("20"));
-    assert_eq!(v, "10+20");
-    assert_eq!(source_version("10", None), "10");
-    let ready = status(SecretSyncState::Ready, &v);
-    assert!(secret_sync_settled(Some(&ready), Some(&v), true));
-    assert!(
-        !secret_sync_settled(Some(&ready), Some(&v), false),
-        "outputs missing"
-    );
-    assert!(!secret_sync_settled(
-        Some(&ready),
-        Some(&source_version("10", Some("21"))),
-        true
-    ));
-    assert!(!secret_sync_settled(Some(&ready), Some("10"), true));
-    assert!(secret_sync_settled(
-        Some(&status(SecretSyncState::Failed, &v)),
-        Some(&v),
-        false
-    ));
-    assert!(!secret_sync_settled(
-        Some(&status(SecretSyncState::WaitingForSecret, &v)),
-        Some(&v),
-        true
-    ));
-    assert!(!secret_sync_settled(None, Some(&v), true));
 }
 
 #[test]
