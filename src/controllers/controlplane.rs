@@ -144,7 +144,8 @@ impl Decide for ControlPlane {
         rctx: &ReconcileCtx,
     ) -> Result<Plan<CAPTControlPlaneStatus>, ControllerError> {
         let c = Cached::read(ctx, cp);
-        let token = super::tokens::observe(ctx, cp, &rctx.key, c.kubeconfig_meta.as_deref());
+        let token =
+            super::tokens::observe(ctx, cp, &rctx.key, c.secrets.kubeconfig_meta.as_deref());
         let mut world = c.world(token);
         let started = Instant::now();
         let connection = match &world.source_version {
@@ -200,12 +201,13 @@ async fn read_connection(
     c: &Cached,
     version: String,
 ) -> Result<Option<ConnectionSecret>, ControllerError> {
-    let Some(mut conn) = fetch_secret(ctx, &c.ns, &c.connection_name).await? else {
+    let s = &c.secrets;
+    let Some(mut conn) = fetch_secret(ctx, &c.ns, &s.connection_name).await? else {
         return Ok(None);
     };
     conn.resource_version = version;
-    if !conn.data.contains_key(secrets::KUBECONFIG_KEY) && c.outputs_kubeconfig_exists {
-        let upstream = fetch_secret(ctx, &c.ns, &c.outputs_kubeconfig_name).await?;
+    if !conn.data.contains_key(secrets::KUBECONFIG_KEY) && s.outputs_kubeconfig_exists {
+        let upstream = fetch_secret(ctx, &c.ns, &s.outputs_kubeconfig_name).await?;
         if let Some(kc) = upstream.and_then(|mut u| u.data.remove(secrets::KUBECONFIG_KEY)) {
             conn.data.insert(secrets::KUBECONFIG_KEY.to_string(), kc);
         }
@@ -234,13 +236,7 @@ struct Cached {
     spot_create_apply: ApplyRef,
     kubeconfig_template_ns: Option<String>,
     kubeconfig_apply: ApplyRef,
-    connection_name: String,
-    outputs_kubeconfig_name: String,
-    outputs_kubeconfig_exists: bool,
-    source_version: Option<String>,
-    kubeconfig_meta: Option<Arc<PartialObjectMeta<Secret>>>,
-    kubeconfig_secret: Option<OwnedSecret>,
-    ca_secret: Option<OwnedSecret>,
+    secrets: SecretSources,
 }
 
 impl Cached {
@@ -273,7 +269,6 @@ impl Cached {
             .into_iter()
             .find(|tns| get(&w.templates, tns, templates::EKS_KUBECONFIG).is_some())
             .map(str::to_string);
-        let sources = SecretSources::read(ctx, &ns, &name, &cluster_name);
         Self {
             eks_workspace: ws_of(&eks_apply),
             eks_apply,
@@ -287,13 +282,7 @@ impl Cached {
             spot_create_apply: apply(suffixes::SPOT_ROLE_CREATE),
             kubeconfig_template_ns,
             kubeconfig_apply: apply(suffixes::KUBECONFIG_APPLY),
-            connection_name: sources.connection_name,
-            outputs_kubeconfig_name: sources.outputs_kubeconfig_name,
-            outputs_kubeconfig_exists: sources.outputs_kubeconfig_exists,
-            source_version: sources.source_version,
-            kubeconfig_meta: sources.kubeconfig_meta,
-            kubeconfig_secret: sources.kubeconfig_secret,
-            ca_secret: sources.ca_secret,
+            secrets: SecretSources::read(ctx, &ns, &name, &cluster_name),
             ns,
             cluster,
             cluster_name,
@@ -321,9 +310,9 @@ impl Cached {
             kubeconfig_template_ns: self.kubeconfig_template_ns.clone(),
             kubeconfig_apply: self.kubeconfig_apply.as_deref(),
             connection: None,
-            source_version: self.source_version.clone(),
-            kubeconfig_secret: self.kubeconfig_secret.clone(),
-            ca_secret: self.ca_secret.clone(),
+            source_version: self.secrets.source_version.clone(),
+            kubeconfig_secret: self.secrets.kubeconfig_secret.clone(),
+            ca_secret: self.secrets.ca_secret.clone(),
             now: now(),
             token,
         }

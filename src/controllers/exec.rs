@@ -307,6 +307,7 @@ where
         }
     }
     publish_events(ctx, obj, &plan.events);
+    // A blocked plan's status is written too, before `generic` returns its error: it says why.
     if let Some(desired) = &plan.status
         && !removed_finalizer
     {

@@ -134,8 +134,9 @@ impl Default for W {
 }
 
 impl W {
-    fn run(&self, cp: &CAPTControlPlane) -> Plan<CAPTControlPlaneStatus> {
-        let world = CpWorld {
+    /// The decision's world (no token state).
+    fn world(&self) -> CpWorld<'_> {
+        CpWorld {
             cluster: self.cluster.as_ref(),
             template_exists: self.template_exists,
             refused: self.refused.clone(),
@@ -157,8 +158,11 @@ impl W {
             ca_secret: self.ca_secret.clone(),
             now: self.now.clone(),
             token: None,
-        };
-        let plan = decide(cp, &world);
+        }
+    }
+
+    fn run(&self, cp: &CAPTControlPlane) -> Plan<CAPTControlPlaneStatus> {
+        let plan = decide(cp, &self.world());
         assert_no_cluster_writes(&plan);
         plan
     }
@@ -1612,5 +1616,202 @@ fn the_vpc_dependency_follows_the_clusters_infrastructure() {
         let want = (name.map(String::from), pending);
         let got = vpc_dependency(cluster.as_ref(), ccs, applies);
         assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn the_sync_settles_and_the_gather_step_reads_only_what_the_decision_needs() {
+    use crate::reconcile::secret_sources::{reads_connection, settled, signs_token};
+    use crate::reconcile::token_refresh::{RefreshSettings, TokenMode, TokenWorld};
+    use SecretSyncState::{Failed, Ready, WaitingForSecret};
+    /// One switch per input the caches (or the read) show.
+    #[derive(Clone, Copy)]
+    struct In {
+        /// The connection secret exists, at the settled version unless `changed`.
+        connection: bool,
+        changed: bool,
+        /// `<cluster>-kubeconfig` and `<cluster>-ca` exist.
+        outputs_exist: bool,
+        /// The kubeconfig template exists but its apply does not.
+        kubeconfig_apply_missing: bool,
+        endpoint_in_outputs: bool,
+        token_due: bool,
+        /// The connection secret's data was read.
+        read: bool,
+    }
+    const BASE: In = In {
+        connection: true,
+        changed: false,
+        outputs_exist: true,
+        kubeconfig_apply_missing: false,
+        endpoint_in_outputs: true,
+        token_due: false,
+        read: false,
+    };
+    const VERSION: &str = "1+20";
+    // (case, sync state on VERSION, inputs, settled, reads the connection, signs a token)
+    type Row = (&'static str, Option<SecretSyncState>, In, bool, bool, bool);
+    let table: [Row; 12] = [
+        (
+            "ready on this version",
+            Some(Ready),
+            BASE,
+            true,
+            false,
+            false,
+        ),
+        (
+            "failed on this version",
+            Some(Failed),
+            BASE,
+            true,
+            false,
+            false,
+        ),
+        ("no sync yet", None, BASE, false, true, false),
+        (
+            "still waiting",
+            Some(WaitingForSecret),
+            BASE,
+            false,
+            true,
+            false,
+        ),
+        (
+            "a source changed",
+            Some(Ready),
+            In {
+                changed: true,
+                ..BASE
+            },
+            false,
+            true,
+            false,
+        ),
+        (
+            "an output secret is missing",
+            Some(Ready),
+            In {
+                outputs_exist: false,
+                ..BASE
+            },
+            false,
+            true,
+            false,
+        ),
+        (
+            "no connection secret",
+            None,
+            In {
+                connection: false,
+                ..BASE
+            },
+            false,
+            false,
+            false,
+        ),
+        (
+            "the kubeconfig apply needs the CA",
+            Some(Ready),
+            In {
+                kubeconfig_apply_missing: true,
+                ..BASE
+            },
+            true,
+            true,
+            false,
+        ),
+        (
+            "the endpoint comes from the secret",
+            Some(Ready),
+            In {
+                endpoint_in_outputs: false,
+                ..BASE
+            },
+            true,
+            true,
+            false,
+        ),
+        (
+            "the token is due",
+            Some(Ready),
+            In {
+                token_due: true,
+                ..BASE
+            },
+            true,
+            true,
+            true,
+        ),
+        (
+            "a new connection secret was read",
+            None,
+            In { read: true, ..BASE },
+            false,
+            true,
+            true,
+        ),
+        (
+            "a settled one read for the endpoint",
+            Some(Ready),
+            In {
+                read: true,
+                endpoint_in_outputs: false,
+                ..BASE
+            },
+            true,
+            true,
+            false,
+        ),
+    ];
+    for (case, state, i, want_settled, want_read, want_sign) in table {
+        let mut c = cp(|_| {});
+        c.status = Some(CAPTControlPlaneStatus {
+            secret_sync: state.map(|state| crate::api::SecretSyncStatus {
+                state,
+                observed_secret_version: Some(VERSION.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let secret = i.outputs_exist.then_some(OwnedSecret { data_hash: None });
+        let w = W {
+            eks_workspace: i
+                .endpoint_in_outputs
+                .then(|| ready_workspace(EKS_WS, eks_outputs(&format!("https://{HOST}")))),
+            kubeconfig_template_ns: Some(NS.into()),
+            kubeconfig_apply: (!i.kubeconfig_apply_missing).then(|| {
+                apply(
+                    "alpha-kubeconfig-apply",
+                    json!({}),
+                    json!({"templateRef": {"name": "k"}}),
+                    json!({}),
+                )
+            }),
+            connection: i.read.then(|| connection(connection_data())),
+            source_version: i
+                .connection
+                .then(|| if i.changed { "2+20" } else { VERSION }.to_string()),
+            kubeconfig_secret: secret.clone(),
+            ca_secret: secret,
+            ..W::default()
+        };
+        let mut world = w.world();
+        world.token = Some(TokenWorld {
+            settings: RefreshSettings {
+                mode: if i.token_due {
+                    TokenMode::Generated
+                } else {
+                    TokenMode::TerraformOutput
+                },
+                ..RefreshSettings::default()
+            },
+            key: format!("{NS}/{NAME}"),
+            issued: None,
+            fresh: None,
+        });
+        assert_eq!(settled(&c, &world), want_settled, "{case}: settled");
+        assert_eq!(reads_connection(&c, &world), want_read, "{case}: reads");
+        assert_eq!(signs_token(&c, &world), want_sign, "{case}: signs");
     }
 }

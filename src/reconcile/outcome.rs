@@ -44,16 +44,6 @@ pub enum Reconciled<E> {
     Failed(ErrorClass, E),
 }
 
-impl<E> Reconciled<E> {
-    /// The action of a reconcile that did not fail.
-    pub fn action(&self) -> Option<&Action> {
-        match self {
-            Self::Done(a) | Self::Waiting { action: a, .. } => Some(a),
-            Self::Failed(..) => None,
-        }
-    }
-}
-
 /// A named timer command returned by a reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TimerCmd {
