@@ -20,7 +20,7 @@ fn held_first(hold: Arc<Semaphore>) -> common::Behave {
             if c.n == 1 {
                 hold.acquire().await.expect("semaphore open").forget();
             }
-            Ok(Action::await_change())
+            common::done(Action::await_change())
         }
     })
 }

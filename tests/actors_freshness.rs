@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use capt::actors::{Action, RuntimeSettings, Trigger, block_on};
-use common::{Call, Env, TestError, behave, fast_settings, rv};
+use common::{Call, Env, behave, fast_settings, rv};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use tokio::sync::Semaphore;
@@ -30,21 +30,24 @@ fn next_reconcile_waits_for_the_cache_to_show_its_own_write() {
                 let (g, w) = (g.clone(), w.clone());
                 async move {
                     if c.n > 1 {
-                        return Ok(Action::await_change());
+                        return common::done(Action::await_change());
                     }
                     g.acquire().await.expect("open").forget();
                     let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), common::NS);
                     let patch =
                         serde_json::json!({ "metadata": { "annotations": { "written": "yes" } } });
-                    let out = api
+                    let out = match api
                         .patch(c.name(), &PatchParams::default(), &Patch::Merge(&patch))
                         .await
-                        .map_err(|e| TestError::transient(&e.to_string()))?;
+                    {
+                        Ok(out) => out,
+                        Err(e) => return common::transient(&e.to_string()),
+                    };
                     c.ctx
                         .writes
                         .record("ConfigMap", out.metadata.resource_version.as_deref());
                     w.store(rv(&out), Ordering::SeqCst);
-                    Ok(Action::requeue(Duration::from_millis(10)))
+                    common::done(Action::requeue(Duration::from_millis(10)))
                 }
             }),
         )
@@ -90,9 +93,9 @@ fn a_cache_that_never_catches_up_holds_back_only_until_the_max_wait() {
             behave(|c: Call| async move {
                 if c.n == 1 {
                     c.ctx.writes.record("ConfigMap", Some("999999999"));
-                    return Ok(Action::requeue(Duration::from_millis(10)));
+                    return common::done(Action::requeue(Duration::from_millis(10)));
                 }
-                Ok(Action::await_change())
+                common::done(Action::await_change())
             }),
         )
         .await;

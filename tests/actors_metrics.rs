@@ -8,7 +8,7 @@ use std::sync::Arc;
 use capt::actors::observer::Outcome;
 use capt::actors::{Action, block_on};
 use capt::telemetry::Metrics;
-use common::{Env, TestError, WAIT, behave, fast_settings, wait_until};
+use common::{Env, WAIT, behave, fast_settings, wait_until};
 
 fn line_value(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
@@ -24,9 +24,9 @@ fn metrics_use_controller_runtime_names() {
             fast_settings(),
             behave(|c| async move {
                 if c.n == 1 {
-                    Err(TestError::transient("first try fails"))
+                    common::transient("first try fails")
                 } else {
-                    Ok(Action::await_change())
+                    common::done(Action::await_change())
                 }
             }),
             Some(Arc::new(metrics.clone())),
@@ -64,6 +64,10 @@ fn metrics_use_controller_runtime_names() {
             (
                 "controller_runtime_active_workers{controller=\"configmap\"}",
                 0.0,
+            ),
+            (
+                "capt_reconcile_errors_total{controller=\"configmap\",class=\"transient\",category=\"scripted\"}",
+                1.0,
             ),
             ("workqueue_adds_total{name=\"configmap\"}", 1.0),
             ("workqueue_retries_total{name=\"configmap\"}", 1.0),

@@ -12,7 +12,7 @@ use capt::actors::backoff::BackoffPolicy;
 use capt::actors::observer::Outcome;
 use capt::actors::registry::Dispatch;
 use capt::actors::{Action, RuntimeSettings, Trigger, block_on};
-use common::{Env, TestError, WAIT, behave, fast_settings, succeed, wait_until};
+use common::{Env, WAIT, behave, fast_settings, succeed, wait_until};
 
 #[test]
 fn transient_errors_back_off_and_success_resets() {
@@ -30,8 +30,8 @@ fn transient_errors_back_off_and_success_resets() {
             settings,
             behave(|c| async move {
                 match c.n {
-                    1..=4 | 6 => Err(TestError::transient("not yet")),
-                    _ => Ok(Action::await_change()),
+                    1..=4 | 6 => common::transient("not yet"),
+                    _ => common::done(Action::await_change()),
                 }
             }),
         )
@@ -157,7 +157,7 @@ fn reconcile_past_its_deadline_is_cancelled_and_retried() {
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         f.store(true, Ordering::SeqCst);
                     }
-                    Ok(Action::await_change())
+                    common::done(Action::await_change())
                 }
             }),
         )
@@ -191,9 +191,9 @@ fn terminal_error_is_not_retried_but_sees_new_input() {
             fast_settings(),
             behave(|c| async move {
                 if c.data("mode") == Some("bad") {
-                    Err(TestError::terminal("invalid spec"))
+                    common::terminal("invalid spec")
                 } else {
-                    Ok(Action::await_change())
+                    common::done(Action::await_change())
                 }
             }),
         )
@@ -254,9 +254,9 @@ fn waiting_is_not_retried_but_events_still_reconcile() {
             fast_settings(),
             behave(|c| async move {
                 if c.n == 1 {
-                    Err(TestError::waiting("dependency not ready"))
+                    common::waiting("DependencyNotReady")
                 } else {
-                    Ok(Action::await_change())
+                    common::done(Action::await_change())
                 }
             }),
         )
@@ -267,6 +267,7 @@ fn waiting_is_not_retried_but_events_still_reconcile() {
         assert_eq!(env.rec.count("w"), 1);
         assert_eq!(env.observer.retried.load(Ordering::SeqCst), 0);
         assert_eq!(env.observer.outcome_count(Outcome::Error), 0);
+        assert!(env.observer.failures.lock().unwrap().is_empty());
         env.reg.wake(&Env::key("w"), Trigger::Event("Secret"), None);
         env.wait_count("w", 2).await;
         env.stop().await;

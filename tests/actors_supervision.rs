@@ -18,9 +18,9 @@ fn panics_once_then_requeues() -> Behave {
             panic!("scripted panic in reconcile");
         }
         if c.name() == "q" {
-            return Ok(Action::requeue(Duration::from_millis(50)));
+            return common::done(Action::requeue(Duration::from_millis(50)));
         }
-        Ok(Action::await_change())
+        common::done(Action::await_change())
     })
 }
 
@@ -86,7 +86,7 @@ fn shutdown_waits_for_the_reconcile_in_flight_and_stops_intake() {
                         tokio::time::sleep(Duration::from_millis(800)).await;
                         d.store(true, Ordering::SeqCst);
                     }
-                    Ok(Action::await_change())
+                    common::done(Action::await_change())
                 }
             }),
         )
@@ -121,7 +121,7 @@ fn shutdown_gives_up_at_its_deadline() {
             settings,
             behave(|_| async {
                 tokio::time::sleep(Duration::from_secs(20)).await;
-                Ok(Action::await_change())
+                common::done(Action::await_change())
             }),
         )
         .await;

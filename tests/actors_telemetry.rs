@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use capt::actors::block_on;
-use common::{Env, TestError, WAIT, behave, fast_settings};
+use common::{Env, WAIT, behave, fast_settings};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::PostParams;
 use opentelemetry::KeyValue;
@@ -44,8 +44,8 @@ fn reconcile_spans_follow_the_objects_trace() {
     block_on(async {
         let script = behave(|c| async move {
             match (c.name(), c.n) {
-                ("failing", 1) => Err(TestError::transient("scripted failure")),
-                _ => Ok(capt::actors::reconciler::Action::await_change()),
+                ("failing", 1) => common::transient("scripted failure"),
+                _ => common::done(capt::actors::reconciler::Action::await_change()),
             }
         });
         let env = Env::start(fast_settings(), script).await;

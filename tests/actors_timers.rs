@@ -14,7 +14,7 @@ fn timers_fire_by_name_and_cancelled_ones_never_do() {
         let env = Env::start(
             fast_settings(),
             behave(|c: Call| async move {
-                Ok(match (c.name(), c.n) {
+                common::done(match (c.name(), c.n) {
                     ("t", 1) => Action::await_change()
                         .with_timer(TimerCmd::Arm {
                             name: "a",

@@ -21,6 +21,8 @@ pub mod settings;
 pub mod shutdown;
 
 pub use key::ObjectKey;
-pub use reconciler::{Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger};
+pub use reconciler::{
+    Action, ErrorCategory, ErrorClass, ReconcileCtx, Reconciled, Reconciler, TimerCmd, Trigger,
+};
 pub use runtime::{ActorRuntime, block_on};
 pub use settings::RuntimeSettings;

@@ -22,7 +22,7 @@ use super::inbox::Inbox;
 use super::key::ObjectKey;
 use super::observer::Outcome;
 use super::reconciler::{
-    Action, Classify, ErrorClass, ReconcileCtx, Reconciler, TimerCmd, Trigger,
+    Action, ErrorCategory, ErrorClass, ReconcileCtx, Reconciled, Reconciler, TimerCmd, Trigger,
 };
 use super::runtime::Shared;
 use crate::telemetry::lineage::TraceBudget;
@@ -47,7 +47,7 @@ pub struct Stop;
 
 /// How a reconcile ended, as seen by the actor.
 enum Ended<E> {
-    Done(Result<Action, E>),
+    Done(Reconciled<E>),
     TimedOut,
     Panicked,
 }
@@ -361,7 +361,7 @@ impl<R: Reconciler> ObjectActor<R> {
         self.in_flight = false;
         let kind = self.kind();
         let outcome = match ended {
-            Ended::Done(Ok(action)) => {
+            Ended::Done(Reconciled::Done(action) | Reconciled::Waiting { action, .. }) => {
                 self.backoff.reset();
                 let requeue = action.requeue_after.is_some();
                 self.apply(action, ctx);
@@ -371,29 +371,9 @@ impl<R: Reconciler> ObjectActor<R> {
                     Outcome::Success
                 }
             }
-            Ended::Done(Err(err)) => {
-                let class = err.class();
-                match class {
-                    ErrorClass::Transient => {
-                        tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed; retrying with backoff");
-                        self.schedule_retry(ctx);
-                    }
-                    ErrorClass::Terminal => {
-                        tracing::warn!(parent: span, key = %self.key, error = %err, "reconcile failed terminally; no automatic retry until new input");
-                        self.backoff.reset();
-                        self.admission.terminal_generation = Some(generation);
-                    }
-                    ErrorClass::Waiting => {
-                        tracing::debug!(parent: span, key = %self.key, reason = %err, "waiting");
-                        self.backoff.reset();
-                    }
-                }
-                if class == ErrorClass::Waiting {
-                    Outcome::Success
-                } else {
-                    mark_error(span, class.as_str(), &err.to_string());
-                    Outcome::Error
-                }
+            Ended::Done(Reconciled::Failed(class, err)) => {
+                self.failed(class, &err, generation, span, ctx);
+                Outcome::Error
             }
             Ended::TimedOut => {
                 tracing::warn!(parent: span, key = %self.key, "reconcile exceeded its deadline");
@@ -416,6 +396,33 @@ impl<R: Reconciler> ObjectActor<R> {
         if self.dirty || self.inbox.is_pending() {
             self.kick(ctx);
         }
+    }
+
+    /// A failed reconcile: a transient failure retries with backoff, a terminal one waits for a
+    /// new generation.
+    fn failed(
+        &mut self,
+        class: ErrorClass,
+        err: &R::Error,
+        generation: Option<i64>,
+        span: &tracing::Span,
+        ctx: &mut Context<Self>,
+    ) {
+        let category = err.category();
+        match class {
+            ErrorClass::Transient => {
+                tracing::warn!(parent: span, key = %self.key, category, error = %err, "reconcile failed; retrying with backoff");
+                self.schedule_retry(ctx);
+            }
+            ErrorClass::Terminal => {
+                tracing::warn!(parent: span, key = %self.key, category, error = %err, "reconcile failed terminally; no automatic retry until new input");
+                self.backoff.reset();
+                self.admission.terminal_generation = Some(generation);
+            }
+        }
+        mark_error(span, class.as_str(), &err.to_string());
+        span.set_attribute("capt.error.category", category);
+        self.shared.observer.failed(self.kind(), class, category);
     }
 
     fn schedule_retry(&mut self, ctx: &mut Context<Self>) {

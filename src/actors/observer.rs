@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::reconcile::outcome::ErrorClass;
+
 /// Outcome label of one reconcile, as in controller-runtime's `result` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -35,6 +37,9 @@ pub trait Observer: Send + Sync + 'static {
     fn started(&self, kind: &'static str, trigger: &str, mailbox_wait: Duration) {}
     /// A reconcile ended.
     fn finished(&self, kind: &'static str, outcome: Outcome, elapsed: Duration) {}
+    /// A reconcile failed (counted in [`Outcome::Error`] too) with an error of `class` and
+    /// `category` (see [`crate::reconcile::outcome::ErrorCategory`]).
+    fn failed(&self, kind: &'static str, class: ErrorClass, category: &'static str) {}
     /// A reconcile was held back by the per-object rate limit.
     fn rate_limited(&self, kind: &'static str) {}
     /// A retry after failure was scheduled.

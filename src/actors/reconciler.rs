@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::key::ObjectKey;
-pub use crate::reconcile::outcome::{Action, Classify, ErrorClass, TimerCmd};
+pub use crate::reconcile::outcome::{Action, ErrorCategory, ErrorClass, Reconciled, TimerCmd};
 
 /// Why a reconcile runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub struct ReconcileCtx {
 pub trait Reconciler: Send + Sync + 'static {
     /// The kind this reconciler owns (one actor per object of this kind).
     type Object: kube::Resource + Clone + Send + Sync + 'static;
-    type Error: std::error::Error + Classify + Send + 'static;
+    type Error: std::error::Error + ErrorCategory + Send + 'static;
 
     /// Kind name used in keys, metrics and spans (e.g. `CAPTControlPlane`).
     fn kind(&self) -> &'static str;
@@ -84,10 +84,10 @@ pub trait Reconciler: Send + Sync + 'static {
         }
     }
 
-    /// Bring the world closer to what `obj` asks for.
+    /// Bring the world closer to what `obj` asks for: done, waiting for a dependency, or failed.
     fn reconcile(
         &self,
         obj: Arc<Self::Object>,
         ctx: ReconcileCtx,
-    ) -> impl Future<Output = Result<Action, Self::Error>> + Send;
+    ) -> impl Future<Output = Reconciled<Self::Error>> + Send;
 }

@@ -25,8 +25,8 @@ use crate::actors::cache::EventStream;
 use crate::actors::freshness::WriteLog;
 use crate::actors::observer::Outcome;
 use crate::actors::{
-    Action, Classify, ErrorClass, ObjectKey, ReconcileCtx, Reconciler, RuntimeSettings, TimerCmd,
-    Trigger,
+    Action, ErrorCategory, ErrorClass, ObjectKey, ReconcileCtx, Reconciled, Reconciler,
+    RuntimeSettings, TimerCmd, Trigger,
 };
 
 /// A failed reconcile as kube-runtime sees it: the class decides the retry.
@@ -34,6 +34,7 @@ use crate::actors::{
 #[error("{message}")]
 pub struct Failed {
     pub class: ErrorClass,
+    pub category: &'static str,
     pub message: String,
 }
 
@@ -50,7 +51,7 @@ pub fn to_kube_action(a: &Action) -> KubeAction {
     }
 }
 
-/// Transient errors back off exponentially; terminal and waiting ones wait for the next event.
+/// Transient errors back off exponentially; terminal ones wait for the next event.
 pub fn error_action(
     class: ErrorClass,
     backoff: &mut Backoff,
@@ -59,7 +60,7 @@ pub fn error_action(
 ) -> KubeAction {
     match class {
         ErrorClass::Transient => KubeAction::requeue(backoff.fail(policy, unit)),
-        ErrorClass::Terminal | ErrorClass::Waiting => {
+        ErrorClass::Terminal => {
             backoff.reset();
             KubeAction::await_change()
         }
@@ -104,30 +105,52 @@ async fn reconcile<R: Reconciler>(
     obs.active(kind, -1);
     let took = started.elapsed();
     match res {
-        Ok(Ok(action)) => {
-            c.failures.remove(&key);
-            let outcome = if action.requeue_after.is_some() {
-                Outcome::Requeue
-            } else {
-                Outcome::Success
-            };
+        Ok(done) => {
+            let (outcome, action) = ended(done, &key);
+            if action.is_ok() {
+                c.failures.remove(&key);
+            }
+            if let Err(f) = &action {
+                obs.failed(kind, f.class, f.category);
+            }
             obs.finished(kind, outcome, took);
-            Ok(to_kube_action(&action))
-        }
-        Ok(Err(e)) => {
-            obs.finished(kind, Outcome::Error, took);
-            tracing::debug!(%key, error = %e, class = e.class().as_str(), "reconcile failed");
-            Err(Failed {
-                class: e.class(),
-                message: e.to_string(),
-            })
+            action
         }
         Err(_) => {
             obs.finished(kind, Outcome::Timeout, took);
             Err(Failed {
                 class: ErrorClass::Transient,
+                category: "timeout",
                 message: format!("reconcile timed out after {:?}", c.timeout),
             })
+        }
+    }
+}
+
+/// What kube-runtime gets for a finished reconcile, with its result label. Waiting is no error:
+/// it ends like a done reconcile, its action scheduling the next one.
+fn ended<E: std::error::Error + ErrorCategory>(
+    r: Reconciled<E>,
+    key: &ObjectKey,
+) -> (Outcome, Result<KubeAction, Failed>) {
+    match r {
+        Reconciled::Done(action) | Reconciled::Waiting { action, .. } => {
+            let outcome = if action.requeue_after.is_some() {
+                Outcome::Requeue
+            } else {
+                Outcome::Success
+            };
+            (outcome, Ok(to_kube_action(&action)))
+        }
+        Reconciled::Failed(class, e) => {
+            let category = e.category();
+            tracing::debug!(%key, error = %e, class = class.as_str(), category, "reconcile failed");
+            let failed = Failed {
+                class,
+                category,
+                message: e.to_string(),
+            };
+            (Outcome::Error, Err(failed))
         }
     }
 }
@@ -273,9 +296,38 @@ mod tests {
             error_action(ErrorClass::Transient, &mut b, &p, 0.0),
             KubeAction::requeue(Duration::from_secs(1))
         );
-        assert_eq!(
-            error_action(ErrorClass::Waiting, &mut b, &p, 0.0),
-            KubeAction::await_change()
-        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("scripted")]
+    struct Scripted;
+
+    impl ErrorCategory for Scripted {
+        fn category(&self) -> &'static str {
+            "scripted"
+        }
+    }
+
+    #[test]
+    fn waiting_ends_like_done_and_failures_carry_class_and_category() {
+        let key = ObjectKey::new("K", "ns", "n");
+        let waiting = Reconciled::<Scripted>::Waiting {
+            reason: "WaitingForVPC",
+            action: Action::await_change(),
+        };
+        let (outcome, action) = ended(waiting, &key);
+        assert_eq!(outcome, Outcome::Success);
+        assert_eq!(action.unwrap(), KubeAction::await_change());
+        let waiting = Reconciled::<Scripted>::Waiting {
+            reason: "WaitingForVPC",
+            action: Action::requeue(Duration::from_secs(4)),
+        };
+        let (outcome, action) = ended(waiting, &key);
+        assert_eq!(outcome, Outcome::Requeue);
+        assert_eq!(action.unwrap(), KubeAction::requeue(Duration::from_secs(4)));
+        let (outcome, action) = ended(Reconciled::Failed(ErrorClass::Terminal, Scripted), &key);
+        assert_eq!(outcome, Outcome::Error);
+        let f = action.unwrap_err();
+        assert_eq!((f.class, f.category), (ErrorClass::Terminal, "scripted"));
     }
 }

@@ -295,39 +295,9 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     let client = crate::client::build(config, args.limits(), std::sync::Arc::new(metrics.clone()))?;
     let readiness = Readiness::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serve_opts = ServeOptions {
-        probe_addr: parse_bind_address(&args.health_probe_bind_address)?,
-        metrics_addr: parse_bind_address(&args.metrics_bind_address)?,
-        secure: args.metrics_secure,
-        cert_dir: args.metrics_cert_dir.clone(),
-    };
-    let server = crate::telemetry::health::bind(
-        &serve_opts,
-        metrics.clone(),
-        readiness.clone(),
-        Some(client.clone()),
-    )
-    .await?;
-    let mut rx = stop_rx.clone();
-    let server_task = tokio::spawn(server.run(async move {
-        let _ = rx.wait_for(|s| *s).await;
-    }));
+    let server_task = serve(&args, &metrics, &readiness, &client, stop_rx).await?;
 
-    let elector = if args.leader_elect {
-        let identity = std::env::var("POD_NAME")
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| format!("capt-{}", std::process::id()));
-        let id = args
-            .leader_election_id
-            .clone()
-            .unwrap_or_else(|| default_leader_election_id(args.controllers()).into());
-        Some(LeaderElector::new(
-            client.clone(),
-            args.lease_settings(&id, &identity)?,
-        ))
-    } else {
-        None
-    };
+    let elector = elector(&args, &client)?;
     if let Some(e) = &elector {
         tracing::info!(identity = e.identity(), "waiting for leadership");
         readiness.set_leader_known(true);
@@ -345,32 +315,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     metrics.set_leader(true);
     readiness.set_leader_known(true);
 
-    let streaming = match args.streaming_lists {
-        StreamingLists::On => true,
-        StreamingLists::Off => false,
-        StreamingLists::Auto => server_streams(&client).await,
-    };
-    let running = Started::start(
-        args.runtime,
-        client.clone(),
-        metrics.clone(),
-        ManagerConfig {
-            namespace: args.namespace.clone(),
-            runtime: args.runtime_settings(),
-            streaming_lists: streaming,
-            controllers: args.controllers(),
-            template_rollout_rate: args.template_rollout_rate,
-            resync: ResyncSettings {
-                period: args.resync_period,
-                rate: args.resync_rate,
-            },
-            shared_template_namespace: args.shared_template_namespace.clone(),
-            tokens: Some(
-                crate::controllers::tokens::resolve(args.token_mode, args.token_refresh_interval)
-                    .await,
-            ),
-        },
-    );
+    let config = manager_config(&args, &client).await;
+    let running = Started::start(args.runtime, client.clone(), metrics.clone(), config);
     let gate = running.gate();
     let r2 = readiness.clone();
     tokio::spawn(async move {
@@ -378,20 +324,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         r2.set_caches_synced(true);
         tracing::info!("caches synced");
     });
-    let lost = async {
-        match &elector {
-            Some(e) => e.hold().await,
-            None => std::future::pending().await,
-        }
-    };
-    let mut exit_err = None;
-    tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
-        _ = lost => {
-            tracing::error!("leadership lost; stopping");
-            exit_err = Some(anyhow::anyhow!("leader election lost"));
-        }
-    }
+    let exit_err = stopped(elector.as_ref()).await;
     readiness.set_caches_synced(false);
     let drained = running
         .shutdown(Duration::from_secs(args.shutdown_timeout_secs))
@@ -407,6 +340,98 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     let _ = server_task.await;
     guard.shutdown_async().await?;
     exit_err.map_or(Ok(()), Err)
+}
+
+type ServerTask = tokio::task::JoinHandle<Result<(), crate::telemetry::health::ServeError>>;
+
+/// Serve the probes and metrics until `stop` turns true.
+async fn serve(
+    args: &RunArgs,
+    metrics: &Metrics,
+    readiness: &Readiness,
+    client: &kube::Client,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<ServerTask> {
+    let serve_opts = ServeOptions {
+        probe_addr: parse_bind_address(&args.health_probe_bind_address)?,
+        metrics_addr: parse_bind_address(&args.metrics_bind_address)?,
+        secure: args.metrics_secure,
+        cert_dir: args.metrics_cert_dir.clone(),
+    };
+    let server = crate::telemetry::health::bind(
+        &serve_opts,
+        metrics.clone(),
+        readiness.clone(),
+        Some(client.clone()),
+    )
+    .await?;
+    let mut rx = stop;
+    Ok(tokio::spawn(server.run(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    })))
+}
+
+/// The leader elector, when leader election is on.
+fn elector(args: &RunArgs, client: &kube::Client) -> anyhow::Result<Option<LeaderElector>> {
+    if !args.leader_elect {
+        return Ok(None);
+    }
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("capt-{}", std::process::id()));
+    let id = args
+        .leader_election_id
+        .clone()
+        .unwrap_or_else(|| default_leader_election_id(args.controllers()).into());
+    Ok(Some(LeaderElector::new(
+        client.clone(),
+        args.lease_settings(&id, &identity)?,
+    )))
+}
+
+/// The controllers' configuration from the flags (asks the server whether it streams lists when
+/// told to find out).
+async fn manager_config(args: &RunArgs, client: &kube::Client) -> ManagerConfig {
+    let streaming = match args.streaming_lists {
+        StreamingLists::On => true,
+        StreamingLists::Off => false,
+        StreamingLists::Auto => server_streams(client).await,
+    };
+    ManagerConfig {
+        namespace: args.namespace.clone(),
+        runtime: args.runtime_settings(),
+        streaming_lists: streaming,
+        controllers: args.controllers(),
+        template_rollout_rate: args.template_rollout_rate,
+        resync: ResyncSettings {
+            period: args.resync_period,
+            rate: args.resync_rate,
+        },
+        shared_template_namespace: args.shared_template_namespace.clone(),
+        tokens: Some(
+            crate::controllers::tokens::resolve(args.token_mode, args.token_refresh_interval).await,
+        ),
+    }
+}
+
+/// Wait for a shutdown signal or, when leading, the loss of leadership (an error).
+async fn stopped(elector: Option<&LeaderElector>) -> Option<anyhow::Error> {
+    let lost = async {
+        match elector {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            None
+        }
+        _ = lost => {
+            tracing::error!("leadership lost; stopping");
+            Some(anyhow::anyhow!("leader election lost"))
+        }
+    }
 }
 
 #[cfg(test)]

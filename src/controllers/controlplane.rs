@@ -2,6 +2,9 @@
 //! the sync needs it (Secrets are cached metadata-only).
 
 use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::core::PartialObjectMeta;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,17 +21,20 @@ use super::grants::refusal;
 use super::world::{get, get_cluster};
 use crate::actors::ReconcileCtx;
 use crate::api::kinds::Kind;
-use crate::api::names::{outputs, secrets, suffixes, templates, with_suffix};
-use crate::api::{CAPTControlPlane, CAPTControlPlaneStatus, SecretSyncState};
+use crate::api::names::{secrets, suffixes, templates, with_suffix};
+use crate::api::{
+    CAPTControlPlane, CAPTControlPlaneStatus, Cluster, SecretSyncState, Workspace,
+    WorkspaceTemplateApply,
+};
 
 use crate::reconcile::children::owner_cluster;
-use crate::reconcile::controlplane::{
-    ConnectionNeeds, CpWorld, apply_name, decide, secret_sync_settled, source_version,
-};
-use crate::reconcile::grants::Referrer;
+use crate::reconcile::controlplane::{CpWorld, apply_name, decide};
+use crate::reconcile::grants::{RefNotPermitted, Referrer};
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
 use crate::reconcile::plan::Plan;
+use crate::reconcile::secret_sources::{reads_connection, signs_token, source_version, token_due};
 use crate::reconcile::secret_sync::{ConnectionSecret, OwnedSecret};
+use crate::reconcile::token_refresh::TokenWorld;
 use crate::telemetry::lineage::{self, Lineage, Phase};
 
 pub struct ControlPlane;
@@ -137,6 +143,104 @@ impl Decide for ControlPlane {
         cp: &CAPTControlPlane,
         rctx: &ReconcileCtx,
     ) -> Result<Plan<CAPTControlPlaneStatus>, ControllerError> {
+        let c = Cached::read(ctx, cp);
+        let token =
+            super::tokens::observe(ctx, cp, &rctx.key, c.secrets.kubeconfig_meta.as_deref());
+        let mut world = c.world(token);
+        let started = Instant::now();
+        let connection = match &world.source_version {
+            Some(version) if reads_connection(cp, &world) => {
+                read_connection(ctx, &c, version.clone()).await?
+            }
+            _ => None,
+        };
+        world.connection = connection.as_ref();
+        if signs_token(cp, &world) {
+            let due = token_due(&world);
+            if let Some(tw) = world.token.as_mut() {
+                super::tokens::refresh(ctx, cp, tw, &c.cluster_name, due).await;
+            }
+        }
+        // The decision's clock is read once the reads are done.
+        world.now = now();
+        let plan = decide(cp, &world);
+        record_secret_sync(ctx, cp, &plan, started);
+        Ok(plan)
+    }
+}
+
+/// Counts a secret sync whose state or reason the plan changes.
+fn record_secret_sync(
+    ctx: &SharedCtx,
+    cp: &CAPTControlPlane,
+    plan: &Plan<CAPTControlPlaneStatus>,
+    started: Instant,
+) {
+    let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
+    let before = sync.map(|s| (s.state, s.reason.clone()));
+    if let Some(after) = plan.status.as_ref().and_then(|s| s.secret_sync.as_ref())
+        && before != Some((after.state, after.reason.clone()))
+    {
+        let result = match after.state {
+            SecretSyncState::Ready => "success",
+            SecretSyncState::Failed => "error",
+            _ => "pending",
+        };
+        ctx.metrics.secret_sync(
+            result,
+            after.reason.as_deref().unwrap_or_default(),
+            started.elapsed(),
+        );
+    }
+}
+
+/// The connection secret's data at the cached `version` of the sync's sources; its kubeconfig
+/// comes from upstream's outputs secret when it has none.
+async fn read_connection(
+    ctx: &SharedCtx,
+    c: &Cached,
+    version: String,
+) -> Result<Option<ConnectionSecret>, ControllerError> {
+    let s = &c.secrets;
+    let Some(mut conn) = fetch_secret(ctx, &c.ns, &s.connection_name).await? else {
+        return Ok(None);
+    };
+    conn.resource_version = version;
+    if !conn.data.contains_key(secrets::KUBECONFIG_KEY) && s.outputs_kubeconfig_exists {
+        let upstream = fetch_secret(ctx, &c.ns, &s.outputs_kubeconfig_name).await?;
+        if let Some(kc) = upstream.and_then(|mut u| u.data.remove(secrets::KUBECONFIG_KEY)) {
+            conn.data.insert(secrets::KUBECONFIG_KEY.to_string(), kc);
+        }
+    }
+    Ok(Some(conn))
+}
+
+type ApplyRef = Option<Arc<WorkspaceTemplateApply>>;
+
+/// What the caches hold for one control plane's decision, owned so the world can borrow it.
+struct Cached {
+    ns: String,
+    cluster: Option<Arc<Cluster>>,
+    cluster_name: String,
+    refused: Option<RefNotPermitted>,
+    template_exists: bool,
+    eks_apply: ApplyRef,
+    eks_workspace: Option<Arc<Workspace>>,
+    vpc_workspace: Option<String>,
+    vpc_pending: bool,
+    vpc_ready_since: Option<Time>,
+    spot_check_template: bool,
+    spot_create_template: bool,
+    spot_check_apply: ApplyRef,
+    spot_check_workspace: Option<Arc<Workspace>>,
+    spot_create_apply: ApplyRef,
+    kubeconfig_template_ns: Option<String>,
+    kubeconfig_apply: ApplyRef,
+    secrets: SecretSources,
+}
+
+impl Cached {
+    fn read(ctx: &SharedCtx, cp: &CAPTControlPlane) -> Self {
         let w = &ctx.world;
         let ns = cp.namespace().unwrap_or_default();
         let name = cp.name_any();
@@ -145,23 +249,14 @@ impl Decide for ControlPlane {
             .as_ref()
             .map(|c| c.name_any())
             .unwrap_or_else(|| name.clone());
-        let tref = &cp.spec.workspace_template_ref;
-        let referrer = Referrer {
-            kind: Self::KIND.name(),
-            namespace: &ns,
-            name: &name,
-            on_behalf_of: None,
-        };
-        let refused = refusal(ctx, &referrer, tref);
-        let template_exists =
-            refused.is_none() && get(&w.templates, tref.namespace_or(&ns), &tref.name).is_some();
-        let eks_apply = get(&w.applies, &ns, &apply_name(cp));
-        let ws_of = |a: &Option<std::sync::Arc<crate::api::WorkspaceTemplateApply>>| {
+        let (refused, template_exists) = template(ctx, cp, &ns);
+        let apply = |suffix| get(&w.applies, &ns, &with_suffix(&name, suffix));
+        let ws_of = |a: &ApplyRef| {
             a.as_ref()
                 .and_then(|a| a.status.as_ref()?.workspace_name.clone())
                 .and_then(|n| get_cluster(&w.workspaces, &n))
         };
-        let eks_workspace = ws_of(&eks_apply);
+        let eks_apply = get(&w.applies, &ns, &apply_name(cp));
         // The VPC of the same Cluster, which the EKS Workspace must wait for.
         let (vpc_workspace, vpc_pending) = vpc_dependency(ctx, &ns, cluster.as_deref());
         let vpc_ready_since = vpc_workspace
@@ -169,34 +264,96 @@ impl Decide for ControlPlane {
             .and_then(|n| get_cluster(&w.workspaces, n))
             .filter(|ws| ws.is_ready())
             .and_then(|ws| ws.ready_condition()?.last_transition_time.clone());
-        let spot_check_apply = get(
-            &w.applies,
-            &ns,
-            &with_suffix(&name, suffixes::SPOT_ROLE_CHECK),
-        );
-        let spot_check_workspace = ws_of(&spot_check_apply);
-        let spot_create_apply = get(
-            &w.applies,
-            &ns,
-            &with_suffix(&name, suffixes::SPOT_ROLE_CREATE),
-        );
+        let spot_check_apply = apply(suffixes::SPOT_ROLE_CHECK);
         let kubeconfig_template_ns = [ns.as_str(), ctx.shared_template_namespace.as_str()]
             .into_iter()
             .find(|tns| get(&w.templates, tns, templates::EKS_KUBECONFIG).is_some())
             .map(str::to_string);
-        let kubeconfig_apply = get(
-            &w.applies,
-            &ns,
-            &with_suffix(&name, suffixes::KUBECONFIG_APPLY),
-        );
+        Self {
+            eks_workspace: ws_of(&eks_apply),
+            eks_apply,
+            vpc_workspace,
+            vpc_pending,
+            vpc_ready_since,
+            spot_check_template: get(&w.templates, &ns, templates::SPOT_ROLE_CHECK).is_some(),
+            spot_create_template: get(&w.templates, &ns, templates::SPOT_ROLE_CREATE).is_some(),
+            spot_check_workspace: ws_of(&spot_check_apply),
+            spot_check_apply,
+            spot_create_apply: apply(suffixes::SPOT_ROLE_CREATE),
+            kubeconfig_template_ns,
+            kubeconfig_apply: apply(suffixes::KUBECONFIG_APPLY),
+            secrets: SecretSources::read(ctx, &ns, &name, &cluster_name),
+            ns,
+            cluster,
+            cluster_name,
+            refused,
+            template_exists,
+        }
+    }
 
-        // The connection secret's data is read only when a decision needs it.
-        let conn_name = with_suffix(&name, suffixes::EKS_CONNECTION);
-        let conn_meta = get(&w.secrets, &ns, &conn_name);
-        // Upstream's kubeconfig source: the kubeconfig Workspace's outputs secret.
-        let outputs_name = with_suffix(&cluster_name, suffixes::OUTPUTS_KUBECONFIG);
-        let outputs_meta = get(&w.secrets, &ns, &outputs_name);
-        let source_version = conn_meta.as_ref().map(|c| {
+    /// The decision's world; the connection secret's data is added once read.
+    fn world(&self, token: Option<TokenWorld>) -> CpWorld<'_> {
+        CpWorld {
+            cluster: self.cluster.as_deref(),
+            template_exists: self.template_exists,
+            refused: self.refused.clone(),
+            eks_apply: self.eks_apply.as_deref(),
+            eks_workspace: self.eks_workspace.as_deref(),
+            vpc_workspace: self.vpc_workspace.clone(),
+            vpc_pending: self.vpc_pending,
+            vpc_ready_since: self.vpc_ready_since.clone(),
+            spot_check_template: self.spot_check_template,
+            spot_create_template: self.spot_create_template,
+            spot_check_apply: self.spot_check_apply.as_deref(),
+            spot_check_workspace: self.spot_check_workspace.as_deref(),
+            spot_create_apply: self.spot_create_apply.as_deref(),
+            kubeconfig_template_ns: self.kubeconfig_template_ns.clone(),
+            kubeconfig_apply: self.kubeconfig_apply.as_deref(),
+            connection: None,
+            source_version: self.secrets.source_version.clone(),
+            kubeconfig_secret: self.secrets.kubeconfig_secret.clone(),
+            ca_secret: self.secrets.ca_secret.clone(),
+            now: now(),
+            token,
+        }
+    }
+}
+
+/// Whether the control plane's template reference is refused, and whether its template exists.
+fn template(ctx: &SharedCtx, cp: &CAPTControlPlane, ns: &str) -> (Option<RefNotPermitted>, bool) {
+    let name = cp.name_any();
+    let tref = &cp.spec.workspace_template_ref;
+    let referrer = Referrer {
+        kind: ControlPlane::KIND.name(),
+        namespace: ns,
+        name: &name,
+        on_behalf_of: None,
+    };
+    let refused = refusal(ctx, &referrer, tref);
+    let exists =
+        refused.is_none() && get(&ctx.world.templates, tref.namespace_or(ns), &tref.name).is_some();
+    (refused, exists)
+}
+
+/// The secret sync's sources and outputs as the metadata-only Secret cache shows them.
+struct SecretSources {
+    connection_name: String,
+    /// Upstream's kubeconfig source: the kubeconfig Workspace's outputs secret.
+    outputs_kubeconfig_name: String,
+    outputs_kubeconfig_exists: bool,
+    source_version: Option<String>,
+    kubeconfig_meta: Option<Arc<PartialObjectMeta<Secret>>>,
+    kubeconfig_secret: Option<OwnedSecret>,
+    ca_secret: Option<OwnedSecret>,
+}
+
+impl SecretSources {
+    fn read(ctx: &SharedCtx, ns: &str, name: &str, cluster_name: &str) -> Self {
+        let w = &ctx.world;
+        let connection_name = with_suffix(name, suffixes::EKS_CONNECTION);
+        let outputs_kubeconfig_name = with_suffix(cluster_name, suffixes::OUTPUTS_KUBECONFIG);
+        let outputs_meta = get(&w.secrets, ns, &outputs_kubeconfig_name);
+        let source_version = get(&w.secrets, ns, &connection_name).map(|c| {
             source_version(
                 &c.resource_version().unwrap_or_default(),
                 outputs_meta
@@ -205,91 +362,15 @@ impl Decide for ControlPlane {
                     .as_deref(),
             )
         });
-        let kubeconfig_name = with_suffix(&cluster_name, suffixes::KUBECONFIG);
-        let kubeconfig_secret = owned(ctx, &ns, &kubeconfig_name);
-        let kubeconfig_meta = get(&w.secrets, &ns, &kubeconfig_name);
-        let mut token = super::tokens::observe(ctx, cp, &rctx.key, kubeconfig_meta.as_deref());
-        let token_due = token.as_ref().is_some_and(|t| t.due(now().0));
-        let ca_secret = owned(ctx, &ns, &with_suffix(&cluster_name, suffixes::CA));
-        let sync = cp.status.as_ref().and_then(|s| s.secret_sync.as_ref());
-        let settled = secret_sync_settled(
-            sync,
-            source_version.as_deref(),
-            kubeconfig_secret.is_some() && ca_secret.is_some(),
-        );
-        let needed = ConnectionNeeds {
-            settled,
-            kubeconfig_apply_missing: kubeconfig_template_ns.is_some()
-                && kubeconfig_apply.is_none(),
-            endpoint_in_outputs: eks_workspace
-                .as_ref()
-                .is_some_and(|ws| ws.output_str(outputs::CLUSTER_ENDPOINT).is_some()),
+        let kubeconfig_name = with_suffix(cluster_name, suffixes::KUBECONFIG);
+        Self {
+            connection_name,
+            outputs_kubeconfig_name,
+            outputs_kubeconfig_exists: outputs_meta.is_some(),
+            source_version,
+            kubeconfig_meta: get(&w.secrets, ns, &kubeconfig_name),
+            kubeconfig_secret: owned(ctx, ns, &kubeconfig_name),
+            ca_secret: owned(ctx, ns, &with_suffix(cluster_name, suffixes::CA)),
         }
-        .fetch()
-            || token_due;
-        let started = Instant::now();
-        let connection = match (&source_version, needed) {
-            (Some(version), true) => {
-                let mut c = fetch_secret(ctx, &ns, &conn_name).await?;
-                if let Some(c) = c.as_mut() {
-                    c.resource_version = version.clone();
-                    if !c.data.contains_key(secrets::KUBECONFIG_KEY) && outputs_meta.is_some() {
-                        let upstream = fetch_secret(ctx, &ns, &outputs_name).await?;
-                        if let Some(kc) =
-                            upstream.and_then(|mut u| u.data.remove(secrets::KUBECONFIG_KEY))
-                        {
-                            c.data.insert(secrets::KUBECONFIG_KEY.to_string(), kc);
-                        }
-                    }
-                }
-                c
-            }
-            _ => None,
-        };
-        if let Some(tw) = token.as_mut()
-            && (token_due || (connection.is_some() && !settled))
-        {
-            super::tokens::refresh(ctx, cp, tw, &cluster_name, token_due).await;
-        }
-        let world = CpWorld {
-            cluster: cluster.as_deref(),
-            template_exists,
-            refused,
-            eks_apply: eks_apply.as_deref(),
-            eks_workspace: eks_workspace.as_deref(),
-            vpc_workspace,
-            vpc_pending,
-            vpc_ready_since,
-            spot_check_template: get(&w.templates, &ns, templates::SPOT_ROLE_CHECK).is_some(),
-            spot_create_template: get(&w.templates, &ns, templates::SPOT_ROLE_CREATE).is_some(),
-            spot_check_apply: spot_check_apply.as_deref(),
-            spot_check_workspace: spot_check_workspace.as_deref(),
-            spot_create_apply: spot_create_apply.as_deref(),
-            kubeconfig_template_ns,
-            kubeconfig_apply: kubeconfig_apply.as_deref(),
-            connection: connection.as_ref(),
-            connection_unchanged: settled,
-            kubeconfig_secret,
-            ca_secret,
-            now: now(),
-            token,
-        };
-        let plan = decide(cp, &world);
-        let before = sync.map(|s| (s.state, s.reason.clone()));
-        if let Some(after) = plan.status.as_ref().and_then(|s| s.secret_sync.as_ref())
-            && before != Some((after.state, after.reason.clone()))
-        {
-            let result = match after.state {
-                SecretSyncState::Ready => "success",
-                SecretSyncState::Failed => "error",
-                _ => "pending",
-            };
-            ctx.metrics.secret_sync(
-                result,
-                after.reason.as_deref().unwrap_or_default(),
-                started.elapsed(),
-            );
-        }
-        Ok(plan)
     }
 }

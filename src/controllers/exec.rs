@@ -255,8 +255,7 @@ fn publish_events<K: Resource<DynamicType = ()>>(ctx: &Ctx, obj: &K, events: &[E
 }
 
 /// Apply `plan` for `obj` (of kind `kind`). Status is written last, and only when it differs.
-/// A blocked plan writes its status too (its conditions say why it is blocked) and then returns
-/// the block as the error, which decides the retry.
+/// The plan's block, if any, is the caller's to turn into an outcome (see `generic`).
 pub async fn execute<K>(
     ctx: &Ctx,
     kind: &'static str,
@@ -308,6 +307,7 @@ where
         }
     }
     publish_events(ctx, obj, &plan.events);
+    // A blocked plan's status is written too, before `generic` returns its error: it says why.
     if let Some(desired) = &plan.status
         && !removed_finalizer
     {
@@ -320,10 +320,7 @@ where
             .await
             .map_err(|e| ControllerError::api(format!("write status of {kind} {name}"), e))?;
     }
-    match plan.blocked {
-        Some(b) => Err(b.into()),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use super::context::SharedCtx;
 use super::error::ControllerError;
 use super::exec::execute;
 use super::world;
-use crate::actors::{Action, ErrorClass, ObjectKey, ReconcileCtx, Reconciler};
+use crate::actors::{Action, ObjectKey, ReconcileCtx, Reconciled, Reconciler};
 use crate::api::kinds::Kind;
-use crate::reconcile::plan::Plan;
+use crate::reconcile::plan::{Blocked, Plan};
 use crate::telemetry::lineage::{self, Lineage};
 use opentelemetry::trace::SpanContext;
 
@@ -97,21 +97,32 @@ impl<D: Decide> Reconciler for Controller<D> {
         }
     }
 
-    async fn reconcile(
+    async fn reconcile(&self, obj: Arc<D::K>, rctx: ReconcileCtx) -> Reconciled<ControllerError> {
+        match self.decide_and_execute(obj, &rctx).await {
+            Ok(done) => done,
+            Err(e) => Reconciled::Failed(e.class(), e),
+        }
+    }
+}
+
+impl<D: Decide> Controller<D> {
+    /// Decide and execute, deciding again from a fresher cache after a 409 Conflict.
+    async fn decide_and_execute(
         &self,
         obj: Arc<D::K>,
-        rctx: ReconcileCtx,
-    ) -> Result<Action, ControllerError> {
+        rctx: &ReconcileCtx,
+    ) -> Result<Reconciled<ControllerError>, ControllerError> {
         let mut obj = obj;
         let mut attempt = 0u32;
         loop {
-            let plan = D::plan(&self.ctx, &obj, &rctx).await?;
+            let mut plan = D::plan(&self.ctx, &obj, rctx).await?;
             for w in &plan.waits {
                 (self.ctx.waiters).wait_for(w.kind, &w.namespace, &w.name, &rctx.key);
             }
             let action = plan.action.clone();
+            let blocked = plan.blocked.take();
             let record = self.records_trace(&obj);
-            match execute(
+            let executed = execute(
                 &self.ctx,
                 D::KIND.name(),
                 obj.as_ref(),
@@ -119,14 +130,9 @@ impl<D: Decide> Reconciler for Controller<D> {
                 &rctx.writes,
                 record,
             )
-            .await
-            {
-                Ok(()) => return Ok(action),
-                // Waiting is not an error: the plan's timers and requeue still apply.
-                Err(ControllerError::Blocked(b)) if b.class == ErrorClass::Waiting => {
-                    tracing::debug!(key = %rctx.key, reason = b.reason, message = %b.message, "waiting");
-                    return Ok(action);
-                }
+            .await;
+            match executed {
+                Ok(()) => return Ok(finish(blocked, action, &rctx.key)),
                 // Someone else wrote the object since the cache showed it: decide again from
                 // the newer version instead of backing off.
                 Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
@@ -135,6 +141,29 @@ impl<D: Decide> Reconciler for Controller<D> {
                     obj = self.fresher(&rctx.key, &obj).await.unwrap_or(obj);
                 }
                 Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// How an executed plan ends: done, waiting (not an error: the plan's timers and requeue still
+/// apply), or refused. A refused plan's status was written first on purpose: its conditions tell
+/// the user why the object is refused.
+fn finish(
+    blocked: Option<Blocked>,
+    action: Action,
+    key: &ObjectKey,
+) -> Reconciled<ControllerError> {
+    let Some(b) = blocked else {
+        return Reconciled::Done(action);
+    };
+    match ControllerError::refused(b) {
+        Ok(e) => Reconciled::Failed(e.class(), e),
+        Err(w) => {
+            tracing::debug!(%key, reason = w.reason, message = %w.message, "waiting");
+            Reconciled::Waiting {
+                reason: w.reason,
+                action,
             }
         }
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::actors::ErrorClass;
 use crate::actors::observer::{Observer, Outcome};
 use crate::client::events::{EventObserver, EventType};
 use crate::client::layer::ApiObserver;
@@ -43,6 +44,10 @@ impl Observer for Metrics {
             self.reconcile_panic(kind);
         }
         self.reconcile_done(&controller(kind), result, elapsed);
+    }
+
+    fn failed(&self, kind: &'static str, class: ErrorClass, category: &'static str) {
+        self.reconcile_error(&controller(kind), class.as_str(), category);
     }
 
     fn rate_limited(&self, _kind: &'static str) {

@@ -72,8 +72,9 @@ pub struct CpWorld<'a> {
     pub kubeconfig_template_ns: Option<String>,
     pub kubeconfig_apply: Option<&'a WorkspaceTemplateApply>,
     pub connection: Option<&'a ConnectionSecret>,
-    /// The connection secret exists and is the version the sync already settled on (not re-read).
-    pub connection_unchanged: bool,
+    /// The version of the secret sync's sources in the caches (see
+    /// [`super::secret_sources::source_version`]); `None` while the connection secret is missing.
+    pub source_version: Option<String>,
     pub kubeconfig_secret: Option<OwnedSecret>,
     pub ca_secret: Option<OwnedSecret>,
     pub now: Time,
@@ -143,51 +144,6 @@ pub fn eks_intent(
             .unwrap_or_default(),
         retain_workspace_on_delete: false,
     }
-}
-
-/// What the gather step needs to know to decide whether the connection secret's data must be read
-/// (Secrets are cached metadata-only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConnectionNeeds {
-    /// The secret sync already settled on this version of the sources.
-    pub settled: bool,
-    /// The kubeconfig apply is wanted (its template exists) but missing: it needs the CA data.
-    pub kubeconfig_apply_missing: bool,
-    /// The EKS Workspace reports the endpoint in its outputs; otherwise it comes from the secret.
-    pub endpoint_in_outputs: bool,
-}
-
-impl ConnectionNeeds {
-    /// Read the secret's data: unless the sync is settled and nothing else reads from it.
-    pub fn fetch(self) -> bool {
-        !self.settled || self.kubeconfig_apply_missing || !self.endpoint_in_outputs
-    }
-}
-
-/// The version of the secret sync's sources: the connection secret's resourceVersion, plus that of
-/// upstream's `<cluster>-outputs-kubeconfig` when it exists (a change to either is new input).
-pub fn source_version(connection_rv: &str, outputs_kubeconfig_rv: Option<&str>) -> String {
-    match outputs_kubeconfig_rv {
-        Some(o) => format!("{connection_rv}+{o}"),
-        None => connection_rv.to_string(),
-    }
-}
-
-/// The sync already ran on this version of its sources and its outputs exist (or it failed on it).
-pub fn secret_sync_settled(
-    sync: Option<&crate::api::SecretSyncStatus>,
-    source_version: Option<&str>,
-    outputs_exist: bool,
-) -> bool {
-    let (Some(s), Some(v)) = (sync, source_version) else {
-        return false;
-    };
-    s.observed_secret_version.as_deref() == Some(v)
-        && match s.state {
-            SecretSyncState::Failed => true,
-            SecretSyncState::Ready => outputs_exist,
-            _ => false,
-        }
 }
 
 fn cond(type_: &str, ok: bool, reason: &str, msg: impl Into<String>, g: Option<i64>) -> Condition {

@@ -147,7 +147,7 @@ fn preflight(d: &mut Draft) -> Result<String, Blocked> {
         d.st.failure_reason = Some("InvalidSpec".into());
         d.st.failure_message = Some(msg.clone());
         d.warn_on_change("InvalidSpec", &msg);
-        return Err(Blocked::terminal("InvalidSpec", msg));
+        return Err(Blocked::invalid_spec("InvalidSpec", msg));
     }
     // Only an invalid spec is reported through failureReason, which Cluster API copies to the
     // Cluster for good; every other problem is a condition and an Event and clears when resolved.
@@ -207,7 +207,7 @@ fn names_fit(d: &mut Draft) -> Result<(), Blocked> {
         Some(msg) => {
             let reason = super::super::limits::NAME_TOO_LONG;
             d.fail(reason, &msg);
-            Err(Blocked::terminal(reason, msg))
+            Err(Blocked::invalid_spec(reason, msg))
         }
         None => Ok(()),
     }
@@ -419,7 +419,7 @@ fn failed(d: &mut Draft, msg: &str) -> Blocked {
     if reported != Some(msg) {
         d.plan.warning(reasons::WORKSPACE_ERROR, msg.to_string());
     }
-    Blocked::terminal(reasons::WORKSPACE_ERROR, msg.to_string())
+    Blocked::dependency_failed(reasons::WORKSPACE_ERROR, msg.to_string())
 }
 
 fn creating(d: &mut Draft, obs: &Observed, error: Option<&str>) {
@@ -456,7 +456,7 @@ fn secrets(d: &mut Draft, obs: &Observed, cluster_name: &str) {
         workspace_ready: obs.ready,
         outputs_endpoint: obs.outputs_endpoint,
         connection: w.connection,
-        connection_unchanged: w.connection_unchanged,
+        connection_unchanged: super::super::secret_sources::settled(d.cp, w),
         kubeconfig_secret: w.kubeconfig_secret.as_ref(),
         ca_secret: w.ca_secret.as_ref(),
         namespace: &d.ns,

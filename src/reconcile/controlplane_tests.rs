@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::reconcile::kubeconfig::tests::token_kubeconfig;
-use crate::reconcile::outcome::ErrorClass;
 use crate::reconcile::ownership::DATA_HASH_ANNOTATION;
+use crate::reconcile::plan::BlockKind;
 use crate::reconcile::secrets::reasons as sr;
 
 #[path = "decision_test_support.rs"]
@@ -99,7 +99,7 @@ struct W {
     kubeconfig_template_ns: Option<String>,
     kubeconfig_apply: Option<WorkspaceTemplateApply>,
     connection: Option<ConnectionSecret>,
-    connection_unchanged: bool,
+    source_version: Option<String>,
     kubeconfig_secret: Option<OwnedSecret>,
     ca_secret: Option<OwnedSecret>,
     refused: Option<crate::reconcile::grants::RefNotPermitted>,
@@ -124,7 +124,7 @@ impl Default for W {
             kubeconfig_template_ns: None,
             kubeconfig_apply: None,
             connection: None,
-            connection_unchanged: false,
+            source_version: None,
             kubeconfig_secret: None,
             ca_secret: None,
             refused: None,
@@ -134,8 +134,9 @@ impl Default for W {
 }
 
 impl W {
-    fn run(&self, cp: &CAPTControlPlane) -> Plan<CAPTControlPlaneStatus> {
-        let world = CpWorld {
+    /// The decision's world (no token state).
+    fn world(&self) -> CpWorld<'_> {
+        CpWorld {
             cluster: self.cluster.as_ref(),
             template_exists: self.template_exists,
             refused: self.refused.clone(),
@@ -152,13 +153,16 @@ impl W {
             kubeconfig_template_ns: self.kubeconfig_template_ns.clone(),
             kubeconfig_apply: self.kubeconfig_apply.as_ref(),
             connection: self.connection.as_ref(),
-            connection_unchanged: self.connection_unchanged,
+            source_version: self.source_version.clone(),
             kubeconfig_secret: self.kubeconfig_secret.clone(),
             ca_secret: self.ca_secret.clone(),
             now: self.now.clone(),
             token: None,
-        };
-        let plan = decide(cp, &world);
+        }
+    }
+
+    fn run(&self, cp: &CAPTControlPlane) -> Plan<CAPTControlPlaneStatus> {
+        let plan = decide(cp, &self.world());
         assert_no_cluster_writes(&plan);
         plan
     }
@@ -262,27 +266,27 @@ fn pause_stops_before_any_write() {
 fn invalid_spec_and_missing_template_fail_the_phase() {
     type Edit = fn(&mut Value);
     // (case, edit, template exists, reason, class)
-    let table: [(&str, Edit, bool, &str, ErrorClass); 3] = [
+    let table: [(&str, Edit, bool, &str, BlockKind); 3] = [
         (
             "empty version",
             |v| v["spec"]["version"] = json!(""),
             true,
             "InvalidSpec",
-            ErrorClass::Terminal,
+            BlockKind::InvalidSpec,
         ),
         (
             "template missing",
             |_| {},
             false,
             reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
         ),
         (
             "template missing, namespace from the control plane",
             |v| v["spec"]["workspaceTemplateRef"] = json!({"name": "eks"}),
             false,
             reasons::WORKSPACE_TEMPLATE_NOT_FOUND,
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
         ),
     ];
     for (case, edit, template_exists, reason, class) in table {
@@ -308,7 +312,7 @@ fn invalid_spec_and_missing_template_fail_the_phase() {
             "{case}"
         );
         let b = plan.blocked.as_ref().expect(case);
-        assert_eq!((b.class, b.reason), (class, reason), "{case}");
+        assert_eq!((b.kind, b.reason), (class, reason), "{case}");
         assert!(
             created(&plan, "WorkspaceTemplateApply").is_empty(),
             "{case}"
@@ -562,7 +566,7 @@ fn terraform_errors_are_terminal_or_waiting_by_message() {
             "non-retryable",
             terminal,
             ControlPlanePhase::Failed,
-            Some(ErrorClass::Terminal),
+            Some(BlockKind::DependencyFailed),
             vec![reasons::WORKSPACE_ERROR],
         ),
         (
@@ -584,7 +588,7 @@ fn terraform_errors_are_terminal_or_waiting_by_message() {
         let s = st(&plan).clone();
         assert_eq!(s.phase, Some(phase), "{case}");
         assert!(!s.ready, "{case}");
-        assert_eq!(plan.blocked.as_ref().map(|b| b.class), class, "{case}");
+        assert_eq!(plan.blocked.as_ref().map(|b| b.kind), class, "{case}");
         assert_eq!(warnings(&plan), warn, "{case}");
         assert_eq!(
             s.workspace_template_status
@@ -979,7 +983,8 @@ fn secrets_ready_only_once_the_kubeconfig_secret_exists() {
 
     let mut w = base();
     w.connection = None;
-    w.connection_unchanged = true;
+    // The caches show the version the first sync settled on.
+    w.source_version = (first.secret_sync.as_ref()).and_then(|s| s.observed_secret_version.clone());
     w.kubeconfig_secret = hash("alpha-kubeconfig");
     w.ca_secret = hash("alpha-ca");
     let plan = w.run(&cp(observed(&first)));
@@ -1163,8 +1168,8 @@ fn deletion_removes_applies_in_order_and_leaves_the_spot_role() {
         let plan = w.run(&deleting(finalizer));
         assert_eq!(plan.ops, ops, "{case}");
         assert_eq!(
-            plan.blocked.as_ref().map(|b| b.class),
-            blocked.then_some(ErrorClass::Waiting),
+            plan.blocked.as_ref().map(|b| b.kind),
+            blocked.then_some(BlockKind::Waiting),
             "{case}"
         );
         assert!(
@@ -1335,64 +1340,6 @@ fn deadlines_follow_the_spec_timeouts_and_start_when_the_vpc_is_ready() {
             None => assert_eq!(s.phase, Some(ControlPlanePhase::Creating), "{case}"),
         }
     }
-}
-
-#[test]
-fn the_connection_secret_is_read_whenever_a_decision_needs_it() {
-    use super::ConnectionNeeds;
-    // (settled, kubeconfig apply missing, endpoint in outputs, fetch)
-    let table = [
-        (false, false, true, true),
-        (true, false, true, false),
-        (true, true, true, true),
-        (true, false, false, true),
-    ];
-    for (settled, kubeconfig_apply_missing, endpoint_in_outputs, want) in table {
-        let n = ConnectionNeeds {
-            settled,
-            kubeconfig_apply_missing,
-            endpoint_in_outputs,
-        };
-        assert_eq!(n.fetch(), want, "{n:?}");
-    }
-}
-
-#[test]
-fn a_settled_sync_reopens_when_either_source_changes() {
-    use super::{secret_sync_settled, source_version};
-    use crate::api::{AddonKeys, SecretSyncStatus};
-    let status = |state, version: &str| SecretSyncStatus {
-        state,
-        observed_secret_version: Some(version.to_string()),
-        keys: AddonKeys::default(),
-        ..Default::default()
-    };
-    let v = source_version("10", Some("20"));
-    assert_eq!(v, "10+20");
-    assert_eq!(source_version("10", None), "10");
-    let ready = status(SecretSyncState::Ready, &v);
-    assert!(secret_sync_settled(Some(&ready), Some(&v), true));
-    assert!(
-        !secret_sync_settled(Some(&ready), Some(&v), false),
-        "outputs missing"
-    );
-    assert!(!secret_sync_settled(
-        Some(&ready),
-        Some(&source_version("10", Some("21"))),
-        true
-    ));
-    assert!(!secret_sync_settled(Some(&ready), Some("10"), true));
-    assert!(secret_sync_settled(
-        Some(&status(SecretSyncState::Failed, &v)),
-        Some(&v),
-        false
-    ));
-    assert!(!secret_sync_settled(
-        Some(&status(SecretSyncState::WaitingForSecret, &v)),
-        Some(&v),
-        true
-    ));
-    assert!(!secret_sync_settled(None, Some(&v), true));
 }
 
 #[test]
@@ -1669,5 +1616,202 @@ fn the_vpc_dependency_follows_the_clusters_infrastructure() {
         let want = (name.map(String::from), pending);
         let got = vpc_dependency(cluster.as_ref(), ccs, applies);
         assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn the_sync_settles_and_the_gather_step_reads_only_what_the_decision_needs() {
+    use crate::reconcile::secret_sources::{reads_connection, settled, signs_token};
+    use crate::reconcile::token_refresh::{RefreshSettings, TokenMode, TokenWorld};
+    use SecretSyncState::{Failed, Ready, WaitingForSecret};
+    /// One switch per input the caches (or the read) show.
+    #[derive(Clone, Copy)]
+    struct In {
+        /// The connection secret exists, at the settled version unless `changed`.
+        connection: bool,
+        changed: bool,
+        /// `<cluster>-kubeconfig` and `<cluster>-ca` exist.
+        outputs_exist: bool,
+        /// The kubeconfig template exists but its apply does not.
+        kubeconfig_apply_missing: bool,
+        endpoint_in_outputs: bool,
+        token_due: bool,
+        /// The connection secret's data was read.
+        read: bool,
+    }
+    const BASE: In = In {
+        connection: true,
+        changed: false,
+        outputs_exist: true,
+        kubeconfig_apply_missing: false,
+        endpoint_in_outputs: true,
+        token_due: false,
+        read: false,
+    };
+    const VERSION: &str = "1+20";
+    // (case, sync state on VERSION, inputs, settled, reads the connection, signs a token)
+    type Row = (&'static str, Option<SecretSyncState>, In, bool, bool, bool);
+    let table: [Row; 12] = [
+        (
+            "ready on this version",
+            Some(Ready),
+            BASE,
+            true,
+            false,
+            false,
+        ),
+        (
+            "failed on this version",
+            Some(Failed),
+            BASE,
+            true,
+            false,
+            false,
+        ),
+        ("no sync yet", None, BASE, false, true, false),
+        (
+            "still waiting",
+            Some(WaitingForSecret),
+            BASE,
+            false,
+            true,
+            false,
+        ),
+        (
+            "a source changed",
+            Some(Ready),
+            In {
+                changed: true,
+                ..BASE
+            },
+            false,
+            true,
+            false,
+        ),
+        (
+            "an output secret is missing",
+            Some(Ready),
+            In {
+                outputs_exist: false,
+                ..BASE
+            },
+            false,
+            true,
+            false,
+        ),
+        (
+            "no connection secret",
+            None,
+            In {
+                connection: false,
+                ..BASE
+            },
+            false,
+            false,
+            false,
+        ),
+        (
+            "the kubeconfig apply needs the CA",
+            Some(Ready),
+            In {
+                kubeconfig_apply_missing: true,
+                ..BASE
+            },
+            true,
+            true,
+            false,
+        ),
+        (
+            "the endpoint comes from the secret",
+            Some(Ready),
+            In {
+                endpoint_in_outputs: false,
+                ..BASE
+            },
+            true,
+            true,
+            false,
+        ),
+        (
+            "the token is due",
+            Some(Ready),
+            In {
+                token_due: true,
+                ..BASE
+            },
+            true,
+            true,
+            true,
+        ),
+        (
+            "a new connection secret was read",
+            None,
+            In { read: true, ..BASE },
+            false,
+            true,
+            true,
+        ),
+        (
+            "a settled one read for the endpoint",
+            Some(Ready),
+            In {
+                read: true,
+                endpoint_in_outputs: false,
+                ..BASE
+            },
+            true,
+            true,
+            false,
+        ),
+    ];
+    for (case, state, i, want_settled, want_read, want_sign) in table {
+        let mut c = cp(|_| {});
+        c.status = Some(CAPTControlPlaneStatus {
+            secret_sync: state.map(|state| crate::api::SecretSyncStatus {
+                state,
+                observed_secret_version: Some(VERSION.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let secret = i.outputs_exist.then_some(OwnedSecret { data_hash: None });
+        let w = W {
+            eks_workspace: i
+                .endpoint_in_outputs
+                .then(|| ready_workspace(EKS_WS, eks_outputs(&format!("https://{HOST}")))),
+            kubeconfig_template_ns: Some(NS.into()),
+            kubeconfig_apply: (!i.kubeconfig_apply_missing).then(|| {
+                apply(
+                    "alpha-kubeconfig-apply",
+                    json!({}),
+                    json!({"templateRef": {"name": "k"}}),
+                    json!({}),
+                )
+            }),
+            connection: i.read.then(|| connection(connection_data())),
+            source_version: i
+                .connection
+                .then(|| if i.changed { "2+20" } else { VERSION }.to_string()),
+            kubeconfig_secret: secret.clone(),
+            ca_secret: secret,
+            ..W::default()
+        };
+        let mut world = w.world();
+        world.token = Some(TokenWorld {
+            settings: RefreshSettings {
+                mode: if i.token_due {
+                    TokenMode::Generated
+                } else {
+                    TokenMode::TerraformOutput
+                },
+                ..RefreshSettings::default()
+            },
+            key: format!("{NS}/{NAME}"),
+            issued: None,
+            fresh: None,
+        });
+        assert_eq!(settled(&c, &world), want_settled, "{case}: settled");
+        assert_eq!(reads_connection(&c, &world), want_read, "{case}: reads");
+        assert_eq!(signs_token(&c, &world), want_sign, "{case}: signs");
     }
 }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::api::{Cluster, Condition, Workspace, WorkspaceTemplateApply};
 use crate::reconcile::outcome::EventType;
-use crate::reconcile::outcome::{ErrorClass, TimerCmd};
-use crate::reconcile::plan::{Child, Op, Plan};
+use crate::reconcile::outcome::TimerCmd;
+use crate::reconcile::plan::{BlockKind, Child, Op, Plan};
 
 pub const NS: &str = "default";
 pub const T0: &str = "2026-01-01T00:00:00Z";
@@ -298,7 +298,7 @@ pub fn assert_owner_wait<S>(
     if waits {
         assert_eq!(plan.ops.len(), 1, "{case}: only the finalizer, no adoption");
         let b = plan.blocked.as_ref().expect(case);
-        assert_eq!((b.class, b.reason), (ErrorClass::Waiting, reason), "{case}");
+        assert_eq!((b.kind, b.reason), (BlockKind::Waiting, reason), "{case}");
     } else {
         assert!(plan.blocked.is_none(), "{case}: {:?}", plan.blocked);
     }
@@ -314,8 +314,8 @@ pub fn assert_deletion<S>(
 ) {
     assert_eq!(plan.ops, ops, "{case}");
     assert_eq!(
-        plan.blocked.as_ref().map(|b| (b.class, b.reason)),
-        blocked.map(|r| (ErrorClass::Waiting, r)),
+        plan.blocked.as_ref().map(|b| (b.kind, b.reason)),
+        blocked.map(|r| (BlockKind::Waiting, r)),
         "{case}"
     );
     assert_eq!(normals(plan), events, "{case}");

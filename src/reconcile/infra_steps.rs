@@ -191,7 +191,7 @@ fn vpc_source(d: &mut Draft) -> Result<Option<TemplateRef>, Blocked> {
             if d.st != d.observed {
                 d.plan.warning(reasons::INVALID_VPC_CONFIG, msg.clone());
             }
-            return Err(Blocked::terminal(reasons::INVALID_VPC_CONFIG, msg));
+            return Err(Blocked::invalid_spec(reasons::INVALID_VPC_CONFIG, msg));
         }
     };
     // Only an invalid VPC source (immutable, so unrecoverable without deleting the cluster) is
@@ -241,7 +241,7 @@ fn unusable(d: &mut Draft, template_ref: &TemplateRef) -> Option<Blocked> {
         ),
         None => {
             let msg = super::super::limits::name_too_long("WorkspaceTemplateApply", &d.apply)?;
-            Blocked::terminal(super::super::limits::NAME_TOO_LONG, msg)
+            Blocked::invalid_spec(super::super::limits::NAME_TOO_LONG, msg)
         }
     };
     let (reason, msg) = (blocked.reason, blocked.message.clone());

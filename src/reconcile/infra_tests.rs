@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::api::names::{conditions as ct, reasons as r};
-use crate::reconcile::outcome::ErrorClass;
+use crate::reconcile::plan::BlockKind;
 
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]
@@ -208,11 +208,7 @@ fn pause_stops_before_any_write() {
         assert!(plan.ops.is_empty(), "{case}");
         assert!(plan.status.is_none(), "{case}");
         let b = plan.blocked.expect(case);
-        assert_eq!(
-            (b.class, b.reason),
-            (ErrorClass::Waiting, "Paused"),
-            "{case}"
-        );
+        assert_eq!((b.kind, b.reason), (BlockKind::Waiting, "Paused"), "{case}");
     }
 }
 
@@ -247,8 +243,8 @@ fn invalid_vpc_configuration_is_terminal() {
         assert_eq!(s.failure_message.as_deref(), Some(c_state.message.as_str()));
         let b = plan.blocked.as_ref().expect(case);
         assert_eq!(
-            (b.class, b.reason),
-            (ErrorClass::Terminal, r::INVALID_VPC_CONFIG),
+            (b.kind, b.reason),
+            (BlockKind::InvalidSpec, r::INVALID_VPC_CONFIG),
             "{case}"
         );
         assert_eq!(warnings(&plan), vec![r::INVALID_VPC_CONFIG], "{case}");
@@ -345,8 +341,8 @@ fn missing_vpc_template_waits_with_reconciliation_failed() {
         );
         let b = plan.blocked.as_ref().expect(case);
         assert_eq!(
-            (b.class, b.reason),
-            (ErrorClass::Waiting, r::VPC_RECONCILIATION_FAILED)
+            (b.kind, b.reason),
+            (BlockKind::Waiting, r::VPC_RECONCILIATION_FAILED)
         );
         assert_eq!(
             warnings(&plan),
@@ -906,10 +902,7 @@ fn a_refused_vpc_template_creates_no_apply_and_keeps_a_running_vpc() {
             plan.ops
         );
         let b = plan.blocked.as_ref().expect(case);
-        assert_eq!(
-            (b.class, b.reason),
-            (ErrorClass::Waiting, "RefNotPermitted")
-        );
+        assert_eq!((b.kind, b.reason), (BlockKind::Waiting, "RefNotPermitted"));
     }
 }
 
@@ -954,7 +947,7 @@ fn derived_apply_names_at_the_length_limit() {
             );
             assert_eq!(warnings(&plan), vec!["NameTooLong"], "{case}");
             let b = plan.blocked.as_ref().expect(case);
-            assert_eq!(b.class, ErrorClass::Terminal, "{case}");
+            assert_eq!(b.kind, BlockKind::InvalidSpec, "{case}");
         } else {
             assert_eq!(creates.len(), 1, "{case}: {:?}", plan.ops);
             assert!(creates[0].name.len() <= 253, "{case}");

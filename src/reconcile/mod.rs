@@ -15,6 +15,7 @@ pub mod ownership;
 pub mod pause;
 pub mod plan;
 pub mod render;
+pub mod secret_sources;
 pub mod secret_sync;
 pub mod secrets;
 pub mod templates;

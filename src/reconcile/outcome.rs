@@ -1,6 +1,6 @@
 //! What a decision hands back to the runtime besides its writes: the next wake-up and timers
-//! ([`Action`], [`TimerCmd`]), how a failure is treated ([`ErrorClass`]), and the Events to
-//! publish ([`EventSpec`]). Plain data shared by the decisions, the actor runtime and the
+//! ([`Action`], [`TimerCmd`]), how a reconcile ended ([`Reconciled`]: done, waiting, or failed
+//! with an [`ErrorClass`]), and the Events to publish ([`EventSpec`]). Plain data shared by the decisions, the actor runtime and the
 //! kube-runtime baseline.
 
 use std::time::Duration;
@@ -12,8 +12,6 @@ pub enum ErrorClass {
     Transient,
     /// Do not retry until the object's generation changes.
     Terminal,
-    /// Not an error: a dependency is not ready yet; wait for an event or a timer.
-    Waiting,
 }
 
 impl ErrorClass {
@@ -21,14 +19,29 @@ impl ErrorClass {
         match self {
             Self::Transient => "transient",
             Self::Terminal => "terminal",
-            Self::Waiting => "waiting",
         }
     }
 }
 
-/// Every reconcile error says which class it belongs to.
-pub trait Classify {
-    fn class(&self) -> ErrorClass;
+/// Every reconcile error names its category (`api`, `conflict`, `invalid-spec`, …): a metrics
+/// label and a span attribute, so failures can be told apart without reading their messages.
+pub trait ErrorCategory {
+    fn category(&self) -> &'static str;
+}
+
+/// How one reconcile ended.
+#[derive(Debug)]
+pub enum Reconciled<E> {
+    /// The reconcile did what it could; the action says when to look again.
+    Done(Action),
+    /// A dependency is not ready yet. Not an error: no backoff, no error count; the action's
+    /// requeue and timers apply as after [`Reconciled::Done`].
+    Waiting {
+        reason: &'static str,
+        action: Action,
+    },
+    /// The reconcile failed; the class decides the retry.
+    Failed(ErrorClass, E),
 }
 
 /// A named timer command returned by a reconcile.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::api::kinds::Kind;
 
-use crate::reconcile::outcome::{Action, Classify, ErrorClass, TimerCmd};
+use crate::reconcile::outcome::{Action, TimerCmd};
 use crate::reconcile::outcome::{EventSpec, EventType};
 
 /// A child object capt creates or updates, as JSON (`apiVersion`, `kind`, `metadata`, `spec`…).
@@ -79,35 +79,37 @@ impl std::fmt::Debug for SecretWrite {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {message}")]
 pub struct Blocked {
-    pub class: ErrorClass,
+    pub kind: BlockKind,
     pub reason: &'static str,
     pub message: String,
 }
 
-impl Classify for Blocked {
-    fn class(&self) -> ErrorClass {
-        self.class
-    }
+/// What kind of obstacle a [`Blocked`] decision met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BlockKind {
+    /// A dependency is not ready yet: an event or a timer brings the object back. Not an error.
+    Waiting,
+    /// The spec (or the template it names) cannot work as written; nothing is retried until the
+    /// spec changes.
+    InvalidSpec,
+    /// A dependency failed in a way retrying will not fix (terraform's non-retryable error);
+    /// nothing is retried until the spec changes.
+    DependencyFailed,
 }
 
 impl Blocked {
     pub fn waiting(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Waiting,
-            reason,
-            message: message.into(),
-        }
+        Self::new(BlockKind::Waiting, reason, message)
     }
-    pub fn terminal(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Terminal,
-            reason,
-            message: message.into(),
-        }
+    pub fn invalid_spec(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(BlockKind::InvalidSpec, reason, message)
     }
-    pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn dependency_failed(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(BlockKind::DependencyFailed, reason, message)
+    }
+    fn new(kind: BlockKind, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            class: ErrorClass::Transient,
+            kind,
             reason,
             message: message.into(),
         }
@@ -122,7 +124,7 @@ pub struct Plan<S> {
     pub ops: Vec<Op>,
     pub events: Vec<EventSpec>,
     pub action: Action,
-    /// Set when the desired state was not reached; the class decides retries.
+    /// Set when the desired state was not reached; its kind decides what the reconcile returns.
     pub blocked: Option<Blocked>,
     /// Watched objects this decision waits for: their next event wakes the object again.
     pub waits: Vec<Wait>,

@@ -113,24 +113,45 @@ pub fn sync<S>(
         s.last_transition_time = None;
         s
     });
+    let kubeconfig_exists = w.kubeconfig_secret.is_some();
+    let unchanged = |status| SyncOutcome {
+        status,
+        validated: None,
+        kubeconfig_exists,
+        token: None,
+    };
     if w.connection_unchanged && !due(w.token, w.now.0) {
-        return SyncOutcome {
-            status,
-            validated: None,
-            kubeconfig_exists: w.kubeconfig_secret.is_some(),
-            token: None,
-        };
+        return unchanged(status);
     }
     if !w.workspace_ready && w.connection.is_none() {
         // Nothing to wait for yet: the secret is written after the control plane is up.
         status.last_transition_time = None;
-        return SyncOutcome {
-            status,
-            validated: None,
-            kubeconfig_exists: w.kubeconfig_secret.is_some(),
-            token: None,
-        };
+        return unchanged(status);
     }
+    let mut validated = transitions(&mut status, w, plan);
+    if status.state == SecretSyncState::Ready && validated.is_none() {
+        // Steady state: re-derive the secret contents (cheap, no IO) to keep the owned secrets right.
+        validated = w
+            .connection
+            .and_then(|c| validate_connection_secret(&c.data, w.outputs_endpoint).ok());
+    }
+    secret_timer(&status, w, plan);
+    let token = validated.as_ref().and_then(|v| owned_secrets(w, v, plan));
+    SyncOutcome {
+        status,
+        validated,
+        kubeconfig_exists,
+        token,
+    }
+}
+
+/// Run the state machine to a fixed point (at most four transitions); the secret as validated
+/// when a transition in this pass validated it.
+fn transitions<S>(
+    status: &mut SecretSyncStatus,
+    w: &SyncWorld,
+    plan: &mut Plan<S>,
+) -> Option<ValidatedSecret> {
     let since = status
         .last_transition_time
         .clone()
@@ -176,22 +197,20 @@ pub fn sync<S>(
         }
         let keys = status.keys;
         let seen = status.observed_secret_version.clone();
-        status = t.to_status(keys);
+        *status = t.to_status(keys);
         status.observed_secret_version = seen;
         status.last_transition_time = Some(w.now.clone());
         if let (SecretSyncState::Ready, SyncInput::ValidationSucceeded) = (t.state, &input) {
-            validated = match w.connection {
-                Some(c) => validate_connection_secret(&c.data, w.outputs_endpoint).ok(),
-                None => None,
-            };
+            validated = w
+                .connection
+                .and_then(|c| validate_connection_secret(&c.data, w.outputs_endpoint).ok());
         }
     }
-    if status.state == SecretSyncState::Ready && validated.is_none() {
-        // Steady state: re-derive the secret contents (cheap, no IO) to keep the owned secrets right.
-        validated = w
-            .connection
-            .and_then(|c| validate_connection_secret(&c.data, w.outputs_endpoint).ok());
-    }
+    validated
+}
+
+/// Arm the secret timeout while the connection secret is awaited; cancel it otherwise.
+fn secret_timer<S>(status: &SecretSyncStatus, w: &SyncWorld, plan: &mut Plan<S>) {
     if status.state == SecretSyncState::WaitingForSecret && w.connection.is_none() {
         let deadline = status
             .last_transition_time
@@ -203,56 +222,56 @@ pub fn sync<S>(
     } else {
         plan.timer(TimerCmd::Cancel(SECRET_TIMER));
     }
-    let mut token = None;
-    if let Some(v) = &validated {
-        let kc = format!(
-            "{}{}",
-            w.cluster_name,
-            crate::api::names::suffixes::KUBECONFIG
-        );
-        let ca = format!("{}{}", w.cluster_name, crate::api::names::suffixes::CA);
-        let choice = choose_kubeconfig(
-            w.token,
-            v,
-            w.cluster_name,
-            w.kubeconfig_secret.is_some(),
-            w.now.0,
-        );
-        token = choice.outcome;
-        if let Some(op) = choice.data.and_then(|kubeconfig| {
-            let data = kubeconfig_secret_data(&ValidatedSecret {
-                kubeconfig,
-                ..v.clone()
-            });
-            let existing = w.kubeconfig_secret;
-            secret_write(
-                w,
-                kc,
-                keys::CLUSTER_SECRET_TYPE,
-                data,
-                existing,
-                choice.annotations,
-            )
-        }) {
-            plan.op(op);
-        }
-        if let Some(op) = secret_write(
+}
+
+/// Plan `<cluster>-kubeconfig` (with the chosen token) and `<cluster>-ca` from the validated
+/// secret, each only when its data changed; what happened to the token.
+fn owned_secrets<S>(
+    w: &SyncWorld,
+    v: &ValidatedSecret,
+    plan: &mut Plan<S>,
+) -> Option<TokenOutcome> {
+    let kc = format!(
+        "{}{}",
+        w.cluster_name,
+        crate::api::names::suffixes::KUBECONFIG
+    );
+    let ca = format!("{}{}", w.cluster_name, crate::api::names::suffixes::CA);
+    let choice = choose_kubeconfig(
+        w.token,
+        v,
+        w.cluster_name,
+        w.kubeconfig_secret.is_some(),
+        w.now.0,
+    );
+    if let Some(op) = choice.data.and_then(|kubeconfig| {
+        let data = kubeconfig_secret_data(&ValidatedSecret {
+            kubeconfig,
+            ..v.clone()
+        });
+        let existing = w.kubeconfig_secret;
+        secret_write(
             w,
-            ca,
-            keys::OPAQUE_TYPE,
-            ca_secret_data(v),
-            w.ca_secret,
-            BTreeMap::new(),
-        ) {
-            plan.op(op);
-        }
+            kc,
+            keys::CLUSTER_SECRET_TYPE,
+            data,
+            existing,
+            choice.annotations,
+        )
+    }) {
+        plan.op(op);
     }
-    SyncOutcome {
-        status,
-        validated,
-        kubeconfig_exists: w.kubeconfig_secret.is_some(),
-        token,
+    if let Some(op) = secret_write(
+        w,
+        ca,
+        keys::OPAQUE_TYPE,
+        ca_secret_data(v),
+        w.ca_secret,
+        BTreeMap::new(),
+    ) {
+        plan.op(op);
     }
+    choice.outcome
 }
 
 #[cfg(test)]

@@ -259,7 +259,7 @@ fn ready_to_apply(
 ) -> Result<(String, Option<Arc<Workspace>>, Value), NotReady> {
     wta.spec.validate().map_err(|e| {
         (
-            Blocked::terminal(reasons::INVALID_SPEC, e.to_string()),
+            Blocked::invalid_spec(reasons::INVALID_SPEC, e.to_string()),
             true,
         )
     })?;
@@ -316,7 +316,7 @@ fn ready_to_apply(
         }
     }
     let spec = rendered_spec(wta, template, &name)
-        .map_err(|e| (Blocked::terminal(reasons::RENDER_FAILED, e), true))?;
+        .map_err(|e| (Blocked::invalid_spec(reasons::RENDER_FAILED, e), true))?;
     Ok((name, ws, spec))
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::reconcile::outcome::ErrorClass;
+use crate::reconcile::plan::BlockKind;
 
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]
@@ -229,12 +229,12 @@ fn blocked_before_apply_table() {
     // (case, apply edit, world edit, class, reason, message, warning)
     type Edit = fn(&mut Value);
     type WEdit = fn(&mut W);
-    let table: [(&str, Edit, WEdit, ErrorClass, &str, &str, bool); 6] = [
+    let table: [(&str, Edit, WEdit, BlockKind, &str, &str, bool); 6] = [
         (
             "invalid spec",
             |v| v["spec"]["templateRef"]["name"] = json!(""),
             |_| {},
-            ErrorClass::Terminal,
+            BlockKind::InvalidSpec,
             reasons::INVALID_SPEC,
             "",
             true,
@@ -243,7 +243,7 @@ fn blocked_before_apply_table() {
             "template missing",
             |_| {},
             |w| w.template = None,
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
             reasons::TEMPLATE_NOT_FOUND,
             "WorkspaceTemplate default/eks not found",
             true,
@@ -255,7 +255,7 @@ fn blocked_before_apply_table() {
                 v["spec"]["templateRef"] = json!({"name": "eks"});
             },
             |w| w.template = None,
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
             reasons::TEMPLATE_NOT_FOUND,
             "WorkspaceTemplate team-a/eks not found",
             true,
@@ -264,7 +264,7 @@ fn blocked_before_apply_table() {
             "secrets missing",
             |_| {},
             |w| w.missing_secrets = vec!["default/a".into(), "other/b".into()],
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
             reasons::WAITING_FOR_SECRETS,
             "Waiting for secrets: default/a, other/b",
             false,
@@ -273,7 +273,7 @@ fn blocked_before_apply_table() {
             "workspaces not ready",
             |_| {},
             |w| w.unready_workspaces = vec![("vpc".into(), true), ("gone".into(), false)],
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
             reasons::WAITING_FOR_WORKSPACES,
             "Waiting for workspace vpc to be ready, gone",
             false,
@@ -282,7 +282,7 @@ fn blocked_before_apply_table() {
             "unusable variable name",
             |v| v["spec"]["variables"]["bad}name"] = json!("x"),
             |_| {},
-            ErrorClass::Terminal,
+            BlockKind::InvalidSpec,
             reasons::RENDER_FAILED,
             "",
             true,
@@ -296,7 +296,7 @@ fn blocked_before_apply_table() {
         assert!(created(&plan, "Workspace").is_empty(), "{case}");
         assert!(plan.ops.is_empty(), "{case}: {:?}", plan.ops);
         let b = plan.blocked.as_ref().expect(case);
-        assert_eq!((b.class, b.reason), (class, reason), "{case}");
+        assert_eq!((b.kind, b.reason), (class, reason), "{case}");
         if !message.is_empty() {
             assert_eq!(b.message, message, "{case}");
         }
@@ -464,8 +464,8 @@ fn workspace_names_taken_by_other_applies() {
     assert!(plan.ops.is_empty(), "{:?}", plan.ops);
     let b = plan.blocked.as_ref().expect("conflict");
     assert_eq!(
-        (b.class, b.reason),
-        (ErrorClass::Waiting, reasons::NAME_CONFLICT)
+        (b.kind, b.reason),
+        (BlockKind::Waiting, reasons::NAME_CONFLICT)
     );
     assert_eq!(rendered_cond(st(&plan)), ("False", reasons::NAME_CONFLICT));
     assert_eq!(warnings(&plan), vec![reasons::NAME_CONFLICT]);
@@ -652,9 +652,9 @@ fn a_refused_reference_renders_nothing() {
     assert!(plan.ops.is_empty(), "{:?}", plan.ops);
     let b = plan.blocked.as_ref().expect("blocked");
     assert_eq!(
-        (b.class, b.reason),
+        (b.kind, b.reason),
         (
-            ErrorClass::Waiting,
+            BlockKind::Waiting,
             crate::reconcile::grants::REF_NOT_PERMITTED
         )
     );

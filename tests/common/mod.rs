@@ -18,7 +18,9 @@ use capt::actors::gate::SyncGate;
 use capt::actors::observer::{Observer, Outcome};
 use capt::actors::registry::Registry;
 use capt::actors::router::{self, OwnersFn, Route, RouterCtx};
-use capt::actors::{Action, Classify, ErrorClass, ObjectKey, ReconcileCtx, Reconciler};
+use capt::actors::{
+    Action, ErrorCategory, ErrorClass, ObjectKey, ReconcileCtx, Reconciled, Reconciler,
+};
 use capt::actors::{RuntimeSettings, Trigger};
 use capt_load::kubesim;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -53,36 +55,37 @@ pub fn fast_settings() -> RuntimeSettings {
 
 /// A scripted reconcile error.
 #[derive(Debug, thiserror::Error)]
-#[error("scripted {class:?} error: {msg}")]
+#[error("scripted error: {msg}")]
 pub struct TestError {
-    pub class: ErrorClass,
     pub msg: String,
 }
 
-impl TestError {
-    pub fn transient(msg: &str) -> Self {
-        Self {
-            class: ErrorClass::Transient,
-            msg: msg.into(),
-        }
-    }
-    pub fn terminal(msg: &str) -> Self {
-        Self {
-            class: ErrorClass::Terminal,
-            msg: msg.into(),
-        }
-    }
-    pub fn waiting(msg: &str) -> Self {
-        Self {
-            class: ErrorClass::Waiting,
-            msg: msg.into(),
-        }
+impl ErrorCategory for TestError {
+    fn category(&self) -> &'static str {
+        "scripted"
     }
 }
 
-impl Classify for TestError {
-    fn class(&self) -> ErrorClass {
-        self.class
+/// A scripted reconcile that ends with `action`.
+pub fn done(action: Action) -> Reconciled<TestError> {
+    Reconciled::Done(action)
+}
+
+/// A scripted failure, retried with backoff.
+pub fn transient(msg: &str) -> Reconciled<TestError> {
+    Reconciled::Failed(ErrorClass::Transient, TestError { msg: msg.into() })
+}
+
+/// A scripted failure not retried until the generation changes.
+pub fn terminal(msg: &str) -> Reconciled<TestError> {
+    Reconciled::Failed(ErrorClass::Terminal, TestError { msg: msg.into() })
+}
+
+/// A scripted wait for a dependency (not an error), until the next event.
+pub fn waiting(reason: &'static str) -> Reconciled<TestError> {
+    Reconciled::Waiting {
+        reason,
+        action: Action::await_change(),
     }
 }
 
@@ -109,21 +112,21 @@ impl Call {
     }
 }
 
-pub type ReconcileFuture = Pin<Box<dyn Future<Output = Result<Action, TestError>> + Send>>;
+pub type ReconcileFuture = Pin<Box<dyn Future<Output = Reconciled<TestError>> + Send>>;
 pub type Behave = Arc<dyn Fn(Call) -> ReconcileFuture + Send + Sync>;
 
 /// Wraps an async closure as a scripted behaviour.
 pub fn behave<F, Fut>(f: F) -> Behave
 where
     F: Fn(Call) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Action, TestError>> + Send + 'static,
+    Fut: Future<Output = Reconciled<TestError>> + Send + 'static,
 {
     Arc::new(move |c| Box::pin(f(c)))
 }
 
 /// A behaviour that always succeeds and waits for the next change.
 pub fn succeed() -> Behave {
-    behave(|_| async { Ok(Action::await_change()) })
+    behave(|_| async { done(Action::await_change()) })
 }
 
 /// One reconcile as the reconciler saw it when it started.
@@ -188,7 +191,7 @@ impl Reconciler for TestRec {
         &self,
         obj: Arc<ConfigMap>,
         ctx: ReconcileCtx,
-    ) -> impl Future<Output = Result<Action, TestError>> + Send {
+    ) -> impl Future<Output = Reconciled<TestError>> + Send {
         let name = obj.metadata.name.clone().unwrap_or_default();
         let n = {
             let mut counts = self.counts.lock().unwrap();
@@ -224,6 +227,8 @@ pub struct CountingObserver {
     pub retried: AtomicU64,
     pub active: AtomicI64,
     pub outcomes: Mutex<Vec<Outcome>>,
+    /// Class and category of each failed reconcile.
+    pub failures: Mutex<Vec<(ErrorClass, &'static str)>>,
     pub next: Option<Arc<dyn Observer>>,
 }
 
@@ -260,6 +265,12 @@ impl Observer for CountingObserver {
         self.outcomes.lock().unwrap().push(outcome);
         if let Some(n) = &self.next {
             n.finished(kind, outcome, elapsed);
+        }
+    }
+    fn failed(&self, kind: &'static str, class: ErrorClass, category: &'static str) {
+        self.failures.lock().unwrap().push((class, category));
+        if let Some(n) = &self.next {
+            n.failed(kind, class, category);
         }
     }
     fn rate_limited(&self, kind: &'static str) {

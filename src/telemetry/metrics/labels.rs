@@ -134,3 +134,14 @@ pub struct SecretSyncLabels {
     /// Why, e.g. a condition reason.
     pub reason: String,
 }
+
+/// `{controller, class, category}` of a failed reconcile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReconcileErrorLabels {
+    /// Controller name.
+    pub controller: String,
+    /// `transient` or `terminal`.
+    pub class: String,
+    /// What failed: `api`, `conflict`, `encode`, `invalid-spec`, `dependency`.
+    pub category: String,
+}

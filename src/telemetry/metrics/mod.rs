@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 
 pub use labels::{
     ApiRequestLabels, ControllerLabels, EventLabels, KindLabels, QueueLabels, RateLimitScope,
-    ReconcileLabels, ReconcileResult, ScopeLabels, SecretSyncLabels,
+    ReconcileErrorLabels, ReconcileLabels, ReconcileResult, ScopeLabels, SecretSyncLabels,
 };
 
 /// Content type of [`Metrics::encode`]'s output.
@@ -56,6 +56,7 @@ fn secret_sync_histogram() -> Histogram {
 struct Families {
     reconcile_total: Family<ReconcileLabels, Counter>,
     reconcile_errors: Family<ControllerLabels, Counter>,
+    reconcile_errors_by_category: Family<ReconcileErrorLabels, Counter>,
     reconcile_time: HistogramFamily<ControllerLabels>,
     active_workers: Family<ControllerLabels, Gauge>,
     max_concurrent_reconciles: Family<ControllerLabels, Gauge>,
@@ -88,6 +89,7 @@ impl Families {
         Self {
             reconcile_total: Family::default(),
             reconcile_errors: Family::default(),
+            reconcile_errors_by_category: Family::default(),
             reconcile_time: Family::new_with_constructor(reconcile_histogram),
             active_workers: Family::default(),
             max_concurrent_reconciles: Family::default(),
@@ -119,6 +121,13 @@ impl Families {
     fn register(&self, r: &mut Registry) {
         self.tokens.register(r);
         self.triggers.register(r);
+        self.register_controller_runtime(r);
+        self.register_runtime(r);
+        self.register_lifecycle(r);
+    }
+
+    /// controller-runtime's names, so dashboards built for kubebuilder controllers work.
+    fn register_controller_runtime(&self, r: &mut Registry) {
         r.register(
             "controller_runtime_reconcile",
             "Total number of reconciliations per controller",
@@ -164,6 +173,15 @@ impl Families {
             "Total number of retries handled by workqueue",
             self.workqueue_retries.clone(),
         );
+    }
+
+    /// The actor runtime and the API client.
+    fn register_runtime(&self, r: &mut Registry) {
+        r.register(
+            "capt_reconcile_errors",
+            "Reconcile errors by class and category (timeouts and panics are counted elsewhere)",
+            self.reconcile_errors_by_category.clone(),
+        );
         r.register(
             "capt_actors",
             "Live object actors per kind",
@@ -205,6 +223,15 @@ impl Families {
             self.events.clone(),
         );
         r.register(
+            "capt_resync_wakeups",
+            "Objects woken by the periodic resync pass (paced by --resync-rate)",
+            self.resync_wakeups.clone(),
+        );
+    }
+
+    /// Secrets, leadership and template rollouts.
+    fn register_lifecycle(&self, r: &mut Registry) {
+        r.register(
             "capt_secret_sync",
             "Secret sync outcomes by result and reason",
             self.secret_sync.clone(),
@@ -238,11 +265,6 @@ impl Families {
             "capt_template_rollout_pending",
             "Applies waiting in the WorkspaceTemplate rollout queue",
             self.template_rollout_pending.clone(),
-        );
-        r.register(
-            "capt_resync_wakeups",
-            "Objects woken by the periodic resync pass (paced by --resync-rate)",
-            self.resync_wakeups.clone(),
         );
     }
 }
@@ -345,6 +367,18 @@ impl Metrics {
         f.reconcile_time
             .get_or_create(&labels)
             .observe(took.as_secs_f64());
+    }
+
+    /// A reconcile failed with an error of `class` and `category`.
+    pub fn reconcile_error(&self, controller_name: &str, class: &str, category: &str) {
+        self.f()
+            .reconcile_errors_by_category
+            .get_or_create(&ReconcileErrorLabels {
+                controller: controller_name.to_owned(),
+                class: class.to_owned(),
+                category: category.to_owned(),
+            })
+            .inc();
     }
 
     /// A reconcile started (active workers +1).
