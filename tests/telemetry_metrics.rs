@@ -17,6 +17,7 @@ const COUNTERS: &[&str] = &[
     "capt_status_writes_total",
     "capt_status_writes_skipped_total",
     "capt_events_total",
+    "capt_events_dropped_total",
     "capt_secret_sync_total",
     "capt_leader_changes_total",
     "capt_template_rollout_queued_total",

@@ -94,6 +94,17 @@ pub struct RunArgs {
     /// Client-side burst of API requests.
     #[arg(long, default_value_t = 400)]
     pub kube_api_burst: u32,
+    /// Kubernetes Events sent per second: their own budget, apart from `--kube-api-qps` (0:
+    /// unlimited). Events wait in a queue and never delay a reconcile.
+    #[arg(long, default_value_t = 50)]
+    pub event_qps: u32,
+    /// Burst of Events sent.
+    #[arg(long, default_value_t = 200)]
+    pub event_burst: u32,
+    /// Events waiting to be sent; when the queue is full new Events are dropped (and counted in
+    /// `capt_events_dropped_total`).
+    #[arg(long, default_value_t = 4096)]
+    pub event_queue: usize,
     /// Sustained reconciles per second for one object, of those the controller schedules itself
     /// (retries, requeues, timers, resync); watch events are not paced by it.
     #[arg(long, default_value_t = 1)]
@@ -411,6 +422,12 @@ async fn manager_config(args: &RunArgs, client: &kube::Client) -> ManagerConfig 
         tokens: Some(
             crate::controllers::tokens::resolve(args.token_mode, args.token_refresh_interval).await,
         ),
+        events: crate::client::events::EventLimits {
+            qps: args.event_qps,
+            burst: args.event_burst,
+            queue: args.event_queue,
+            ..Default::default()
+        },
     }
 }
 

@@ -1,40 +1,71 @@
-//! Kubernetes Events, deduplicated like client-go's recorder (a repeat of the same object, type,
-//! reason and message bumps `count` on the existing Event) and rate-limited per object.
+//! Kubernetes Events, sent in the background on their own budget. A reconcile hands its Events
+//! to a bounded queue and never waits for them; one sender takes them from the queue, lets the
+//! [`Correlator`] decide (combine similar ones, bump repeats, per-object budget, as client-go's
+//! recorder does) and sends them at most `qps` per second — a budget of their own, apart from
+//! the client-wide limit the reconciles share (the client layer leaves Event requests to it).
+//! When the queue is full, Events are dropped and counted, as client-go drops them.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::Instrument;
 
+use super::event_correlator::{Correlated, Correlator, Subject};
 pub use crate::reconcile::outcome::{EventSpec, EventType};
 
 /// Counts published, deduplicated and dropped Events.
 pub trait EventObserver: Send + Sync + 'static {
+    /// `outcome`: `created`, `aggregated` (a repeat bumped an existing Event), `failed`,
+    /// `dropped` (over the object's budget) or `queue-full`.
     fn event(&self, kind: &str, type_: EventType, reason: &str, outcome: &'static str);
 }
 
-/// Distinct (object, type, reason, message) keys remembered for deduplication.
-const CACHE_LIMIT: usize = 4096;
+/// The Events' budget (flags `--event-qps`, `--event-burst`, `--event-queue`).
+#[derive(Clone, Copy, Debug)]
+pub struct EventLimits {
+    /// Event requests per second (0: unlimited).
+    pub qps: u32,
+    pub burst: u32,
+    /// Events waiting to be sent before new ones are dropped.
+    pub queue: usize,
+    /// Events per object before its budget is spent, refilled one per `refill`.
+    pub per_object_burst: u32,
+    pub per_object_refill: Duration,
+}
 
-type DedupKey = (String, EventType, String, String);
-/// Namespace, name and count of the Event recorded for a key.
-type Recorded = (String, String, i32);
+impl Default for EventLimits {
+    fn default() -> Self {
+        Self {
+            qps: 50,
+            burst: 200,
+            queue: 4096,
+            per_object_burst: 25,
+            per_object_refill: Duration::from_secs(300),
+        }
+    }
+}
 
+/// One reconcile's Events about one object, and the span their sending belongs to.
+struct Batch {
+    obj: ObjectReference,
+    events: Vec<EventSpec>,
+    span: tracing::Span,
+}
+
+/// The handle reconciles publish through (cheap to clone).
 #[derive(Clone)]
 pub struct EventRecorder {
-    client: Client,
-    component: String,
-    seen: Arc<Mutex<HashMap<DedupKey, Recorded>>>,
-    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    queue: mpsc::Sender<Batch>,
     observer: Arc<dyn EventObserver>,
-    /// Events being sent at once (they are sent in the background).
-    inflight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Reference to `obj` as an Event's involvedObject.
@@ -51,86 +82,179 @@ pub fn object_reference<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReferen
 }
 
 impl EventRecorder {
-    /// `burst` Events per object, refilled at one per `refill_secs` (client-go: 25 and 300).
+    /// A recorder and the sender that drains its queue (run it, e.g. as background work that
+    /// shutdown waits for; it ends when every recorder is dropped and the queue is empty).
+    /// The sender stops taking new Events once `stop` completes, sends what is queued, and ends.
     pub fn new(
         client: Client,
         component: &str,
-        burst: u32,
-        refill_secs: u64,
+        limits: EventLimits,
         observer: Arc<dyn EventObserver>,
-    ) -> Self {
-        let quota = Quota::with_period(std::time::Duration::from_secs(refill_secs.max(1)))
-            .expect("non-zero period")
-            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self {
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, impl Future<Output = ()> + Send + 'static) {
+        let (tx, rx) = mpsc::channel(limits.queue.max(1));
+        let sender = Sender {
             client,
             component: component.to_string(),
-            seen: Arc::default(),
-            limiter: Arc::new(RateLimiter::keyed(quota)),
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| component.to_string()),
+            correlator: Correlator::new(limits.per_object_burst, limits.per_object_refill),
+            limiter: NonZeroU32::new(limits.qps).map(|qps| {
+                let burst = NonZeroU32::new(limits.burst.max(limits.qps)).unwrap_or(qps);
+                RateLimiter::direct(Quota::per_second(qps).allow_burst(burst))
+            }),
+            observer: observer.clone(),
+        };
+        let recorder = Self {
+            queue: tx,
             observer,
-            inflight: Arc::new(tokio::sync::Semaphore::new(32)),
+        };
+        (recorder, sender.run(rx, stop))
+    }
+
+    /// Queue `events` about `obj`; never waits. The sending is recorded in `span`.
+    pub fn publish(&self, obj: ObjectReference, events: Vec<EventSpec>, span: tracing::Span) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(e) = (self.queue).try_send(Batch { obj, events, span }) {
+            let b = match e {
+                mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b) => b,
+            };
+            let kind = b.obj.kind.as_deref().unwrap_or_default();
+            for ev in &b.events {
+                self.observer
+                    .event(kind, ev.type_, &ev.reason, "queue-full");
+            }
+            tracing::debug!(
+                kind,
+                events = b.events.len(),
+                "event queue full; events dropped"
+            );
+        }
+    }
+}
+
+struct Sender {
+    client: Client,
+    component: String,
+    instance: String,
+    correlator: Correlator,
+    limiter: Option<DefaultDirectRateLimiter>,
+    observer: Arc<dyn EventObserver>,
+}
+
+impl Sender {
+    async fn run(mut self, mut rx: mpsc::Receiver<Batch>, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        let mut stopping = false;
+        loop {
+            let batch = tokio::select! {
+                b = rx.recv() => b,
+                () = &mut stop, if !stopping => {
+                    stopping = true;
+                    rx.close();
+                    continue;
+                }
+            };
+            let Some(batch) = batch else { break };
+            let span = batch.span.clone();
+            self.send_batch(batch).instrument(span).await;
         }
     }
 
-    /// Publish `ev` about `obj`. Failures are logged, never returned: Events are best effort.
-    pub async fn publish(&self, obj: &ObjectReference, ev: &EventSpec) {
-        let Ok(_permit) = self.inflight.acquire().await else {
-            return;
-        };
-        let kind = obj.kind.clone().unwrap_or_default();
-        let ns = obj.namespace.clone().unwrap_or_else(|| "default".into());
-        let name = obj.name.clone().unwrap_or_default();
-        let obj_key = format!("{kind}/{ns}/{name}");
-        let key: DedupKey = (
-            obj_key.clone(),
-            ev.type_,
-            ev.reason.clone(),
-            ev.message.clone(),
-        );
-        let now = k8s_openapi::jiff::Timestamp::now();
-        let existing = {
-            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.get(&key).cloned()
-        };
-        if self.limiter.check_key(&obj_key).is_err() {
-            self.observer.event(&kind, ev.type_, &ev.reason, "dropped");
-            return;
-        }
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        if let Some((ev_ns, ev_name, count)) = existing {
-            let api: Api<Event> = Api::namespaced(self.client.clone(), &ev_ns);
-            let patch = json!({"count": count + 1, "lastTimestamp": Time(now)});
-            match api
-                .patch(&ev_name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
+    async fn send_batch(&mut self, b: Batch) {
+        let kind = b.obj.kind.clone().unwrap_or_default();
+        let ns = b.obj.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = b.obj.name.clone().unwrap_or_default();
+        for ev in &b.events {
+            let subject = Subject {
+                object: format!("{kind}/{ns}/{name}"),
+                type_: ev.type_,
+                reason: ev.reason.clone(),
+            };
+            let outcome = match self
+                .correlator
+                .correlate(&subject, &ev.message, Instant::now())
             {
-                Ok(_) => {
-                    self.remember(key, ev_ns, ev_name, count + 1);
-                    self.observer
-                        .event(&kind, ev.type_, &ev.reason, "aggregated");
-                    return;
+                Correlated::Drop => "dropped",
+                Correlated::Bump {
+                    namespace,
+                    name: ev_name,
+                    count,
+                    message,
+                } => {
+                    self.ready().await;
+                    match self.bump(&namespace, &ev_name, count, &message).await {
+                        Ok(()) => {
+                            let now = Instant::now();
+                            let c = &mut self.correlator;
+                            c.recorded(&subject, message, namespace, ev_name, count, now);
+                            "aggregated"
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "event patch failed; creating a new one");
+                            self.correlator.forget(&subject, &message);
+                            self.create(&b.obj, &subject, &ns, &name, ev, message).await
+                        }
+                    }
                 }
-                Err(e) => tracing::debug!(error = %e, "event patch failed; creating a new one"),
-            }
+                Correlated::Create { message } => {
+                    self.ready().await;
+                    self.create(&b.obj, &subject, &ns, &name, ev, message).await
+                }
+            };
+            self.observer.event(&kind, ev.type_, &ev.reason, outcome);
         }
+    }
+
+    /// Wait for the Events' own budget.
+    async fn ready(&self) {
+        if let Some(l) = &self.limiter {
+            l.until_ready().await;
+        }
+    }
+
+    async fn bump(
+        &self,
+        ns: &str,
+        name: &str,
+        count: i32,
+        message: &str,
+    ) -> Result<(), kube::Error> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), ns);
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let patch = json!({"count": count, "lastTimestamp": Time(now), "message": message});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+    }
+
+    async fn create(
+        &mut self,
+        obj: &ObjectReference,
+        subject: &Subject,
+        ns: &str,
+        name: &str,
+        ev: &EventSpec,
+        message: String,
+    ) -> &'static str {
+        let now = k8s_openapi::jiff::Timestamp::now();
         let event = Event {
             metadata: ObjectMeta {
                 name: Some(format!("{}.{:x}", name, now.as_nanosecond())),
-                namespace: Some(ns.clone()),
+                namespace: Some(ns.to_string()),
                 ..Default::default()
             },
             involved_object: obj.clone(),
             reason: Some(ev.reason.clone()),
-            message: Some(ev.message.clone()),
+            message: Some(message.clone()),
             type_: Some(ev.type_.as_str().into()),
             count: Some(1),
             first_timestamp: Some(Time(now)),
             last_timestamp: Some(Time(now)),
             event_time: Some(MicroTime(now)),
             reporting_component: Some(self.component.clone()),
-            reporting_instance: Some(
-                std::env::var("POD_NAME").unwrap_or_else(|_| self.component.clone()),
-            ),
+            reporting_instance: Some(self.instance.clone()),
             action: Some(ev.reason.clone()),
             source: Some(EventSource {
                 component: Some(self.component.clone()),
@@ -138,23 +262,17 @@ impl EventRecorder {
             }),
             ..Default::default()
         };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), ns);
         match api.create(&PostParams::default(), &event).await {
             Ok(created) => {
-                self.remember(key, ns, created.name_any(), 1);
-                self.observer.event(&kind, ev.type_, &ev.reason, "created");
+                let (at, ev_name) = (Instant::now(), created.name_any());
+                (self.correlator).recorded(subject, message, ns.to_string(), ev_name, 1, at);
+                "created"
             }
             Err(e) => {
-                tracing::warn!(error = %e, reason = %ev.reason, object = %obj_key, "could not record event");
-                self.observer.event(&kind, ev.type_, &ev.reason, "failed");
+                tracing::warn!(error = %e, reason = %ev.reason, object = %subject.object, "could not record event");
+                "failed"
             }
         }
-    }
-
-    fn remember(&self, key: DedupKey, ns: String, name: String, count: i32) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= CACHE_LIMIT && !seen.contains_key(&key) {
-            seen.clear();
-        }
-        seen.insert(key, (ns, name, count));
     }
 }

@@ -179,7 +179,8 @@ where
         let observer = self.layer.observer.clone();
         Box::pin(
             async move {
-                if let Some(l) = limiter.filter(|_| verb != "watch")
+                // Events have a budget of their own (`events::EventLimits`).
+                if let Some(l) = limiter.filter(|_| verb != "watch" && resource != "events")
                     && l.check().is_err()
                 {
                     observer.rate_limited();

@@ -2,6 +2,7 @@
 //! span per call, the status writer and the Event recorder.
 
 pub mod diff;
+pub mod event_correlator;
 pub mod events;
 pub mod layer;
 pub mod status;

@@ -30,7 +30,7 @@ pub struct Ctx {
     pub shared_template_namespace: String,
     /// EKS token handling (`None`: the connection kubeconfig is copied as it is).
     pub tokens: Option<super::tokens::TokenConfig>,
-    /// Stops the controller's tasks; tracks its background Event sends.
+    /// Stops the controller's tasks; tracks the Event sender.
     pub shutdown: Shutdown,
 }
 
@@ -44,18 +44,27 @@ impl Ctx {
         metrics: Metrics,
         cfg: &super::manager::ManagerConfig,
     ) -> SharedCtx {
+        let shutdown = Shutdown::default();
+        let (events, sender) = EventRecorder::new(
+            client.clone(),
+            "capt",
+            cfg.events,
+            Arc::new(metrics.clone()),
+            shutdown.triggered(),
+        );
+        shutdown.spawn_background(sender);
         Arc::new(Ctx {
-            client: client.clone(),
+            client,
             world,
             status: StatusWriter::new(Arc::new(metrics.clone())),
-            events: EventRecorder::new(client, "capt", 25, 300, Arc::new(metrics.clone())),
+            events,
             metrics: metrics.clone(),
             freshness: Freshness::default(),
             waiters: Waiters::default(),
             rollout: Arc::new(super::rollout::Rollout::new(metrics)),
             shared_template_namespace: cfg.shared_namespace(),
             tokens: cfg.tokens.clone(),
-            shutdown: Shutdown::default(),
+            shutdown,
         })
     }
 }

@@ -66,13 +66,18 @@ async fn fetch_secret(
     }))
 }
 
-/// The CAPTCluster of the control plane's Cluster: `None` while its Cluster is not known,
-/// `Some(None)` when its infrastructure is not a cached CAPTCluster.
-#[allow(clippy::option_option)]
-fn infra_of(
-    ctx: &SharedCtx,
-    cp: &CAPTControlPlane,
-) -> Option<Option<Arc<crate::api::CAPTCluster>>> {
+/// What the control plane's Cluster has as its infrastructure, as far as the caches tell.
+enum Infra {
+    /// The Cluster is not known yet.
+    NoCluster,
+    /// Another kind, or none.
+    Other,
+    /// A CAPTCluster the cache does not hold yet.
+    Pending,
+    Found(Arc<crate::api::CAPTCluster>),
+}
+
+fn infra_of(ctx: &SharedCtx, cp: &CAPTControlPlane) -> Infra {
     let ns = cp.namespace().unwrap_or_default();
     let w = &ctx.world;
     // Before Cluster API sets the owner, the Cluster of the same name that names this control
@@ -85,9 +90,16 @@ fn infra_of(
                     && r.name.as_deref() == Some(cp.name_any().as_str())
             })
         }),
-    }?;
+    };
+    let Some(cluster) = cluster else {
+        return Infra::NoCluster;
+    };
     let lookup = |name: &str| get(&w.captclusters, &ns, name);
-    Some(crate::reconcile::controlplane::infrastructure_captcluster(&cluster, &lookup).flatten())
+    match crate::reconcile::controlplane::infrastructure_captcluster(&cluster, &lookup) {
+        None => Infra::Other,
+        Some(None) => Infra::Pending,
+        Some(Some(cc)) => Infra::Found(cc),
+    }
 }
 
 /// The VPC Workspace the EKS Workspace waits for, from the caches (see
@@ -116,25 +128,26 @@ impl Decide for ControlPlane {
 
     /// A new control plane joins the trace of its cluster's CAPTCluster (one trace per cluster).
     fn trace_peer(ctx: &SharedCtx, cp: &CAPTControlPlane) -> Option<SpanContext> {
-        match infra_of(ctx, cp)? {
-            Some(cc) => lineage::join(cp.meta(), cc.meta()),
-            None => None,
+        match infra_of(ctx, cp) {
+            Infra::Found(cc) => lineage::join(cp.meta(), cc.meta()),
+            _ => None,
         }
     }
 
     /// The CAPTCluster starts a cluster's trace (at its first reconcile, before it creates its
     /// apply): a new control plane records its own only once it has joined that one, or when
-    /// there is none to join (an update, another infrastructure kind, no CAPTCluster). Until its
-    /// Cluster owns it, it cannot tell.
+    /// there is none to join (an update, another infrastructure kind). Until its Cluster owns it,
+    /// it cannot tell; a CAPTCluster the Cluster names but the cache does not hold yet will start
+    /// the trace, so the control plane waits for it too.
     fn records_trace(ctx: &SharedCtx, cp: &CAPTControlPlane) -> bool {
         let updating = matches!(
             lineage::lineage(cp.meta()),
             Lineage::Root { step } if step.phase == Phase::Update
         );
         match infra_of(ctx, cp) {
-            None => false,
-            Some(None) => true,
-            Some(Some(cc)) => updating || lineage::join(cp.meta(), cc.meta()).is_some(),
+            Infra::NoCluster | Infra::Pending => false,
+            Infra::Other => true,
+            Infra::Found(cc) => updating || lineage::join(cp.meta(), cc.meta()).is_some(),
         }
     }
 

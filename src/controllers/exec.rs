@@ -9,7 +9,6 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tracing::Instrument;
 
 use super::context::Ctx;
 use super::error::{ControllerError, status_code};
@@ -241,17 +240,10 @@ fn publish_events<K: Resource<DynamicType = ()>>(ctx: &Ctx, obj: &K, events: &[E
     if events.is_empty() {
         return;
     }
-    let (r, events, recorder) = (object_reference(obj), events.to_vec(), ctx.events.clone());
     // A child of the reconcile span, so the sends show in the object's trace.
     let span = tracing::info_span!("publish events", capt.events = events.len());
-    ctx.shutdown.spawn_background(
-        async move {
-            for ev in &events {
-                recorder.publish(&r, ev).await;
-            }
-        }
-        .instrument(span),
-    );
+    ctx.events
+        .publish(object_reference(obj), events.to_vec(), span);
 }
 
 /// Apply `plan` for `obj` (of kind `kind`). Status is written last, and only when it differs.

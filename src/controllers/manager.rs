@@ -39,6 +39,8 @@ pub struct ManagerConfig {
     pub shared_template_namespace: String,
     /// EKS token handling (`None`: the connection kubeconfig is copied as it is).
     pub tokens: Option<super::tokens::TokenConfig>,
+    /// The Events' own budget and queue.
+    pub events: crate::client::events::EventLimits,
 }
 
 impl ManagerConfig {

@@ -89,8 +89,10 @@ impl StatusObserver for Metrics {
 
 impl EventObserver for Metrics {
     fn event(&self, kind: &str, type_: EventType, reason: &str, outcome: &'static str) {
-        if outcome == "created" || outcome == "aggregated" {
-            Metrics::event(self, kind, type_.as_str(), reason);
+        match outcome {
+            "created" | "aggregated" => Metrics::event(self, kind, type_.as_str(), reason),
+            "dropped" => self.event_dropped("budget"),
+            cause => self.event_dropped(cause),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Counters are registered without their `_total` suffix: prometheus-client appends it, so the
 //! exposed names are exactly `controller_runtime_reconcile_total`, `capt_events_total`, ….
 
+mod event_drops;
 mod labels;
 mod tokens;
 mod triggers;
@@ -82,6 +83,7 @@ struct Families {
     resync_wakeups: Family<KindLabels, Counter>,
     tokens: tokens::TokenMetrics,
     triggers: triggers::TriggerMetrics,
+    event_drops: event_drops::EventDropMetrics,
 }
 
 impl Families {
@@ -115,12 +117,14 @@ impl Families {
             resync_wakeups: Family::default(),
             tokens: tokens::TokenMetrics::new(),
             triggers: triggers::TriggerMetrics::default(),
+            event_drops: event_drops::EventDropMetrics::default(),
         }
     }
 
     fn register(&self, r: &mut Registry) {
         self.tokens.register(r);
         self.triggers.register(r);
+        self.event_drops.register(r);
         self.register_controller_runtime(r);
         self.register_runtime(r);
         self.register_lifecycle(r);
