@@ -10,7 +10,7 @@
 #   TF_DELAY=uniform:1s-3s   simulated terraform apply time
 #   TIMEOUT_PER_1K=300       seconds allowed per 1000 clusters (at least 300)
 #   QUIET_SECS=10
-#   EXTRA_ARGS=...           passed to every `capt-load run` (default: raised controller QPS/burst)
+#   EXTRA_ARGS=...           passed to every `capt-load run` (default: raised controller QPS/burst and Event budget)
 #   OUT=load/results         report directories: $OUT/<runtime>-<size>/
 #   SKIP_BUILD=1             reuse target/bench-bin
 set -euo pipefail
@@ -25,7 +25,7 @@ TIMEOUT_PER_1K=${TIMEOUT_PER_1K:-300}
 QUIET_SECS=${QUIET_SECS:-10}
 # The controller's client limit (default 200/s) would be the bottleneck of these runs, not the
 # runtimes under test: both get the same raised limit.
-EXTRA_ARGS=${EXTRA_ARGS:---controller-arg=--kube-api-qps=2000 --controller-arg=--kube-api-burst=4000}
+EXTRA_ARGS=${EXTRA_ARGS:---controller-arg=--kube-api-qps=2000 --controller-arg=--kube-api-burst=4000 --controller-arg=--event-qps=500 --controller-arg=--event-burst=1000}
 OUT=${OUT:-load/results}
 BIN=target/bench-bin
 

@@ -54,6 +54,16 @@ impl Default for EventLimits {
     }
 }
 
+/// Lanes sending Events at once (one object's Events always take the same lane).
+const LANES: usize = 16;
+
+fn lane_of(obj: &ObjectReference) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&obj.kind, &obj.namespace, &obj.name).hash(&mut h);
+    h.finish() as usize
+}
+
 /// One reconcile's Events about one object, and the span their sending belongs to.
 struct Batch {
     obj: ObjectReference,
@@ -97,7 +107,10 @@ impl EventRecorder {
             client,
             component: component.to_string(),
             instance: std::env::var("POD_NAME").unwrap_or_else(|_| component.to_string()),
-            correlator: Correlator::new(limits.per_object_burst, limits.per_object_refill),
+            correlator: std::sync::Mutex::new(Correlator::new(
+                limits.per_object_burst,
+                limits.per_object_refill,
+            )),
             limiter: NonZeroU32::new(limits.qps).map(|qps| {
                 let burst = NonZeroU32::new(limits.burst.max(limits.qps)).unwrap_or(qps);
                 RateLimiter::direct(Quota::per_second(qps).allow_burst(burst))
@@ -138,31 +151,58 @@ struct Sender {
     client: Client,
     component: String,
     instance: String,
-    correlator: Correlator,
+    correlator: std::sync::Mutex<Correlator>,
     limiter: Option<DefaultDirectRateLimiter>,
     observer: Arc<dyn EventObserver>,
 }
 
 impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Batch>, stop: impl Future<Output = ()>) {
+    /// Batches go to [`LANES`] lanes by object, so Events about different objects are sent
+    /// concurrently (the budget, not one request's round trip, bounds the rate) while those about
+    /// one object stay in order (repeats find the Event they repeat).
+    async fn run(self, mut rx: mpsc::Receiver<Batch>, stop: impl Future<Output = ()>) {
+        let this = Arc::new(self);
+        let mut lanes = Vec::with_capacity(LANES);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..LANES {
+            // One batch waiting per lane: the queue's bound stays what `--event-queue` says.
+            let (tx, mut lane) = mpsc::channel::<Batch>(1);
+            lanes.push(tx);
+            let this = this.clone();
+            tasks.spawn(async move {
+                while let Some(b) = lane.recv().await {
+                    let span = b.span.clone();
+                    this.send_batch(b).instrument(span).await;
+                }
+            });
+        }
         let mut stop = std::pin::pin!(stop);
         let mut stopping = false;
         loop {
             let batch = tokio::select! {
                 b = rx.recv() => b,
                 () = &mut stop, if !stopping => {
+                    // Stop taking new Events; what is queued is still sent.
                     stopping = true;
                     rx.close();
                     continue;
                 }
             };
             let Some(batch) = batch else { break };
-            let span = batch.span.clone();
-            self.send_batch(batch).instrument(span).await;
+            let lane = lane_of(&batch.obj) % LANES;
+            if lanes[lane].send(batch).await.is_err() {
+                break;
+            }
         }
+        drop(lanes);
+        while tasks.join_next().await.is_some() {}
     }
 
-    async fn send_batch(&mut self, b: Batch) {
+    fn correlator(&self) -> std::sync::MutexGuard<'_, Correlator> {
+        self.correlator.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn send_batch(&self, b: Batch) {
         let kind = b.obj.kind.clone().unwrap_or_default();
         let ns = b.obj.namespace.clone().unwrap_or_else(|| "default".into());
         let name = b.obj.name.clone().unwrap_or_default();
@@ -172,10 +212,10 @@ impl Sender {
                 type_: ev.type_,
                 reason: ev.reason.clone(),
             };
-            let outcome = match self
-                .correlator
-                .correlate(&subject, &ev.message, Instant::now())
-            {
+            let decided = self
+                .correlator()
+                .correlate(&subject, &ev.message, Instant::now());
+            let outcome = match decided {
                 Correlated::Drop => "dropped",
                 Correlated::Bump {
                     namespace,
@@ -187,13 +227,13 @@ impl Sender {
                     match self.bump(&namespace, &ev_name, count, &message).await {
                         Ok(()) => {
                             let now = Instant::now();
-                            let c = &mut self.correlator;
+                            let mut c = self.correlator();
                             c.recorded(&subject, message, namespace, ev_name, count, now);
                             "aggregated"
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "event patch failed; creating a new one");
-                            self.correlator.forget(&subject, &message);
+                            self.correlator().forget(&subject, &message);
                             self.create(&b.obj, &subject, &ns, &name, ev, message).await
                         }
                     }
@@ -230,7 +270,7 @@ impl Sender {
     }
 
     async fn create(
-        &mut self,
+        &self,
         obj: &ObjectReference,
         subject: &Subject,
         ns: &str,
@@ -266,7 +306,8 @@ impl Sender {
         match api.create(&PostParams::default(), &event).await {
             Ok(created) => {
                 let (at, ev_name) = (Instant::now(), created.name_any());
-                (self.correlator).recorded(subject, message, ns.to_string(), ev_name, 1, at);
+                let mut c = self.correlator();
+                c.recorded(subject, message, ns.to_string(), ev_name, 1, at);
                 "created"
             }
             Err(e) => {
