@@ -16,9 +16,18 @@ use super::reconciler::Trigger;
 /// Span links kept per wake-up; further events are counted but not linked.
 pub const MAX_LINKS: usize = 8;
 
+/// [`Inbox::idle`] states: the actor has work (or may soon), it has none, or it had none at the
+/// last sweep too (the next sweep may put it to sleep).
+const BUSY: u8 = 0;
+const IDLE: u8 = 1;
+const IDLE_SEEN: u8 = 2;
+
 #[derive(Default)]
 pub struct Inbox {
     pending: AtomicBool,
+    /// Whether the actor has nothing to do (no reconcile, timer, retry or wake-up), see
+    /// [`Inbox::set_idle`] and [`Inbox::sleepy`].
+    idle: std::sync::atomic::AtomicU8,
     /// resourceVersion of the owned object last dispatched (0 = none), to skip re-list echoes.
     last_rv: AtomicU64,
     state: Mutex<Pending>,
@@ -57,6 +66,9 @@ impl Inbox {
 
     /// Take everything recorded so far.
     pub fn drain(&self) -> Pending {
+        // Busy before the wake-up is taken: a sweep that no longer sees it pending sees the
+        // actor busy (see `Registry::sweep`).
+        self.idle.store(BUSY, Ordering::Release);
         self.pending.store(false, Ordering::Release);
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut *st)
@@ -72,6 +84,37 @@ impl Inbox {
     /// the generation the status reports.)
     pub fn is_own_status_write(&self, rv: u64) -> bool {
         rv != 0 && self.writes.last_status() == rv
+    }
+
+    /// The actor says whether it has nothing to do.
+    pub fn set_idle(&self, idle: bool) {
+        if !idle {
+            self.idle.store(BUSY, Ordering::Release);
+        } else {
+            let _ = (self.idle).compare_exchange(BUSY, IDLE, Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+
+    /// Called by each sweep: true when the actor was idle at the previous sweep and still is,
+    /// with no wake-up waiting (it may be put to sleep); an idle actor seen for the first time is
+    /// remembered for the next sweep.
+    pub fn sleepy(&self) -> bool {
+        if self.is_pending() {
+            return false;
+        }
+        match self.idle.load(Ordering::Acquire) {
+            IDLE_SEEN => true,
+            IDLE => {
+                let _ = (self.idle).compare_exchange(
+                    IDLE,
+                    IDLE_SEEN,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                false
+            }
+            _ => false,
+        }
     }
 
     /// Remember the owned object's resourceVersion; false when it was already dispatched.
@@ -96,6 +139,21 @@ mod tests {
         assert_eq!(p.events, 100);
         assert!(!inbox.is_pending());
         assert!(inbox.push(Trigger::Requeue, None));
+    }
+
+    #[test]
+    fn an_actor_is_sleepy_only_when_idle_over_two_sweeps_with_nothing_pending() {
+        let inbox = Inbox::default();
+        assert!(!inbox.sleepy(), "busy");
+        inbox.set_idle(true);
+        assert!(!inbox.sleepy(), "first sweep only remembers");
+        assert!(inbox.sleepy());
+        inbox.set_idle(false);
+        assert!(!inbox.sleepy());
+        inbox.set_idle(true);
+        assert!(!inbox.sleepy());
+        inbox.push(Trigger::Event("Secret"), None);
+        assert!(!inbox.sleepy(), "a wake-up is waiting");
     }
 
     #[test]

@@ -147,8 +147,29 @@ impl<R: Reconciler> ObjectActor<R> {
         }
     }
 
-    /// Start a reconcile if there is a reason to and nothing holds it back.
+    /// Start a reconcile if there is a reason to and nothing holds it back; then tell the
+    /// registry whether the actor has anything left to do.
     fn kick(&mut self, ctx: &mut Context<Self>) {
+        self.kick_now(ctx);
+        self.note_idle();
+    }
+
+    /// Idle: nothing running, waiting, armed or remembered that a fresh actor would not rebuild
+    /// from the cache. An idle actor may be put to sleep (see `Registry::sweep`).
+    fn note_idle(&self) {
+        let idle = !self.in_flight
+            && !self.dirty
+            && !self.stopping
+            && self.next.is_none()
+            && self.deferred.is_none()
+            && self.retry.is_none()
+            && self.requeue.is_none()
+            && self.timers.is_empty()
+            && self.admission == AdmitState::default();
+        self.inbox.set_idle(idle);
+    }
+
+    fn kick_now(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             return;
         }
@@ -396,6 +417,7 @@ impl<R: Reconciler> ObjectActor<R> {
         if self.dirty || self.inbox.is_pending() {
             self.kick(ctx);
         }
+        self.note_idle();
     }
 
     /// A failed reconcile: a transient failure retries with backoff, a terminal one waits for a

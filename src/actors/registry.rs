@@ -24,8 +24,13 @@ pub trait Dispatch: Send + Sync + 'static {
     fn ensure(&self, key: &ObjectKey, rv: u64, trigger: Trigger, link: Option<SpanContext>);
     /// Stop and forget the actor of `key`.
     fn stop(&self, key: &ObjectKey);
+    /// Every object with an actor, awake or asleep.
     fn keys(&self) -> Vec<ObjectKey>;
+    /// Actors awake.
     fn len(&self) -> usize;
+    /// Put to sleep the actors idle since the previous sweep (see [`Registry::sweep`]); returns
+    /// how many.
+    fn sweep(&self) -> usize;
     /// Actors with a wake-up they have not taken yet (the "queue depth").
     fn pending(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -40,6 +45,9 @@ struct Entry<R: Reconciler> {
 
 pub struct Registry<R: Reconciler> {
     actors: DashMap<ObjectKey, Entry<R>>,
+    /// Objects whose idle actor was put to sleep: the next wake-up starts a new one, which
+    /// reconciles from the cache as any actor does on start.
+    asleep: dashmap::DashSet<ObjectKey>,
     reconciler: Arc<R>,
     shared: Arc<Shared>,
     arbiters: Arc<Vec<ArbiterHandle>>,
@@ -50,6 +58,7 @@ impl<R: Reconciler> Registry<R> {
     pub fn new(reconciler: Arc<R>, shared: Arc<Shared>, arbiters: Arc<Vec<ArbiterHandle>>) -> Self {
         Self {
             actors: DashMap::new(),
+            asleep: dashmap::DashSet::new(),
             reconciler,
             shared,
             arbiters,
@@ -95,34 +104,34 @@ impl<R: Reconciler> Dispatch for Registry<R> {
     }
 
     fn wake(&self, key: &ObjectKey, trigger: Trigger, link: Option<SpanContext>) -> bool {
-        let Some((addr, inbox)) = self
-            .actors
-            .get(key)
-            .map(|e| (e.addr.clone(), e.inbox.clone()))
-        else {
-            return false;
-        };
-        self.send_wake(&addr, &inbox, trigger, link);
-        true
+        // The wake-up is pushed while the entry is held, so a sweep (which removes entries under
+        // the same lock) either sees it pending or is over before it.
+        if let Some(e) = self.actors.get(key) {
+            self.send_wake(&e.addr, &e.inbox, trigger, link);
+            return true;
+        }
+        if self.asleep.contains(key) {
+            self.ensure(key, 0, trigger, link);
+            return true;
+        }
+        false
     }
 
     fn ensure(&self, key: &ObjectKey, rv: u64, trigger: Trigger, link: Option<SpanContext>) {
         if !self.shared.accepting() {
             return;
         }
-        let (addr, inbox, fresh) = {
-            let mut created = false;
-            let e = self.actors.entry(key.clone()).or_insert_with(|| {
-                created = true;
-                self.spawn(key)
-            });
-            (e.addr.clone(), e.inbox.clone(), created)
-        };
+        self.asleep.remove(key);
+        let mut created = false;
+        let e = self.actors.entry(key.clone()).or_insert_with(|| {
+            created = true;
+            self.spawn(key)
+        });
         // A new actor reconciles on start; an existing one only for a version it has not seen
         // and did not write itself.
-        let own_write = inbox.is_own_status_write(rv);
-        if inbox.note_version(rv) && !fresh && !own_write {
-            self.send_wake(&addr, &inbox, trigger, link);
+        let own_write = e.inbox.is_own_status_write(rv);
+        if e.inbox.note_version(rv) && !created && !own_write {
+            self.send_wake(&e.addr, &e.inbox, trigger, link);
         }
     }
 
@@ -131,10 +140,39 @@ impl<R: Reconciler> Dispatch for Registry<R> {
             e.addr.do_send(Stop);
             self.shared.observer.actors(self.reconciler.kind(), -1);
         }
+        // After the entry is gone no sweep can put this object to sleep again.
+        self.asleep.remove(key);
+    }
+
+    fn sweep(&self) -> usize {
+        let mut slept = 0;
+        for key in self
+            .actors
+            .iter()
+            .map(|e| e.key().clone())
+            .collect::<Vec<_>>()
+        {
+            // Marked asleep before the entry goes (under its lock): a wake-up that misses the
+            // entry finds the mark and starts a new actor.
+            let sleepy = |k: &ObjectKey, e: &Entry<R>| {
+                let sleepy = e.inbox.sleepy();
+                if sleepy {
+                    self.asleep.insert(k.clone());
+                }
+                sleepy
+            };
+            if let Some((_, e)) = self.actors.remove_if(&key, sleepy) {
+                e.addr.do_send(Stop);
+                self.shared.observer.actors(self.reconciler.kind(), -1);
+                slept += 1;
+            }
+        }
+        slept
     }
 
     fn keys(&self) -> Vec<ObjectKey> {
-        self.actors.iter().map(|e| e.key().clone()).collect()
+        let awake = self.actors.iter().map(|e| e.key().clone());
+        awake.chain(self.asleep.iter().map(|k| k.clone())).collect()
     }
 
     fn len(&self) -> usize {

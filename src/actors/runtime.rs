@@ -97,6 +97,29 @@ impl ActorRuntime {
         reg
     }
 
+    /// The sweeper putting idle actors to sleep (see `Registry::sweep`): two sweeps per
+    /// `idle_actor_sleep`, an actor idle at both sleeps. `None` when disabled.
+    pub fn sweeper(&self) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let every = self.shared.settings.idle_actor_sleep / 2;
+        if every.is_zero() {
+            return None;
+        }
+        let registries = self.dispatcher();
+        Some(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                for reg in registries.values() {
+                    let slept = reg.sweep();
+                    if slept > 0 {
+                        tracing::debug!(kind = reg.kind(), slept, "idle actors put to sleep");
+                    }
+                }
+            }
+        })
+    }
+
     /// Actors alive per registered kind.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
         let mut v: Vec<_> = self.registries.iter().map(|(k, r)| (*k, r.len())).collect();

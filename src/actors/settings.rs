@@ -29,6 +29,9 @@ pub struct RuntimeSettings {
     /// starts (a change usually comes with its echoes: a Workspace update, then its apply's
     /// status): one reconcile sees them all.
     pub event_settle: Duration,
+    /// An actor with nothing to do (no reconcile, timer, retry or pending wake-up) for about this
+    /// long is put to sleep; the next wake-up of its object starts a new one. Zero: never.
+    pub idle_actor_sleep: Duration,
 }
 
 impl Default for RuntimeSettings {
@@ -44,6 +47,7 @@ impl Default for RuntimeSettings {
             freshness_max_wait: Duration::from_millis(100),
             freshness_poll: Duration::from_millis(10),
             event_settle: Duration::from_millis(15),
+            idle_actor_sleep: Duration::from_secs(10),
         }
     }
 }

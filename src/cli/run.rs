@@ -117,6 +117,11 @@ pub struct RunArgs {
     /// limit; this lets a change and its echoes be reconciled once.
     #[arg(long, default_value_t = 15)]
     pub event_settle_ms: u64,
+    /// An actor with nothing to do (no reconcile, timer, retry or wake-up) for about this many
+    /// seconds is put to sleep to save memory; the next event of its object starts a new one,
+    /// which reconciles from the cache (0: actors live as long as their objects).
+    #[arg(long, default_value_t = 10)]
+    pub idle_actor_sleep_secs: u64,
     /// Deadline of one reconcile, in seconds.
     #[arg(long, default_value_t = 60)]
     pub reconcile_timeout_secs: u64,
@@ -219,6 +224,7 @@ impl RunArgs {
             reconcile_timeout: Duration::from_secs(self.reconcile_timeout_secs),
             max_concurrent_reconciles: self.max_concurrent_reconciles,
             event_settle: Duration::from_millis(self.event_settle_ms),
+            idle_actor_sleep: Duration::from_secs(self.idle_actor_sleep_secs),
             ..RuntimeSettings::default()
         }
     }

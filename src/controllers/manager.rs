@@ -174,6 +174,7 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
             )
         })
         .chain(spawn_resync(cfg.resync, &gate, &runtime, &metrics))
+        .chain(runtime.sweeper().map(|s| rctx.shutdown.spawn_until(s)))
         .collect();
     Running {
         ctx,

@@ -51,6 +51,7 @@ pub fn fast_settings() -> RuntimeSettings {
         freshness_max_wait: Duration::from_secs(2),
         freshness_poll: Duration::from_millis(10),
         event_settle: Duration::from_millis(5),
+        idle_actor_sleep: Duration::ZERO,
     }
 }
 
