@@ -554,6 +554,30 @@ mod tests {
     }
 
     #[test]
+    fn sharding_and_leader_election_exclude_each_other() {
+        use clap::Parser;
+        let parse = |flags: &[&str]| {
+            Cli::try_parse_from(std::iter::once("capt").chain(flags.iter().copied()))
+        };
+        let err = parse(&["--sharding", "--leader-elect"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--sharding") && err.contains("--leader-elect"),
+            "{err}"
+        );
+        let args = parse(&["--sharding"]).unwrap().run;
+        assert!(args.sharding && !args.leader_elect);
+        assert_eq!(args.shard_ring, "capt");
+        let args = parse(&["--sharding", "--shard-ring=blue", "--runtime=kube-runtime"])
+            .unwrap()
+            .run;
+        let err = ring_settings(&args).err().unwrap().to_string();
+        assert!(err.contains("--runtime actors"), "{err}");
+    }
+
+    #[test]
     fn lease_timings_default_to_controller_runtime_and_must_nest() {
         let d = lease(&[]).unwrap();
         assert_eq!(

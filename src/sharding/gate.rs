@@ -37,6 +37,9 @@ pub struct ShardGate {
     log: Option<Mutex<Vec<ReconcileRecord>>>,
 }
 
+/// When a skipped reconcile is tried again (the object has usually left this shard by then).
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The reconcile of an object whose cluster is draining (or which is itself marked) is skipped.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Draining;
