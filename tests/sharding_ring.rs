@@ -18,7 +18,7 @@ use capt::sharding::replica::{Replica, ReplicaSettings};
 use capt::sharding::ring::Ring;
 use capt::sharding::{GroupKey, ShardSettings, membership};
 use capt::telemetry::Metrics;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use support::{TEMPLATES, apply_yaml, cluster_yaml, controller_client, eventually, fast_tfsim};
 
@@ -134,9 +134,13 @@ fn names() -> Vec<String> {
     (0..CLUSTERS).map(|i| format!("c{i:02}")).collect()
 }
 
-/// Every cluster converged, and every sharded object of it labelled with its ring owner among
+/// Every cluster converged at `version`, and every sharded object of it labelled with its ring owner among
 /// `members`; returns the owner of each cluster.
-async fn wait_converged_on(client: &Client, members: &[&str]) -> BTreeMap<String, String> {
+async fn wait_converged_on(
+    client: &Client,
+    members: &[&str],
+    version: &str,
+) -> BTreeMap<String, String> {
     let ring = Ring::new(&members.iter().map(|s| s.to_string()).collect());
     let owner = |c: &str| {
         ring.owner(&GroupKey::new(NS, c).to_string())
@@ -152,9 +156,9 @@ async fn wait_converged_on(client: &Client, members: &[&str]) -> BTreeMap<String
         let ready = cps.len() == CLUSTERS
             && ccs.len() == CLUSTERS
             && cps.iter().all(|c| {
-                c.status
-                    .as_ref()
-                    .is_some_and(|s| s.ready && s.secrets_ready)
+                c.status.as_ref().is_some_and(|s| {
+                    s.ready && s.secrets_ready && s.version.as_deref() == Some(version)
+                })
             })
             && ccs
                 .iter()
@@ -197,6 +201,16 @@ async fn workspaces_per_apply(client: &Client) -> BTreeMap<String, usize> {
     out
 }
 
+async fn bump_versions(client: &Client, version: &str) {
+    let cps: Api<CAPTControlPlane> = Api::namespaced(client.clone(), NS);
+    let patch = serde_json::json!({"spec": {"version": version}});
+    for c in names() {
+        cps.patch(&c, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("version bump");
+    }
+}
+
 fn count(metrics: &Metrics, series: &str) -> f64 {
     metrics
         .encode()
@@ -225,7 +239,7 @@ fn replicas_share_the_clusters_and_hand_them_over() {
         }
 
         // Three replicas: each cluster is reconciled by its owner only.
-        let owners = wait_converged_on(&client, &["r0", "r1", "r2"]).await;
+        let owners = wait_converged_on(&client, &["r0", "r1", "r2"], "1.31").await;
         let all: Vec<&Node> = nodes.iter().collect();
         let seen = reconcilers(&records(&all));
         assert_eq!(seen.len(), CLUSTERS, "every cluster was reconciled");
@@ -238,9 +252,11 @@ fn replicas_share_the_clusters_and_hand_them_over() {
         assert!(workspaces.values().all(|n| *n == 1), "{workspaces:?}");
 
         // A fourth replica: its share is drained from the others and moves once.
+        // Every cluster is being upgraded while it moves: reconciles are in flight during drains.
+        bump_versions(&client, "1.32").await;
         nodes.push(start_node(&server, "r3").await);
         wait_members(&client, &["r0", "r1", "r2", "r3"]).await;
-        let owners4 = wait_converged_on(&client, &["r0", "r1", "r2", "r3"]).await;
+        let owners4 = wait_converged_on(&client, &["r0", "r1", "r2", "r3"], "1.32").await;
         let moved: Vec<&String> = owners4
             .keys()
             .filter(|c| owners[*c] != owners4[*c])
@@ -282,8 +298,9 @@ fn replicas_share_the_clusters_and_hand_them_over() {
         let dead_gate = dead.running.ctx.shard.clone().unwrap();
         dead.running.shutdown(Duration::from_secs(5)).await;
         dead.replica.abandon();
+        bump_versions(&client, "1.33").await;
         wait_members(&client, &["r0", "r2", "r3"]).await;
-        let owners3 = wait_converged_on(&client, &["r0", "r2", "r3"]).await;
+        let owners3 = wait_converged_on(&client, &["r0", "r2", "r3"], "1.33").await;
         let orphaned: Vec<&String> = owners4.keys().filter(|c| owners4[*c] == "r1").collect();
         assert!(!orphaned.is_empty());
         for c in &orphaned {
