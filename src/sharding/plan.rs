@@ -98,10 +98,10 @@ fn decide_group<R: Clone>(
         let p = &it.placement;
         match p.shard.as_deref() {
             Some(s) if s == owner => {}
-            Some(_) if elsewhere(p) => {
-                if !p.draining {
-                    d.changes.push((it.id.clone(), Change::Drain, None));
-                }
+            // On a live shard that is not the owner: drained (once; an object marked already
+            // falls through, and as the cluster is moving nothing else applies to it).
+            Some(_) if elsewhere(p) && !p.draining => {
+                d.changes.push((it.id.clone(), Change::Drain, None));
             }
             // Unassigned, or on a shard that is gone: the owner takes it once no live shard
             // holds any part of the cluster.
