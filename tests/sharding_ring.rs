@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use capt::actors::leader::LeaseSettings;
 use capt::api::names::labels;
@@ -156,34 +156,41 @@ async fn wait_converged_on(
     let cps: Api<CAPTControlPlane> = Api::namespaced(client.clone(), NS);
     let ccs: Api<CAPTCluster> = Api::namespaced(client.clone(), NS);
     let key = shard_label(RING);
-    eventually(
-        60 + clusters() as u64,
-        "clusters converged on their owners",
-        || async {
-            let cps = cps.list(&ListParams::default()).await.ok()?.items;
-            let ccs = ccs.list(&ListParams::default()).await.ok()?.items;
-            let ready = cps.len() == clusters()
-                && ccs.len() == clusters()
-                && cps.iter().all(|c| {
-                    c.status.as_ref().is_some_and(|s| {
-                        s.ready && s.secrets_ready && s.version.as_deref() == Some(version)
-                    })
+    let deadline = Instant::now() + Duration::from_secs(60 + clusters() as u64);
+    loop {
+        let cps = cps.list(&ListParams::default()).await.unwrap().items;
+        let ccs = ccs.list(&ListParams::default()).await.unwrap().items;
+        let cp_ready = (cps.iter())
+            .filter(|c| {
+                c.status.as_ref().is_some_and(|s| {
+                    s.ready && s.secrets_ready && s.version.as_deref() == Some(version)
                 })
-                && ccs
-                    .iter()
-                    .all(|c| c.status.as_ref().is_some_and(|s| s.ready));
-            let placed = cps
-                .iter()
-                .map(|c| (c.name_any(), c.labels().get(&key).cloned()))
-                .chain(
-                    ccs.iter()
-                        .map(|c| (c.name_any(), c.labels().get(&key).cloned())),
+            })
+            .count();
+        let cc_ready = (ccs.iter())
+            .filter(|c| c.status.as_ref().is_some_and(|s| s.ready))
+            .count();
+        let misplaced: Vec<(String, Option<String>)> = (cps.iter().map(|c| c.metadata.clone()))
+            .chain(ccs.iter().map(|c| c.metadata.clone()))
+            .map(|m| {
+                (
+                    m.name.unwrap_or_default(),
+                    m.labels.and_then(|mut l| l.remove(&key)),
                 )
-                .all(|(name, shard)| shard.as_deref() == Some(owner(&name).as_str()));
-            (ready && placed).then_some(())
-        },
-    )
-    .await;
+            })
+            .filter(|(name, shard)| shard.as_deref() != Some(owner(name).as_str()))
+            .collect();
+        if cp_ready == clusters() && cc_ready == clusters() && misplaced.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not converged on {members:?} at {version}: {cp_ready} control planes and \
+             {cc_ready} CAPTClusters ready of {}; misplaced: {misplaced:?}",
+            clusters()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     names()
         .into_iter()
         .map(|c| (owner(&c), c))
