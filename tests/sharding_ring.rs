@@ -183,12 +183,41 @@ async fn wait_converged_on(
         if cp_ready == clusters() && cc_ready == clusters() && misplaced.is_empty() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "not converged on {members:?} at {version}: {cp_ready} control planes and \
-             {cc_ready} CAPTClusters ready of {}; misplaced: {misplaced:?}",
-            clusters()
-        );
+        if Instant::now() >= deadline {
+            let stuck: Vec<String> = (cps.iter())
+                .filter(|c| {
+                    !c.status.as_ref().is_some_and(|s| {
+                        s.ready && s.secrets_ready && s.version.as_deref() == Some(version)
+                    })
+                })
+                .map(|c| {
+                    format!(
+                        "CAPTControlPlane {}: {:?} {:?}",
+                        c.name_any(),
+                        c.labels(),
+                        c.status
+                    )
+                })
+                .chain(
+                    (ccs.iter())
+                        .filter(|c| !c.status.as_ref().is_some_and(|s| s.ready))
+                        .map(|c| {
+                            format!(
+                                "CAPTCluster {}: {:?} {:?}",
+                                c.name_any(),
+                                c.labels(),
+                                c.status
+                            )
+                        }),
+                )
+                .take(3)
+                .collect();
+            panic!(
+                "not converged on {members:?} at {version}: {cp_ready} control planes and \
+                 {cc_ready} CAPTClusters ready of {}; misplaced: {misplaced:?}; stuck: {stuck:#?}",
+                clusters()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     names()

@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
@@ -15,6 +16,7 @@ use tracing::Instrument;
 
 use super::group::{GroupKey, Placement, group_of, placement};
 use super::labels::{drain_label, shard_label};
+use super::membership;
 use super::plan::{Cause, Change, Item, decide};
 use super::ring::Ring;
 use super::write::{ObjectId, patch_labels};
@@ -178,8 +180,9 @@ async fn pass(
     s: &CoordinatorSettings,
     stores: &Stores,
 ) -> Result<(), kube::Error> {
-    let live =
-        super::membership::members(client, &s.lease_namespace, &s.ring, s.lease_duration).await?;
+    let leases = membership::leases(client, &s.lease_namespace, &s.ring).await?;
+    let live = membership::live_members(&leases, Timestamp::now(), s.lease_duration);
+    membership::delete_orphaned(client, &s.lease_namespace, &leases, s.lease_duration).await;
     let ring = Ring::new(&live);
     let (shard, drain) = (shard_label(&s.ring), drain_label(&s.ring));
     let items = stores.items(&shard, &drain);

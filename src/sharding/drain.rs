@@ -126,12 +126,38 @@ pub async fn pass(ctx: &SharedCtx, gate: &ShardGate) {
     }
 }
 
+/// How often the arrivals of clusters gone from this shard are forgotten.
+const FORGET_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The clusters of which an object is in `world`'s sharded caches.
+fn present(world: &World) -> std::collections::HashSet<GroupKey> {
+    fn groups<K: Resource<DynamicType = ()> + Clone + 'static>(
+        kind: Kind,
+        store: &Store<K>,
+        out: &mut std::collections::HashSet<GroupKey>,
+    ) {
+        out.extend((store.state().iter()).filter_map(|o| group_of(kind, o.meta(), |_, _| None)));
+    }
+    let mut out = std::collections::HashSet::new();
+    groups(Kind::Cluster, &world.clusters, &mut out);
+    groups(Kind::CaptCluster, &world.captclusters, &mut out);
+    groups(Kind::CaptControlPlane, &world.controlplanes, &mut out);
+    groups(Kind::WorkspaceTemplateApply, &world.applies, &mut out);
+    out
+}
+
 /// Look for drain marks every `drain_interval` until the controller stops.
 pub async fn run(ctx: SharedCtx, gate: Arc<ShardGate>) {
     let every = gate.settings().drain_interval;
+    let mut forgotten = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
         pass(&ctx, &gate).await;
+        if forgotten.elapsed() >= FORGET_EVERY {
+            let here = present(&ctx.world);
+            gate.forget_gone(|g| here.contains(g));
+            forgotten = tokio::time::Instant::now();
+        }
     }
 }
 

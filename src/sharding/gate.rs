@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::sync::Notify;
@@ -26,6 +26,8 @@ pub struct ReconcileRecord {
 struct State {
     draining: HashSet<GroupKey>,
     in_flight: HashMap<GroupKey, usize>,
+    /// When each cluster on this shard was first reconciled here.
+    arrived: HashMap<GroupKey, Instant>,
 }
 
 pub struct ShardGate {
@@ -38,7 +40,11 @@ pub struct ShardGate {
 }
 
 /// When a skipped reconcile is tried again (the object has usually left this shard by then).
-pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+pub const RECHECK: Duration = Duration::from_secs(5);
+
+/// A cluster's objects reach a new shard's caches one watch at a time: a reconcile within this
+/// long of the cluster's arrival may have seen only part of it, and is followed by one more.
+pub const ARRIVAL: Duration = Duration::from_secs(3);
 
 /// The reconcile of an object whose cluster is draining (or which is itself marked) is skipped.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +56,8 @@ pub struct Turn {
     group: GroupKey,
     kind: &'static str,
     started: Instant,
+    /// The cluster arrived on this shard less than [`ARRIVAL`] ago.
+    arriving: bool,
 }
 
 impl Drop for Turn {
@@ -130,11 +138,14 @@ impl ShardGate {
             return Err(Draining);
         }
         *st.in_flight.entry(group.clone()).or_default() += 1;
+        let now = Instant::now();
+        let arrived = *st.arrived.entry(group.clone()).or_insert(now);
         Ok(Some(Turn {
             gate: self.clone(),
             group,
             kind: kind.name(),
-            started: Instant::now(),
+            started: now,
+            arriving: now.duration_since(arrived) < ARRIVAL,
         }))
     }
 
@@ -158,9 +169,18 @@ impl ShardGate {
         self.lock().draining.iter().cloned().collect()
     }
 
-    /// `group` has left this shard: should it come back, it is reconciled again.
+    /// `group` has left this shard: should it come back, it is reconciled again (and arrives
+    /// anew).
     pub fn release(&self, group: &GroupKey) {
-        self.lock().draining.remove(group);
+        let mut st = self.lock();
+        st.draining.remove(group);
+        st.arrived.remove(group);
+    }
+
+    /// Forget the arrival of clusters of which no object is in the caches any more (`present`
+    /// says which are).
+    pub fn forget_gone(&self, present: impl Fn(&GroupKey) -> bool) {
+        self.lock().arrived.retain(|g, _| present(g));
     }
 
     /// Every reconcile recorded so far (empty unless `record_reconciles`).
@@ -169,6 +189,27 @@ impl ShardGate {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .unwrap_or_default()
+    }
+}
+
+/// How a reconcile under `turn` ends: one that may have seen an arriving cluster only in part is
+/// followed by another once the rest reached the caches.
+pub fn finish<E>(
+    turn: Option<Turn>,
+    done: crate::actors::Reconciled<E>,
+) -> crate::actors::Reconciled<E> {
+    use crate::actors::{Action, Reconciled};
+    if !turn.is_some_and(|t| t.arriving) {
+        return done;
+    }
+    let again = || Action::requeue(ARRIVAL);
+    match done {
+        Reconciled::Done(a) => Reconciled::Done(a.merge(again())),
+        Reconciled::Waiting { reason, action } => Reconciled::Waiting {
+            reason,
+            action: action.merge(again()),
+        },
+        failed => failed,
     }
 }
 
@@ -227,6 +268,31 @@ mod tests {
             Err(Draining)
         ));
         assert_eq!(g.reconciles().len(), 1);
+    }
+
+    #[test]
+    fn reconciles_of_an_arriving_cluster_are_followed_by_one_more() {
+        use crate::actors::{Action, Reconciled};
+        let g = gate();
+        let done = |t| finish::<()>(t, Reconciled::Done(Action::await_change()));
+        let turn = g.enter(Kind::CaptCluster, &meta("c", "c", false)).unwrap();
+        assert!(
+            matches!(done(turn), Reconciled::Done(a) if a == Action::requeue(ARRIVAL)),
+            "first reconcile on this shard"
+        );
+        assert!(matches!(done(None), Reconciled::Done(a) if a == Action::await_change()));
+        let waiting = finish::<()>(
+            g.enter(Kind::CaptControlPlane, &meta("c", "c", false))
+                .unwrap(),
+            Reconciled::Waiting {
+                reason: "vpc",
+                action: Action::requeue(Duration::from_secs(1)),
+            },
+        );
+        assert!(
+            matches!(waiting, Reconciled::Waiting { reason: "vpc", action } if action == Action::requeue(Duration::from_secs(1))),
+            "the earlier requeue stays"
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
@@ -53,6 +53,46 @@ pub fn coordinator_lease(base: &LeaseSettings, ring: &str, identity: &str) -> Le
     }
 }
 
+/// How long an expired shard Lease is kept (a replica restarting under the same name takes it
+/// back) before the coordinator deletes it.
+pub const ORPHANED_AFTER: Duration = Duration::from_secs(60);
+
+/// The Leases among `leases` not renewed for their duration plus `grace`: their replicas are gone
+/// (a replica that left released its Lease, which then expires after a second).
+pub fn orphaned(
+    leases: &[Lease],
+    now: Timestamp,
+    default_duration: Duration,
+    grace: Duration,
+) -> Vec<&Lease> {
+    leases
+        .iter()
+        .filter(|l| {
+            let Some(spec) = &l.spec else { return true };
+            let d = (spec.lease_duration_seconds)
+                .map(|s| Duration::from_secs(s.max(0) as u64))
+                .unwrap_or(default_duration);
+            let renewed = (spec.renew_time.as_ref())
+                .or(spec.acquire_time.as_ref())
+                .map(|t| t.0);
+            let kept = SignedDuration::try_from(d + grace).unwrap_or(SignedDuration::MAX);
+            renewed.is_none_or(|t| t.checked_add(kept).is_ok_and(|until| until < now))
+        })
+        .collect()
+}
+
+/// The shard Leases of `ring`.
+pub async fn leases(
+    client: &Client,
+    namespace: &str,
+    ring: &str,
+) -> Result<Vec<Lease>, kube::Error> {
+    let list = Api::<Lease>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(&ring_selector(ring)))
+        .await?;
+    Ok(list.items)
+}
+
 /// The live members of `ring` now.
 pub async fn members(
     client: &Client,
@@ -60,14 +100,35 @@ pub async fn members(
     ring: &str,
     default_duration: Duration,
 ) -> Result<BTreeSet<String>, kube::Error> {
-    let leases = Api::<Lease>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default().labels(&ring_selector(ring)))
-        .await?;
-    Ok(live_members(
-        &leases.items,
-        Timestamp::now(),
-        default_duration,
-    ))
+    let leases = leases(client, namespace, ring).await?;
+    Ok(live_members(&leases, Timestamp::now(), default_duration))
+}
+
+/// Delete the orphaned shard Leases of `leases` (only as they were listed: one taken back since
+/// stays).
+pub async fn delete_orphaned(
+    client: &Client,
+    namespace: &str,
+    leases: &[Lease],
+    default_duration: Duration,
+) {
+    let api = Api::<Lease>::namespaced(client.clone(), namespace);
+    for l in orphaned(leases, Timestamp::now(), default_duration, ORPHANED_AFTER) {
+        let name = l.metadata.name.clone().unwrap_or_default();
+        let dp = kube::api::DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                resource_version: l.metadata.resource_version.clone(),
+                uid: None,
+            }),
+            ..Default::default()
+        };
+        match api.delete(&name, &dp).await {
+            Ok(_) => tracing::info!(lease = %name, "deleted the shard Lease of a replica gone"),
+            Err(e) => {
+                tracing::debug!(lease = %name, error = %e, "could not delete an orphaned shard Lease")
+            }
+        }
+    }
 }
 
 /// A replica's membership: its shard Lease, acquired and kept renewed.
@@ -129,6 +190,27 @@ mod tests {
         ];
         let live = live_members(&leases, now, Duration::from_secs(15));
         assert_eq!(live, ["r0".to_string(), "r1".to_string()].into());
+    }
+
+    #[test]
+    fn leases_expired_for_longer_than_the_grace_are_orphaned() {
+        let now: Timestamp = "2026-01-01T00:02:00Z".parse().unwrap();
+        let named = |name: &str, holder: Option<&str>, renewed: &str, secs: i32| {
+            let mut l = lease(holder, renewed, secs);
+            l.metadata.name = Some(name.into());
+            l
+        };
+        let leases = [
+            named("live", Some("live"), "2026-01-01T00:01:59Z", 15),
+            named("expired-recently", Some("x"), "2026-01-01T00:01:30Z", 15),
+            named("expired-long-ago", Some("y"), "2026-01-01T00:00:30Z", 15),
+            named("released-long-ago", None, "2026-01-01T00:00:50Z", 1),
+        ];
+        let gone: Vec<_> = orphaned(&leases, now, Duration::from_secs(15), ORPHANED_AFTER)
+            .into_iter()
+            .filter_map(|l| l.metadata.name.as_deref())
+            .collect();
+        assert_eq!(gone, ["expired-long-ago", "released-long-ago"]);
     }
 
     #[test]
