@@ -331,6 +331,11 @@ fn replicas_share_the_clusters_and_hand_them_over() {
         );
         let all: Vec<&Node> = nodes.iter().collect();
         assert_no_overlap(&records(&all));
+        eprintln!(
+            "a fourth replica: {} of {} clusters moved, {drains} drains, {acks} acknowledged",
+            moved.len(),
+            clusters()
+        );
         let new_share = reconcilers(&nodes[3].running.ctx.shard.as_ref().unwrap().reconciles());
         let new_share: BTreeSet<&String> = new_share.keys().collect();
         assert_eq!(
@@ -375,6 +380,12 @@ fn replicas_share_the_clusters_and_hand_them_over() {
         }
         let workspaces = workspaces_per_apply(&client).await;
         assert!(workspaces.values().all(|n| *n == 1), "{workspaces:?}");
+        eprintln!(
+            "a replica died: {} of {} clusters moved; {} Workspaces, one per apply",
+            orphaned.len(),
+            clusters(),
+            workspaces.len()
+        );
         let mut everything = records(&survivors);
         everything.extend(dead_gate.reconciles());
         assert_no_overlap(&everything);
