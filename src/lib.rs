@@ -13,4 +13,5 @@ pub mod credentials;
 pub mod demo;
 pub mod packaging;
 pub mod reconcile;
+pub mod sharding;
 pub mod telemetry;

@@ -202,7 +202,7 @@ fn values_reach_the_deployment() {
         "image.tag=v9.9.9",
         "replicas=3",
         "leaderElection.enabled=false",
-        "sharding=2",
+        "sharding=true",
         "kubeApiQps=500",
         "kubeApiBurst=900",
         "otlpEndpoint=http://collector:4317",
@@ -228,7 +228,7 @@ fn values_reach_the_deployment() {
         [
             "--health-probe-bind-address=:8081",
             "--metrics-bind-address=:8443",
-            "--sharding=2",
+            "--sharding",
             "--kube-api-qps=500",
             "--kube-api-burst=900",
             "--resync-period=5m",
@@ -255,6 +255,36 @@ fn values_reach_the_deployment() {
             .iter()
             .any(|a| a == "--leader-elect")
     );
+}
+
+#[test]
+fn sharding_replaces_leader_election_and_adds_its_role() {
+    let Some(sharded) = helm_template(&["sharding=true", "replicas=3"]) else {
+        return;
+    };
+    let c = &manager(&sharded)["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = (c["args"].as_array().unwrap().iter())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        args.contains(&"--sharding") && !args.contains(&"--leader-elect"),
+        "{args:?}"
+    );
+    let roles = |docs: &[Value]| -> Vec<String> {
+        by_kind(docs, &["ClusterRole", "ClusterRoleBinding"])
+            .iter()
+            .filter_map(|d| d["metadata"]["name"].as_str().map(String::from))
+            .filter(|n| n.contains("sharding"))
+            .collect()
+    };
+    assert_eq!(
+        roles(&sharded),
+        ["capt-sharding-role", "capt-sharding-rolebinding"]
+    );
+    let Some(defaults) = helm_template(&[]) else {
+        return;
+    };
+    assert!(roles(&defaults).is_empty());
 }
 
 #[test]

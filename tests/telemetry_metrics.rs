@@ -24,6 +24,9 @@ const COUNTERS: &[&str] = &[
     "capt_template_rollout_woken_total",
     "capt_resync_wakeups_total",
     "capt_token_refreshes_total",
+    "capt_shard_moves_total",
+    "capt_shard_drains_total",
+    "capt_shard_drain_acks_total",
 ];
 const GAUGES: &[&str] = &[
     "capt_kubeconfig_token_earliest_expiry_timestamp_seconds",
@@ -33,6 +36,9 @@ const GAUGES: &[&str] = &[
     "capt_actors",
     "capt_leader",
     "capt_template_rollout_pending",
+    "capt_shard_ring_members",
+    "capt_shard_coordinator",
+    "capt_shard_objects",
 ];
 const HISTOGRAMS: &[&str] = &[
     "controller_runtime_reconcile_time_seconds",
@@ -69,6 +75,8 @@ fn exercise(m: &Metrics) {
     m.set_leader(true);
     m.resync_wakeup("CAPTCluster");
     m.token_refresh("signed");
+    let share = ("capt-0".to_string(), 3usize);
+    m.shard_view(1, [(&share.0, &share.1)].into_iter());
 }
 
 /// Sample lines `name{labels} value` → (name, labels, value).

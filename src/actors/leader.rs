@@ -18,6 +18,8 @@ pub struct LeaseSettings {
     pub lease_duration: Duration,
     pub renew_deadline: Duration,
     pub retry_period: Duration,
+    /// Labels put on the Lease (e.g. the ring of a shard Lease).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl LeaseSettings {
@@ -29,6 +31,7 @@ impl LeaseSettings {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            labels: Default::default(),
         }
     }
 }
@@ -111,6 +114,7 @@ impl LeaderElector {
                 let lease = Lease {
                     metadata: ObjectMeta {
                         name: Some(self.s.name.clone()),
+                        labels: (!self.s.labels.is_empty()).then(|| self.s.labels.clone()),
                         ..Default::default()
                     },
                     spec: Some(LeaseSpec {
@@ -129,6 +133,10 @@ impl LeaderElector {
                 }
             }
             (Some(mut lease), verdict) => {
+                if !self.s.labels.is_empty() {
+                    let labels = lease.metadata.labels.get_or_insert_with(Default::default);
+                    labels.extend(self.s.labels.clone());
+                }
                 let spec = lease.spec.get_or_insert_with(Default::default);
                 if verdict == LeaseVerdict::Takeover {
                     spec.holder_identity = Some(self.s.identity.clone());

@@ -118,8 +118,12 @@ impl Spawner {
 
 /// Start caches, routes and one kube-runtime controller per reconciled kind.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
-    let (world, streams) =
-        crate::controllers::caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
+    let (world, streams) = crate::controllers::caches::build(
+        &client,
+        cfg.namespace.as_deref(),
+        cfg.streaming_lists,
+        None,
+    );
     let ctx = Ctx::shared(client, world, metrics.clone(), &cfg);
     let gate = SyncGate::new(Kind::watched_names(cfg.controllers));
     let mut triggers = Triggers::new(

@@ -10,6 +10,7 @@ use crate::actors::{RuntimeSettings, block_on};
 use crate::baseline::{RuntimeKind, Started};
 use crate::client::ClientLimits;
 use crate::controllers::manager::{Controllers, ManagerConfig};
+use crate::sharding::replica::{Replica, ReplicaSettings};
 use crate::telemetry::health::parse_bind_address;
 use crate::telemetry::{LogFormat, Metrics, Readiness, ServeOptions, TelemetryOptions};
 
@@ -65,6 +66,14 @@ pub struct RunArgs {
     /// Elect a leader through a Lease so only one replica runs the controllers.
     #[arg(long, default_value_t = false)]
     pub leader_elect: bool,
+    /// Share the clusters among all replicas: each keeps a shard Lease (in the leader-election
+    /// namespace, with the leader-election timings) and reconciles only the clusters the shard
+    /// ring gives it. Not with `--leader-elect`.
+    #[arg(long, default_value_t = false, conflicts_with = "leader_elect")]
+    pub sharding: bool,
+    /// Name of the shard ring (replicas of one installation share it).
+    #[arg(long, default_value = crate::sharding::labels::DEFAULT_RING)]
+    pub shard_ring: String,
     /// Namespace of the leader-election Lease (default: $POD_NAMESPACE, else capt-system).
     #[arg(long, env = "POD_NAMESPACE", default_value = "capt-system")]
     pub leader_election_namespace: String,
@@ -315,24 +324,27 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     let server_task = serve(&args, &metrics, &readiness, &client, stop_rx).await?;
 
     let elector = elector(&args, &client)?;
+    let ring = ring_settings(&args)?;
     if let Some(e) = &elector {
         tracing::info!(identity = e.identity(), "waiting for leadership");
         readiness.set_leader_known(true);
-        tokio::select! {
-            _ = e.acquire() => {}
-            _ = shutdown_signal() => {
+    }
+    let replica = tokio::select! {
+        r = take_turn(elector.as_ref(), ring, &client, &metrics) => r,
+        _ = shutdown_signal() => {
                 let _ = stop_tx.send(true);
                 let _ = server_task.await;
                 guard.shutdown_async().await?;
-                return Ok(());
-            }
+            return Ok(());
         }
-        tracing::info!("leading");
-    }
+    };
     metrics.set_leader(true);
     readiness.set_leader_known(true);
 
-    let config = manager_config(&args, &client).await;
+    let mut config = manager_config(&args, &client).await;
+    config.sharding = replica
+        .as_ref()
+        .map(|_| crate::sharding::ShardSettings::new(&args.shard_ring, &identity()));
     let running = Started::start(args.runtime, client.clone(), metrics.clone(), config);
     let gate = running.gate();
     let r2 = readiness.clone();
@@ -341,7 +353,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         r2.set_caches_synced(true);
         tracing::info!("caches synced");
     });
-    let exit_err = stopped(elector.as_ref()).await;
+    let exit_err = stopped(elector.as_ref(), replica.as_ref()).await;
     readiness.set_caches_synced(false);
     let drained = running
         .shutdown(Duration::from_secs(args.shutdown_timeout_secs))
@@ -351,6 +363,9 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(e) = &elector {
         e.release().await;
+    }
+    if let Some(r) = replica {
+        r.leave().await;
     }
     metrics.set_leader(false);
     let _ = stop_tx.send(true);
@@ -388,14 +403,68 @@ async fn serve(
     })))
 }
 
+/// This replica's identity: the pod name, else the host name, else `capt-<pid>`.
+fn identity() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("capt-{}", std::process::id()))
+}
+
+/// The shard ring settings, when sharding is on.
+fn ring_settings(args: &RunArgs) -> anyhow::Result<Option<ReplicaSettings>> {
+    if !args.sharding {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        !args.leader_elect,
+        "--sharding and --leader-elect exclude each other: sharding shares the clusters among all replicas, leader election keeps one active"
+    );
+    anyhow::ensure!(
+        args.runtime == RuntimeKind::Actors,
+        "--sharding needs --runtime actors"
+    );
+    let identity = identity();
+    for (what, v) in [
+        ("--shard-ring", args.shard_ring.as_str()),
+        ("the replica identity (POD_NAME)", identity.as_str()),
+    ] {
+        anyhow::ensure!(
+            crate::sharding::labels::valid_value(v),
+            "{what} {v:?} must be a label value (at most 63 letters, digits, '-', '_' or '.')"
+        );
+    }
+    Ok(Some(ReplicaSettings {
+        ring: args.shard_ring.clone(),
+        identity: identity.clone(),
+        lease: args.lease_settings(&identity, &identity)?,
+        namespace: args.namespace.clone(),
+        coordinator_interval: Duration::from_secs(1),
+    }))
+}
+
+/// Wait for this replica's turn: leadership when electing, the ring's shard Lease when sharding.
+async fn take_turn(
+    elector: Option<&LeaderElector>,
+    ring: Option<ReplicaSettings>,
+    client: &kube::Client,
+    metrics: &Metrics,
+) -> Option<Replica> {
+    if let Some(e) = elector {
+        e.acquire().await;
+        tracing::info!("leading");
+    }
+    match ring {
+        Some(s) => Some(Replica::join(client.clone(), metrics.clone(), s).await),
+        None => None,
+    }
+}
+
 /// The leader elector, when leader election is on.
 fn elector(args: &RunArgs, client: &kube::Client) -> anyhow::Result<Option<LeaderElector>> {
     if !args.leader_elect {
         return Ok(None);
     }
-    let identity = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| format!("capt-{}", std::process::id()));
+    let identity = identity();
     let id = args
         .leader_election_id
         .clone()
@@ -434,15 +503,21 @@ async fn manager_config(args: &RunArgs, client: &kube::Client) -> ManagerConfig 
             queue: args.event_queue,
             ..Default::default()
         },
+        sharding: None,
     }
 }
 
-/// Wait for a shutdown signal or, when leading, the loss of leadership (an error).
-async fn stopped(elector: Option<&LeaderElector>) -> Option<anyhow::Error> {
+/// Wait for a shutdown signal or, when leading, the loss of leadership, or when sharding, the
+/// loss of the shard Lease (an error).
+async fn stopped(
+    elector: Option<&LeaderElector>,
+    replica: Option<&Replica>,
+) -> Option<anyhow::Error> {
     let lost = async {
-        match elector {
-            Some(e) => e.hold().await,
-            None => std::future::pending().await,
+        match (elector, replica) {
+            (Some(e), _) => e.hold().await,
+            (None, Some(r)) => r.lost().await,
+            (None, None) => std::future::pending().await,
         }
     };
     tokio::select! {
@@ -482,6 +557,30 @@ mod tests {
         use clap::Parser;
         let args = Cli::try_parse_from(std::iter::once("capt").chain(flags.iter().copied()))?;
         args.run.lease_settings("capt-lease", "replica-a")
+    }
+
+    #[test]
+    fn sharding_and_leader_election_exclude_each_other() {
+        use clap::Parser;
+        let parse = |flags: &[&str]| {
+            Cli::try_parse_from(std::iter::once("capt").chain(flags.iter().copied()))
+        };
+        let err = parse(&["--sharding", "--leader-elect"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--sharding") && err.contains("--leader-elect"),
+            "{err}"
+        );
+        let args = parse(&["--sharding"]).unwrap().run;
+        assert!(args.sharding && !args.leader_elect);
+        assert_eq!(args.shard_ring, "capt");
+        let args = parse(&["--sharding", "--shard-ring=blue", "--runtime=kube-runtime"])
+            .unwrap()
+            .run;
+        let err = ring_settings(&args).err().unwrap().to_string();
+        assert!(err.contains("--runtime actors"), "{err}");
     }
 
     #[test]

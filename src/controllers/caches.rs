@@ -37,13 +37,24 @@ where
 }
 
 /// Stores for the reconcilers and the streams that fill them (each stream must be polled).
-pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (World, Streams) {
+/// `shard`: a label selector for this replica's share of the kinds split across a shard ring
+/// (Cluster, CAPTCluster, CAPTControlPlane, WorkspaceTemplateApply, Workspace).
+pub fn build(
+    client: &Client,
+    namespace: Option<&str>,
+    streaming: bool,
+    shard: Option<&str>,
+) -> (World, Streams) {
     let ns = namespace;
-    let wc = cache::config(streaming);
+    let all = cache::config(streaming);
+    let wc = match shard {
+        Some(selector) => all.clone().labels(selector),
+        None => all.clone(),
+    };
     let (captclusters, s1) = cache::watch(api::<CAPTCluster>(client, ns), wc.clone());
     let (controlplanes, s2) = cache::watch(api::<CAPTControlPlane>(client, ns), wc.clone());
     let (applies, s3) = cache::watch(api::<WorkspaceTemplateApply>(client, ns), wc.clone());
-    let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), wc.clone());
+    let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), all.clone());
     let (workspaces, s5) = cache::watch(Api::<Workspace>::all(client.clone()), wc.clone());
     // capt reads a Cluster's metadata and spec, never its status: the status is not cached, and
     // a status-only change (Cluster API mirroring its infrastructure and control plane) wakes
@@ -51,10 +62,10 @@ pub fn build(client: &Client, namespace: Option<&str>, streaming: bool) -> (Worl
     let (clusters, s6) =
         cache::watch_slim(api::<Cluster>(client, ns), wc.clone(), |c| c.status = None);
     let s6 = cache::changes_only(s6, |c: &Cluster| cache::meta_fingerprint(c, &c.spec));
-    let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), wc.clone());
-    let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), wc.clone());
-    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), wc.clone());
-    let (grants, s10) = cache::watch(api::<WorkspaceTemplateGrant>(client, ns), wc);
+    let (secrets, s7) = cache::watch(api::<PartialObjectMeta<Secret>>(client, ns), all.clone());
+    let (cp_templates, s8) = cache::watch(api::<CaptControlPlaneTemplate>(client, ns), all.clone());
+    let (cluster_templates, s9) = cache::watch(api::<CAPTClusterTemplate>(client, ns), all.clone());
+    let (grants, s10) = cache::watch(api::<WorkspaceTemplateGrant>(client, ns), all);
     let world = World {
         captclusters,
         controlplanes,

@@ -32,6 +32,8 @@ pub struct Ctx {
     pub tokens: Option<super::tokens::TokenConfig>,
     /// Stops the controller's tasks; tracks the Event sender.
     pub shutdown: Shutdown,
+    /// This replica's share of a shard ring: no reconcile of a cluster being handed over.
+    pub shard: Option<Arc<crate::sharding::ShardGate>>,
 }
 
 pub type SharedCtx = Arc<Ctx>;
@@ -65,6 +67,7 @@ impl Ctx {
             shared_template_namespace: cfg.shared_namespace(),
             tokens: cfg.tokens.clone(),
             shutdown,
+            shard: (cfg.sharding.as_ref()).map(|s| Arc::new(crate::sharding::ShardGate::new(s))),
         })
     }
 }

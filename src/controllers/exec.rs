@@ -131,6 +131,14 @@ async fn create_child(ctx: &Ctx, c: &Child, writes: &WriteLog) -> Result<(), Con
             .entry(TRACEPARENT.to_string())
             .or_insert(tp);
     }
+    // A replica of a shard ring creates objects only for clusters it owns: they are its share
+    // from the start.
+    if let Some(g) = &ctx.shard {
+        obj.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(g.shard_label().to_string(), g.settings().identity.clone());
+    }
     match api
         .create(
             &PostParams {

@@ -98,10 +98,18 @@ impl<D: Decide> Reconciler for Controller<D> {
     }
 
     async fn reconcile(&self, obj: Arc<D::K>, rctx: ReconcileCtx) -> Reconciled<ControllerError> {
-        match self.decide_and_execute(obj, &rctx).await {
+        // A cluster being handed over to another shard is not reconciled here any more; the
+        // drain waits for this turn to end. Should the cluster stay (the ring changed back), it
+        // is looked at again once the drain settled.
+        let Ok(turn) = crate::sharding::gate::enter(self.ctx.shard.as_ref(), D::KIND, obj.meta())
+        else {
+            return Reconciled::Done(Action::requeue(crate::sharding::gate::RECHECK));
+        };
+        let done = match self.decide_and_execute(obj, &rctx).await {
             Ok(done) => done,
             Err(e) => Reconciled::Failed(e.class(), e),
-        }
+        };
+        crate::sharding::gate::finish(turn, done)
     }
 }
 

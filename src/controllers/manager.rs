@@ -41,6 +41,8 @@ pub struct ManagerConfig {
     pub tokens: Option<super::tokens::TokenConfig>,
     /// The Events' own budget and queue.
     pub events: crate::client::events::EventLimits,
+    /// This replica's place in a shard ring (`None`: it reconciles every object).
+    pub sharding: Option<crate::sharding::ShardSettings>,
 }
 
 impl ManagerConfig {
@@ -123,8 +125,13 @@ impl wiring::Runtime for Actors<'_> {
 
 /// Start caches, actors and routers.
 pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
-    let (world, streams) =
-        super::caches::build(&client, cfg.namespace.as_deref(), cfg.streaming_lists);
+    let selector = cfg.sharding.as_ref().map(|s| s.selector());
+    let (world, streams) = super::caches::build(
+        &client,
+        cfg.namespace.as_deref(),
+        cfg.streaming_lists,
+        selector.as_deref(),
+    );
     let ctx = Ctx::shared(client, world, metrics.clone(), &cfg);
     let freshness = ctx.freshness.clone();
     let mut runtime = ActorRuntime::new(
@@ -175,6 +182,11 @@ pub fn start(client: Client, metrics: Metrics, cfg: ManagerConfig) -> Running {
         })
         .chain(spawn_resync(cfg.resync, &gate, &runtime, &metrics))
         .chain(runtime.sweeper().map(|s| rctx.shutdown.spawn_until(s)))
+        .chain(
+            ctx.shard
+                .clone()
+                .map(|g| (ctx.shutdown).spawn_until(crate::sharding::drain::run(ctx.clone(), g))),
+        )
         .collect();
     Running {
         ctx,

@@ -39,12 +39,30 @@ impl Decide for WorkspaceTemplates {
             return Ok(decide_workspace_template(t, &[], &now()));
         }
         let (ns, name) = (t.namespace().unwrap_or_default(), t.name_any());
-        let users: Vec<String> = super::world::template_users(&ctx.world.applies, &ns, &name)
+        let users = match &ctx.shard {
+            // A replica of a shard ring caches only its share of the applies: ask the server.
+            Some(_) => live_users(ctx, &ns, &name).await?,
+            None => super::world::template_users(&ctx.world.applies, &ns, &name),
+        };
+        let users: Vec<String> = users
             .into_iter()
             .map(|(ns, name)| format!("{ns}/{name}"))
             .collect();
         Ok(decide_workspace_template(t, &users, &now()))
     }
+}
+
+/// The users of a template being deleted, listed from the server.
+async fn live_users(
+    ctx: &SharedCtx,
+    ns: &str,
+    name: &str,
+) -> Result<Vec<(String, String)>, ControllerError> {
+    let applies = kube::Api::<crate::api::WorkspaceTemplateApply>::all(ctx.client.clone())
+        .list(&Default::default())
+        .await
+        .map_err(|e| ControllerError::api(format!("list the users of template {ns}/{name}"), e))?;
+    Ok(super::world::users_among(applies.items.iter(), ns, name))
 }
 
 /// The decision for a Cluster API template: its spec's `validation` and whether the WorkspaceTemplate

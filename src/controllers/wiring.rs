@@ -104,7 +104,7 @@ mod tests {
     async fn every_kind_is_wired_once_as_the_table_says() {
         let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
         let client = kube::Client::try_from(config).expect("client");
-        let (world, streams) = super::super::caches::build(&client, None, false);
+        let (world, streams) = super::super::caches::build(&client, None, false, None);
         let ctx = super::super::context::Ctx::shared(
             client,
             world,

@@ -49,10 +49,17 @@ pub fn template_users(
     namespace: &str,
     name: &str,
 ) -> Vec<(String, String)> {
+    users_among(applies.state().iter().map(|a| a.as_ref()), namespace, name)
+}
+
+/// [`template_users`] among `applies`.
+pub fn users_among<'a>(
+    applies: impl Iterator<Item = &'a WorkspaceTemplateApply>,
+    namespace: &str,
+    name: &str,
+) -> Vec<(String, String)> {
     use kube::{Resource, ResourceExt};
     let mut users: Vec<(String, String)> = applies
-        .state()
-        .iter()
         .filter(|a| a.meta().deletion_timestamp.is_none())
         .filter(|a| {
             let ans = a.namespace().unwrap_or_default();

@@ -1,5 +1,5 @@
 //! The Helm chart `deploy/helm/capt`, generated from the kustomize sources (`deploy/crds`, `deploy/rbac`,
-//! `deploy/manager`): CRDs verbatim with their kustomization's labels, RBAC and the metrics Service with the
+//! `deploy/manager`, and `deploy/sharded/rbac` installed when sharding is on): CRDs verbatim with their kustomization's labels, RBAC and the metrics Service with the
 //! name prefix and namespace of `deploy/default` made values, and the Deployment with values for image,
 //! resources, replicas, leader election, sharding, API QPS and the OTLP endpoint. With default values,
 //! `helm template --namespace capt-system` renders what `kubectl kustomize deploy/default` does, less the
@@ -42,6 +42,14 @@ pub fn chart(deploy: &Path, version: &str) -> Result<Files, PackagingError> {
     files.insert(
         "templates/rbac.yaml".into(),
         t::expand(&to_yaml(&rbac), &Vec::new()),
+    );
+    let sharding: Vec<Value> = sources::objects(&deploy.join("sharded").join("rbac"))?
+        .into_iter()
+        .map(|s| t::placed(s.value))
+        .collect();
+    files.insert(
+        "templates/sharding-rbac.yaml".into(),
+        t::only_if("sharding", &t::expand(&to_yaml(&sharding), &Vec::new())),
     );
 
     let manager = sources::objects(&deploy.join("manager"))?;

@@ -92,8 +92,9 @@ replicas: {}\n\
 resources:\n{resources}\
 # --leader-elect: one active replica at a time.\n\
 leaderElection:\n  enabled: {}\n\
-# --sharding=<value> when set.\n\
-sharding: \"\"\n\
+# --sharding: every replica reconciles a share of the clusters (leader election is then off;\n\
+# set replicas to 2 or more).\n\
+sharding: false\n\
 # --kube-api-qps / --kube-api-burst when set (the controller's defaults are 200 / 400).\n\
 kubeApiQps: \"\"\n\
 kubeApiBurst: \"\"\n\
@@ -157,15 +158,19 @@ fn args_block(args: &[String]) -> String {
     let mut lines = Vec::new();
     for a in args {
         if a == LEADER_ELECT {
-            lines.push("{{- if .Values.leaderElection.enabled }}".to_string());
+            lines.push(
+                "{{- if and .Values.leaderElection.enabled (not .Values.sharding) }}".to_string(),
+            );
             lines.push(format!("{{ind}}- {a}"));
             lines.push("{{- end }}".to_string());
         } else {
             lines.push(format!("{{ind}}- {a}"));
         }
     }
+    lines.push("{{- if .Values.sharding }}".into());
+    lines.push("{ind}- --sharding".into());
+    lines.push("{{- end }}".into());
     for (value, flag) in [
-        ("sharding", "--sharding"),
         ("kubeApiQps", "--kube-api-qps"),
         ("kubeApiBurst", "--kube-api-burst"),
     ] {
@@ -193,6 +198,12 @@ fn env_block(env: &Value) -> String {
     lines.push("{ind}  value: {{ . | quote }}".into());
     lines.push("{{- end }}".into());
     lines.join("\n")
+}
+
+/// An expanded template (see [`expand`]) rendered only when the boolean value `value` is set.
+pub fn only_if(value: &str, expanded: &str) -> String {
+    let body = expanded.strip_prefix(HEADER).unwrap_or(expanded);
+    format!("{HEADER}{{{{- if .Values.{value} }}}}\n{body}{{{{- end }}}}\n")
 }
 
 /// Expands the markers of serialised YAML into template text.

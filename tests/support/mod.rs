@@ -80,23 +80,12 @@ impl World {
 
     /// Start everything with the given controller settings.
     pub async fn start_with(tf: tfsim::Config, cfg: ManagerConfig) -> World {
-        let sim = SimStack::start(simstack::Config {
-            crds: vec![capt::api::crds_yaml()],
-            tf,
-            ..simstack::Config::default()
-        })
-        .await
-        .expect("in-memory stack");
+        let sim = start_sim(tf).await;
         let server = sim.server.clone();
         let client = server.client();
         let metrics = Metrics::new();
-        // The controller's own client, through the layer that counts its requests (no QPS limit).
-        let own = capt::client::build(
-            server.client_config(),
-            capt::client::ClientLimits { qps: 0, burst: 0 },
-            std::sync::Arc::new(metrics.clone()),
-        )
-        .expect("client");
+        // The controller's own client, through the layer that counts its requests.
+        let own = controller_client(&server, &metrics);
         let running = manager::start(own, metrics.clone(), cfg);
         tokio::time::timeout(Duration::from_secs(20), running.gate.wait())
             .await
@@ -112,31 +101,7 @@ impl World {
 
     /// Create every object of a multi-document YAML.
     pub async fn apply(&self, yaml: &str) {
-        let discovery = Discovery::new(self.client.clone())
-            .run()
-            .await
-            .expect("discovery");
-        for doc in serde_yaml::Deserializer::from_str(yaml) {
-            let v: serde_json::Value = serde::Deserialize::deserialize(doc).expect("yaml");
-            if v.is_null() {
-                continue;
-            }
-            let obj: DynamicObject = serde_json::from_value(v).expect("object");
-            let tm = obj.types.clone().expect("types");
-            let gvk = kube::core::GroupVersionKind::try_from(&tm).expect("gvk");
-            let (ar, caps) = discovery
-                .resolve_gvk(&gvk)
-                .unwrap_or_else(|| panic!("{gvk:?} not served"));
-            let api = dyn_api(
-                &self.client,
-                &ar,
-                caps.scope == Scope::Namespaced,
-                obj.namespace().as_deref(),
-            );
-            api.create(&PostParams::default(), &obj)
-                .await
-                .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()));
-        }
+        apply_yaml(&self.client, yaml).await
     }
 
     pub async fn stop(mut self) {
@@ -144,6 +109,56 @@ impl World {
             r.shutdown(Duration::from_secs(5)).await;
         }
         self.sim.stop_simulators();
+    }
+}
+
+/// The in-memory API server with the CRDs and the simulators, no controller.
+pub async fn start_sim(tf: tfsim::Config) -> SimStack {
+    SimStack::start(simstack::Config {
+        crds: vec![capt::api::crds_yaml()],
+        tf,
+        ..simstack::Config::default()
+    })
+    .await
+    .expect("in-memory stack")
+}
+
+/// A controller client of `server` counting its requests in `metrics` (no QPS limit).
+pub fn controller_client(server: &kubesim::Handle, metrics: &Metrics) -> Client {
+    capt::client::build(
+        server.client_config(),
+        capt::client::ClientLimits { qps: 0, burst: 0 },
+        std::sync::Arc::new(metrics.clone()),
+    )
+    .expect("client")
+}
+
+/// Create every object of a multi-document YAML.
+pub async fn apply_yaml(client: &Client, yaml: &str) {
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let v: serde_json::Value = serde::Deserialize::deserialize(doc).expect("yaml");
+        if v.is_null() {
+            continue;
+        }
+        let obj: DynamicObject = serde_json::from_value(v).expect("object");
+        let tm = obj.types.clone().expect("types");
+        let gvk = kube::core::GroupVersionKind::try_from(&tm).expect("gvk");
+        let (ar, caps) = discovery
+            .resolve_gvk(&gvk)
+            .unwrap_or_else(|| panic!("{gvk:?} not served"));
+        let api = dyn_api(
+            client,
+            &ar,
+            caps.scope == Scope::Namespaced,
+            obj.namespace().as_deref(),
+        );
+        api.create(&PostParams::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()));
     }
 }
 

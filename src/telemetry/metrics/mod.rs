@@ -5,6 +5,7 @@
 
 mod event_drops;
 mod labels;
+mod sharding;
 mod tokens;
 mod triggers;
 
@@ -84,6 +85,7 @@ struct Families {
     tokens: tokens::TokenMetrics,
     triggers: triggers::TriggerMetrics,
     event_drops: event_drops::EventDropMetrics,
+    sharding: sharding::ShardingMetrics,
 }
 
 impl Families {
@@ -118,6 +120,7 @@ impl Families {
             tokens: tokens::TokenMetrics::new(),
             triggers: triggers::TriggerMetrics::default(),
             event_drops: event_drops::EventDropMetrics::default(),
+            sharding: sharding::ShardingMetrics::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Families {
         self.tokens.register(r);
         self.triggers.register(r);
         self.event_drops.register(r);
+        self.sharding.register(r);
         self.register_controller_runtime(r);
         self.register_runtime(r);
         self.register_lifecycle(r);
