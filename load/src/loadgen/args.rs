@@ -63,6 +63,10 @@ pub struct Args {
     /// metrics are added up.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub replicas: u8,
+    /// The replicas share the clusters (`capt run --sharding`, each active, shard Leases in
+    /// `default`) instead of electing a leader; the report's RSS and CPU are replica 0's.
+    #[arg(long)]
+    pub sharding: bool,
     /// Export the controller's spans (OTLP/gRPC) to a receiver on loopback that counts them and
     /// keeps nothing (the report's `otlp`); compare with a run without it for the trace overhead.
     #[arg(long)]

@@ -27,14 +27,20 @@ pub struct Launch {
 
 impl Launch {
     /// The launch of replica `index` of `replicas`: with more than one, each runs with
-    /// `--leader-elect` (Lease in `default`), its own identity and its own log file.
-    pub fn replica(&self, index: usize, replicas: usize) -> Launch {
+    /// `--leader-elect` (Lease in `default`), its own identity and its own log file; with
+    /// `sharding`, with `--sharding` instead (shard Leases in `default`), even alone.
+    pub fn replica(&self, index: usize, replicas: usize, sharding: bool) -> Launch {
         let mut l = self.clone();
-        if replicas > 1 {
+        if replicas > 1 || sharding {
+            let mode = if sharding {
+                "--sharding"
+            } else {
+                "--leader-elect"
+            };
             l.extra.splice(
                 0..0,
                 [
-                    "--leader-elect".to_string(),
+                    mode.to_string(),
                     "--leader-election-namespace=default".to_string(),
                 ],
             );
@@ -287,4 +293,38 @@ pub async fn leader(replicas: &[ControllerProc]) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch() -> Launch {
+        Launch {
+            command: vec!["capt".into(), "run".into()],
+            extra: vec!["--kube-api-qps=2000".into()],
+            kubeconfig: PathBuf::from("kubeconfig"),
+            runtime: Runtime::Actors,
+            log: PathBuf::from("out/controller.log"),
+            env: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn replicas_elect_a_leader_or_share_the_clusters() {
+        let one = launch().replica(0, 1, false);
+        assert_eq!(one.extra, vec!["--kube-api-qps=2000"]);
+        let standby = launch().replica(1, 2, false);
+        assert_eq!(standby.extra[0], "--leader-elect");
+        assert_eq!(standby.log, PathBuf::from("out/controller-1.log"));
+        assert!(
+            standby
+                .env
+                .contains(&("POD_NAME".into(), "replica-1".into()))
+        );
+        let shard = launch().replica(0, 1, true);
+        assert_eq!(shard.extra[0], "--sharding");
+        assert!(!shard.extra.iter().any(|a| a == "--leader-elect"));
+        assert!(shard.env.contains(&("POD_NAME".into(), "replica-0".into())));
+    }
 }

@@ -58,6 +58,9 @@ pub struct Report {
     /// Controller replicas started (more than one: with leader election).
     #[serde(default = "one")]
     pub replicas: u8,
+    /// The replicas shared the clusters (`--sharding`) instead of electing a leader.
+    #[serde(default)]
+    pub sharding: bool,
     /// With replicas: the most replicas seen leading at once (sampled each second; above 1
     /// means two replicas reconciled at the same time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +223,13 @@ impl Report {
                 s,
                 "| spans exported (OTLP) | {} spans in {} traces ({} roots, {} batches) |",
                 o.spans, o.traces, o.roots, o.batches
+            );
+        }
+        if self.sharding {
+            let _ = writeln!(
+                s,
+                "| replicas (sharding) | {}, RSS and CPU below are replica 0's |",
+                self.replicas
             );
         }
         if let Some(l) = self.leaders_max {

@@ -285,15 +285,17 @@ async fn start_replicas(
     let n = usize::from(args.replicas);
     let mut replicas = Vec::with_capacity(n);
     for i in 0..n {
-        let l = launch.replica(i, n);
+        let l = launch.replica(i, n, args.sharding);
         let _ = std::fs::remove_file(&l.log);
         let c = ControllerProc::spawn(l)?;
-        let took = if i == 0 {
+        // Sharded replicas are all active; with leader election the first leads.
+        let active = i == 0 || args.sharding;
+        let took = if active {
             c.wait_ready(Duration::from_secs(120)).await?
         } else {
             c.wait_live(Duration::from_secs(120)).await?
         };
-        let role = if i == 0 { "ready" } else { "standing by" };
+        let role = if active { "ready" } else { "standing by" };
         eprintln!(
             "controller replica-{i} pid {} {role} in {:.2}s",
             c.pid(),
@@ -619,8 +621,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         invariants_after_churn,
         chaos,
         replicas: args.replicas,
+        sharding: args.sharding,
         otlp: otlp.as_ref().map(OtlpSink::counts),
-        leaders_max: (args.replicas > 1).then_some(leaders_max),
+        leaders_max: (args.replicas > 1 && !args.sharding).then_some(leaders_max),
         token_refresh,
         timeline,
         notes,
