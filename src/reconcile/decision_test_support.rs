@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::api::{Cluster, Condition, Workspace, WorkspaceTemplateApply};
 use crate::reconcile::outcome::EventType;
 use crate::reconcile::outcome::TimerCmd;
-use crate::reconcile::plan::{BlockKind, Child, Op, Plan};
+use crate::reconcile::plan::{BlockKind, Child, Op, Plan, SecretWrite};
 
 pub const NS: &str = "default";
 pub const T0: &str = "2026-01-01T00:00:00Z";
@@ -208,6 +208,17 @@ pub fn self_patches<S>(plan: &Plan<S>) -> Vec<&Value> {
         .iter()
         .filter_map(|o| match o {
             Op::Patch(v) => Some(v),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Secrets a plan writes.
+pub fn secret_writes<S>(plan: &Plan<S>) -> Vec<&SecretWrite> {
+    plan.ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::WriteSecret(w) => Some(w),
             _ => None,
         })
         .collect()

@@ -13,6 +13,7 @@ use crate::reconcile::secrets::reasons as sr;
 #[path = "decision_test_support.rs"]
 #[allow(clippy::duplicate_mod)]
 mod support;
+use support::secret_writes as writes;
 use support::*;
 
 const HOST: &str = "ABCD1234.gr7.ap-northeast-1.eks.amazonaws.com";
@@ -108,16 +109,6 @@ impl In {
         let out = sync(observed, &w, &mut plan);
         (out, plan)
     }
-}
-
-fn writes(plan: &Plan<()>) -> Vec<&SecretWrite> {
-    plan.ops
-        .iter()
-        .filter_map(|o| match o {
-            Op::WriteSecret(w) => Some(w),
-            _ => None,
-        })
-        .collect()
 }
 
 fn events(plan: &Plan<()>) -> Vec<(EventType, &str)> {

@@ -11,9 +11,14 @@ use serde_json::json;
 use super::*;
 use crate::credentials::{TokenRequest, fake_credentials, sign_token};
 use crate::reconcile::kubeconfig::tests::token_kubeconfig as connection_kubeconfig;
-use crate::reconcile::plan::{Op, Plan, SecretWrite};
+use crate::reconcile::plan::{Plan, SecretWrite};
+
+#[path = "decision_test_support.rs"]
+#[allow(clippy::duplicate_mod)]
+mod support;
 use crate::reconcile::secret_sync::{ConnectionSecret, OwnedSecret, SyncWorld, sync};
 use crate::reconcile::secrets::validate_connection_secret;
+use support::secret_writes as writes;
 
 const KEY: &str = "ns/alpha";
 const T0: i64 = 1_740_823_200;
@@ -372,16 +377,6 @@ fn owned_from(w: &SecretWrite) -> OwnedSecret {
             .get(crate::reconcile::ownership::DATA_HASH_ANNOTATION)
             .cloned(),
     }
-}
-
-fn writes(plan: &Plan<()>) -> Vec<&SecretWrite> {
-    plan.ops
-        .iter()
-        .filter_map(|o| match o {
-            Op::WriteSecret(w) => Some(w),
-            _ => None,
-        })
-        .collect()
 }
 
 struct Step {
