@@ -6,11 +6,10 @@
 //! When the queue is full, Events are dropped and counted, as client-go drops them.
 
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -111,10 +110,7 @@ impl EventRecorder {
                 limits.per_object_burst,
                 limits.per_object_refill,
             )),
-            limiter: NonZeroU32::new(limits.qps).map(|qps| {
-                let burst = NonZeroU32::new(limits.burst.max(limits.qps)).unwrap_or(qps);
-                RateLimiter::direct(Quota::per_second(qps).allow_burst(burst))
-            }),
+            limiter: super::limiter(limits.qps, limits.burst),
             observer: observer.clone(),
         };
         let recorder = Self {

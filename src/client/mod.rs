@@ -31,18 +31,22 @@ impl Default for ClientLimits {
     }
 }
 
+/// A limiter of `qps` per second with a burst of `burst` (at least `qps`); `None` when `qps`
+/// is 0 (unlimited).
+pub fn limiter(qps: u32, burst: u32) -> Option<governor::DefaultDirectRateLimiter> {
+    NonZeroU32::new(qps).map(|q| {
+        let burst = NonZeroU32::new(burst.max(qps)).unwrap_or(q);
+        RateLimiter::direct(Quota::per_second(q).allow_burst(burst))
+    })
+}
+
 /// A `kube::Client` whose every call goes through the QPS/burst limit and the API observer.
 pub fn build(
     config: kube::Config,
     limits: ClientLimits,
     observer: Arc<dyn ApiObserver>,
 ) -> Result<kube::Client, kube::Error> {
-    let limiter = NonZeroU32::new(limits.qps).map(|qps| {
-        let burst = NonZeroU32::new(limits.burst.max(limits.qps)).unwrap_or(qps);
-        Arc::new(RateLimiter::direct(
-            Quota::per_second(qps).allow_burst(burst),
-        ))
-    });
+    let limiter = limiter(limits.qps, limits.burst).map(Arc::new);
     Ok(ClientBuilder::try_from(config)?
         .with_layer(&layer::ApiLayer::new(limiter, observer))
         .build())
