@@ -35,13 +35,17 @@ fn controller_owner<K: Resource>(obj: &K) -> Option<ObjectKey> {
 
 /// Whether the object `key` names is being deleted, as its cache shows it.
 fn deleting(ctx: &SharedCtx, key: &ObjectKey) -> bool {
+    fn in_store<K: Resource<DynamicType = ()> + Clone + 'static>(
+        store: &kube::runtime::reflector::Store<K>,
+        key: &ObjectKey,
+    ) -> bool {
+        super::world::get(store, &key.namespace, &key.name)
+            .is_some_and(|o| o.meta().deletion_timestamp.is_some())
+    }
     let w = &ctx.world;
-    let meta_deleting = |m: &kube::core::ObjectMeta| m.deletion_timestamp.is_some();
     match Kind::parse(key.kind) {
-        Some(Kind::CaptCluster) => super::world::get(&w.captclusters, &key.namespace, &key.name)
-            .is_some_and(|o| meta_deleting(o.meta())),
-        Some(Kind::WorkspaceTemplate) => super::world::get(&w.templates, &key.namespace, &key.name)
-            .is_some_and(|o| meta_deleting(o.meta())),
+        Some(Kind::CaptCluster) => in_store(&w.captclusters, key),
+        Some(Kind::WorkspaceTemplate) => in_store(&w.templates, key),
         _ => false,
     }
 }
