@@ -32,8 +32,10 @@ pub struct AdmitState {
 pub struct AdmitInput<'a> {
     /// How long the rate limiter holds the next reconcile back (`None`: it may run now).
     pub rate_wait: Option<Duration>,
-    /// How long a watch event still waits for more events of the object (`None`: it may run).
-    pub settle_wait: Option<Duration>,
+    /// When the wake-up being admitted came (`None`: unknown, nothing to wait for).
+    pub woke_at: Option<Instant>,
+    /// How long a watch event waits for more events of the object before it runs.
+    pub event_settle: Duration,
     /// The caches show every write of this object's earlier reconciles.
     pub caught_up: bool,
     /// The cached object's generation (`None`: the object is gone from the cache).
@@ -47,7 +49,16 @@ pub struct AdmitInput<'a> {
 
 /// Decide at `now`, updating `state`.
 pub fn admit(state: &mut AdmitState, input: &AdmitInput, now: Instant) -> Admit {
-    if let Some(wait) = input.rate_wait.or(input.settle_wait) {
+    let settle_wait = (matches!(input.trigger, Trigger::Event(_)))
+        .then(|| input.woke_at)
+        .flatten()
+        .map(|woke| {
+            input
+                .event_settle
+                .saturating_sub(now.saturating_duration_since(woke))
+        })
+        .filter(|d| !d.is_zero());
+    if let Some(wait) = input.rate_wait.or(settle_wait) {
         return Admit::Defer(wait.max(Duration::from_millis(1)));
     }
     if !input.caught_up {
@@ -86,7 +97,8 @@ mod tests {
     fn input(trigger: &Trigger) -> AdmitInput<'_> {
         AdmitInput {
             rate_wait: None,
-            settle_wait: None,
+            woke_at: None,
+            event_settle: Duration::from_millis(15),
             caught_up: true,
             object: Some(Some(1)),
             trigger,
@@ -101,7 +113,7 @@ mod tests {
         let t = Trigger::Event("Workspace");
         let mut st = AdmitState::default();
         let i = AdmitInput {
-            settle_wait: Some(Duration::from_millis(12)),
+            woke_at: Some(now - Duration::from_millis(3)),
             ..input(&t)
         };
         assert_eq!(
@@ -109,6 +121,15 @@ mod tests {
             Admit::Defer(Duration::from_millis(12))
         );
         assert_eq!(admit(&mut st, &input(&t), now), Admit::Run);
+        // Settled once the time has passed; what the runtime schedules itself never settles.
+        let later = now + Duration::from_millis(12);
+        assert_eq!(admit(&mut st, &i, later), Admit::Run);
+        let requeue = Trigger::Requeue;
+        let r = AdmitInput {
+            woke_at: Some(now),
+            ..input(&requeue)
+        };
+        assert_eq!(admit(&mut st, &r, now), Admit::Run);
     }
 
     #[test]

@@ -213,16 +213,13 @@ impl<R: Reconciler> ObjectActor<R> {
         if rate_wait.is_some() {
             self.shared.observer.rate_limited(kind);
         }
-        let settle = self.shared.settings.event_settle;
-        let settle_wait = (matches!(trigger, Trigger::Event(_)))
-            .then(|| settle.saturating_sub(self.woke_at.map(|t| t.elapsed()).unwrap_or(settle)))
-            .filter(|d| !d.is_zero());
         let caught_up = self.shared.freshness.caught_up(&self.inbox.writes);
         let obj = self.reconciler.get(&self.key);
         let settings = &self.shared.settings;
         let input = AdmitInput {
             rate_wait,
-            settle_wait,
+            woke_at: self.woke_at,
+            event_settle: settings.event_settle,
             caught_up,
             object: obj
                 .as_ref()
