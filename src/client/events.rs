@@ -9,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::DefaultDirectRateLimiter;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -110,7 +109,7 @@ impl EventRecorder {
                 limits.per_object_burst,
                 limits.per_object_refill,
             )),
-            limiter: super::limiter(limits.qps, limits.burst),
+            limiter: super::Limiter::new(limits.qps, limits.burst),
             observer: observer.clone(),
         };
         let recorder = Self {
@@ -148,7 +147,7 @@ struct Sender {
     component: String,
     instance: String,
     correlator: std::sync::Mutex<Correlator>,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<super::Limiter>,
     observer: Arc<dyn EventObserver>,
 }
 
@@ -246,7 +245,7 @@ impl Sender {
     /// Wait for the Events' own budget.
     async fn ready(&self) {
         if let Some(l) = &self.limiter {
-            l.until_ready().await;
+            l.acquire().await;
         }
     }
 

@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use governor::DefaultDirectRateLimiter;
 use http::{Method, Request, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -19,15 +18,12 @@ pub trait ApiObserver: Send + Sync + 'static {
 
 #[derive(Clone)]
 pub struct ApiLayer {
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    limiter: Option<Arc<super::Limiter>>,
     observer: Arc<dyn ApiObserver>,
 }
 
 impl ApiLayer {
-    pub fn new(
-        limiter: Option<Arc<DefaultDirectRateLimiter>>,
-        observer: Arc<dyn ApiObserver>,
-    ) -> Self {
+    pub fn new(limiter: Option<Arc<super::Limiter>>, observer: Arc<dyn ApiObserver>) -> Self {
         Self { limiter, observer }
     }
 }
@@ -181,10 +177,9 @@ where
             async move {
                 // Events have a budget of their own (`events::EventLimits`).
                 if let Some(l) = limiter.filter(|_| verb != "watch" && resource != "events")
-                    && l.check().is_err()
+                    && l.acquire().await
                 {
                     observer.rate_limited();
-                    l.until_ready().await;
                 }
                 let res = fut.await;
                 let code = res.as_ref().map_or(0, |r| r.status().as_u16());

@@ -5,12 +5,11 @@ pub mod diff;
 pub mod event_correlator;
 pub mod events;
 pub mod layer;
+pub mod limiter;
 pub mod status;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use governor::{Quota, RateLimiter};
 use kube::client::ClientBuilder;
 
 pub use layer::ApiObserver;
@@ -31,14 +30,7 @@ impl Default for ClientLimits {
     }
 }
 
-/// A limiter of `qps` per second with a burst of `burst` (at least `qps`); `None` when `qps`
-/// is 0 (unlimited).
-pub fn limiter(qps: u32, burst: u32) -> Option<governor::DefaultDirectRateLimiter> {
-    NonZeroU32::new(qps).map(|q| {
-        let burst = NonZeroU32::new(burst.max(qps)).unwrap_or(q);
-        RateLimiter::direct(Quota::per_second(q).allow_burst(burst))
-    })
-}
+pub use limiter::Limiter;
 
 /// A `kube::Client` whose every call goes through the QPS/burst limit and the API observer.
 pub fn build(
@@ -46,7 +38,7 @@ pub fn build(
     limits: ClientLimits,
     observer: Arc<dyn ApiObserver>,
 ) -> Result<kube::Client, kube::Error> {
-    let limiter = limiter(limits.qps, limits.burst).map(Arc::new);
+    let limiter = Limiter::new(limits.qps, limits.burst).map(Arc::new);
     Ok(ClientBuilder::try_from(config)?
         .with_layer(&layer::ApiLayer::new(limiter, observer))
         .build())
