@@ -190,10 +190,10 @@ fn manager_deployment() {
             "--metrics-bind-address=:8443"
         ]
     );
-    assert_eq!(c["resources"]["limits"]["cpu"], "500m");
-    assert_eq!(c["resources"]["limits"]["memory"], "128Mi");
-    assert_eq!(c["resources"]["requests"]["cpu"], "10m");
-    assert_eq!(c["resources"]["requests"]["memory"], "64Mi");
+    assert_eq!(c["resources"]["limits"]["cpu"], "2");
+    assert_eq!(c["resources"]["limits"]["memory"], "1Gi");
+    assert_eq!(c["resources"]["requests"]["cpu"], "100m");
+    assert_eq!(c["resources"]["requests"]["memory"], "256Mi");
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["livenessProbe"]["httpGet"]["port"], 8081);
     assert_eq!(c["livenessProbe"]["initialDelaySeconds"], 15);
