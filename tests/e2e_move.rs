@@ -79,10 +79,7 @@ async fn copy(from: &Client, to: &Client) -> usize {
             }
             v.as_object_mut().unwrap().remove("status");
             let o: DynamicObject = serde_json::from_value(v).unwrap();
-            let created = dst
-                .create(&PostParams::default(), &o)
-                .await
-                .unwrap_or_else(|e| panic!("copy {kind} {}: {e}", o.name_any()));
+            let created = create_or_update(&dst, o).await;
             uids.insert(
                 (kind.to_string(), created.name_any()),
                 created.uid().unwrap_or_default(),
@@ -96,6 +93,23 @@ async fn copy(from: &Client, to: &Client) -> usize {
         }
     }
     copied
+}
+
+/// What clusterctl does for each object it moves: create it, and when the target already has one
+/// (e.g. a connection secret the target's provider wrote for a copied Workspace) update that one.
+async fn create_or_update(dst: &Api<DynamicObject>, mut o: DynamicObject) -> DynamicObject {
+    let name = o.name_any();
+    match dst.create(&PostParams::default(), &o).await {
+        Ok(created) => created,
+        Err(kube::Error::Api(ae)) if ae.code == 409 => {
+            let existing = dst.get(&name).await.expect("get the existing object");
+            o.metadata.resource_version = existing.resource_version();
+            dst.replace(&name, &PostParams::default(), &o)
+                .await
+                .unwrap_or_else(|e| panic!("update existing {name}: {e}"))
+        }
+        Err(e) => panic!("copy {name}: {e}"),
+    }
 }
 
 async fn workspace_names(client: &Client) -> BTreeSet<String> {
