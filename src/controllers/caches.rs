@@ -55,7 +55,17 @@ pub fn build(
     let (controlplanes, s2) = cache::watch(api::<CAPTControlPlane>(client, ns), wc.clone());
     let (applies, s3) = cache::watch(api::<WorkspaceTemplateApply>(client, ns), wc.clone());
     let (templates, s4) = cache::watch(api::<WorkspaceTemplate>(client, ns), all.clone());
-    let (workspaces, s5) = cache::watch(Api::<Workspace>::all(client.clone()), wc.clone());
+    // The provider's own bookkeeping on Workspaces (crossplane.io/ annotations: external name,
+    // create pending/succeeded) is read by no decision: it is not cached, and a change of it
+    // alone wakes nobody.
+    let (workspaces, s5) = cache::watch_slim(
+        Api::<Workspace>::all(client.clone()),
+        wc.clone(),
+        drop_provider_annotations,
+    );
+    let s5 = cache::changes_only(s5, |w: &Workspace| {
+        cache::meta_fingerprint(w, &(&w.spec, &w.status))
+    });
     // capt reads a Cluster's metadata and spec, never its status: the status is not cached, and
     // a status-only change (Cluster API mirroring its infrastructure and control plane) wakes
     // nobody.
@@ -91,4 +101,55 @@ pub fn build(
         grants: s10,
     };
     (world, streams)
+}
+
+/// Annotations under `crossplane.io/` are the provider's (crossplane-runtime's) own.
+const PROVIDER_ANNOTATIONS: &str = "crossplane.io/";
+
+fn drop_provider_annotations(w: &mut Workspace) {
+    if let Some(a) = w.metadata.annotations.as_mut() {
+        a.retain(|k, _| !k.starts_with(PROVIDER_ANNOTATIONS));
+        if a.is_empty() {
+            w.metadata.annotations = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(annotations: serde_json::Value) -> Workspace {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "tf.upbound.io/v1beta1", "kind": "Workspace",
+            "metadata": {"name": "w", "annotations": annotations},
+            "spec": {"forProvider": {"source": "Inline", "module": ""}},
+        }))
+        .expect("workspace")
+    }
+
+    #[test]
+    fn provider_bookkeeping_is_neither_cached_nor_a_change() {
+        let fp = |w: &Workspace| cache::meta_fingerprint(w, &(&w.spec, &w.status));
+        let mut plain = ws(serde_json::json!({"capt.appthrust.io/owner": "o"}));
+        let mut marked = ws(serde_json::json!({
+            "capt.appthrust.io/owner": "o",
+            "crossplane.io/external-name": "w",
+            "crossplane.io/external-create-pending": "2026-01-01T00:00:00Z",
+        }));
+        drop_provider_annotations(&mut plain);
+        drop_provider_annotations(&mut marked);
+        let kept = marked
+            .metadata
+            .annotations
+            .clone()
+            .expect("capt's annotation stays");
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["capt.appthrust.io/owner"]);
+        assert_eq!(fp(&plain), fp(&marked));
+        let mut only = ws(serde_json::json!({"crossplane.io/external-name": "w"}));
+        drop_provider_annotations(&mut only);
+        assert!(only.metadata.annotations.is_none());
+        marked.metadata.finalizers = Some(vec!["finalizer.managedresource.crossplane.io".into()]);
+        assert_ne!(fp(&plain), fp(&marked), "other metadata still counts");
+    }
 }

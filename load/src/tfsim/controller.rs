@@ -15,6 +15,7 @@ use super::Config;
 use super::apply::{self, RunError};
 use super::faults::{self, FAULT_ANNOTATION, FaultKind};
 use super::ids;
+use super::lifecycle;
 use super::outputs::{self, Outputs, ROLE_EXISTS_ANNOTATION};
 use super::plan::Settings;
 use super::queue;
@@ -126,15 +127,36 @@ impl Ctx {
                 None => return Ok(None),
             }
         };
+        let ws = match lifecycle::initialize(&ws.name, &ws.annotations) {
+            Some(a) => match self.annotate(&ws, a).await? {
+                Some(ws) => ws,
+                None => return Ok(None),
+            },
+            None => ws,
+        };
         self.reconcile_apply(ws).await
     }
 
+    /// Sets one annotation (see [`lifecycle`]); `None` when the Workspace is gone.
+    async fn annotate(
+        &self,
+        ws: &WorkspaceView,
+        (key, value): (&str, String),
+    ) -> Result<Option<WorkspaceView>, ReconcileError> {
+        let meta = json!({ "annotations": { key: value } });
+        let Some(obj) = self.patch_meta(ws, meta).await? else {
+            return Ok(None);
+        };
+        Ok(WorkspaceView::from_object(&obj).ok())
+    }
+
+    /// A metadata patch with the Workspace's resourceVersion (a stale view conflicts), as the
+    /// Updates of crossplane-runtime's reconciler.
     async fn patch_meta(
         &self,
         ws: &WorkspaceView,
-        finalizers: Vec<String>,
+        mut meta: Value,
     ) -> Result<Option<DynamicObject>, ReconcileError> {
-        let mut meta = json!({ "finalizers": finalizers });
         if let Some(rv) = &ws.resource_version {
             meta["resourceVersion"] = json!(rv);
         }
@@ -159,7 +181,10 @@ impl Ctx {
     ) -> Result<Option<WorkspaceView>, ReconcileError> {
         let mut finalizers = ws.finalizers.clone();
         finalizers.push(FINALIZER.to_string());
-        let Some(obj) = self.patch_meta(ws, finalizers).await? else {
+        let Some(obj) = self
+            .patch_meta(ws, json!({ "finalizers": finalizers }))
+            .await?
+        else {
             return Ok(None);
         };
         Ok(WorkspaceView::from_object(&obj).ok())
@@ -344,6 +369,13 @@ impl Ctx {
                 };
             }
         };
+        let ws = match lifecycle::before_create(&ws.annotations, &ts) {
+            Some(a) => match self.annotate(&ws, a).await? {
+                Some(ws) => ws,
+                None => return Ok(None),
+            },
+            None => ws,
+        };
         if now < apply_at {
             set_condition(
                 &mut conds,
@@ -398,6 +430,14 @@ impl Ctx {
             Condition::new("Ready", false, "Unavailable", "", gen_)
         };
         set_condition(&mut conds, ready_cond, &ts);
+        // crossplane-runtime records the finished create before it writes the conditions.
+        let ws = match lifecycle::after_create(&ws.annotations, &ts) {
+            Some(a) => match self.annotate(&ws, a).await? {
+                Some(ws) => ws,
+                None => return Ok(None),
+            },
+            None => ws,
+        };
         let status_outs = outputs::status_outputs(&outs);
         self.write_status(&ws, &conds, Some((&ws.checksum, &status_outs)))
             .await?;
@@ -497,7 +537,8 @@ impl Ctx {
             .filter(|f| *f != FINALIZER)
             .cloned()
             .collect();
-        self.patch_meta(&ws, remaining).await?;
+        self.patch_meta(&ws, json!({ "finalizers": remaining }))
+            .await?;
         self.tracks().remove(&ws.name);
         tracing::info!(workspace = %ws.name, orphan = ws.orphan, "workspace destroyed");
         Ok(None)

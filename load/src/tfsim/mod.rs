@@ -22,6 +22,7 @@ mod faults;
 mod funcs;
 mod ids;
 mod kubeconfig;
+mod lifecycle;
 mod outputs;
 mod plan;
 #[cfg(test)]
