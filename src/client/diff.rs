@@ -79,6 +79,27 @@ pub fn merge_patch(old: &Value, new: &Value) -> Option<Value> {
     }
 }
 
+/// Moves a status that observed generation `from` to `to` (the top-level `observedGeneration` and
+/// each condition's): for a status decided from a spec that capt itself then changed in the same
+/// reconcile, whose echo would otherwise need a status write of its own.
+pub fn advance_observed_generation(status: &mut Value, from: i64, to: i64) {
+    let bump = |v: &mut Value| {
+        if v.as_i64() == Some(from) {
+            *v = Value::from(to);
+        }
+    };
+    if let Some(g) = status.get_mut("observedGeneration") {
+        bump(g);
+    }
+    if let Some(conds) = status.get_mut("conditions").and_then(Value::as_array_mut) {
+        for c in conds {
+            if let Some(g) = c.get_mut("observedGeneration") {
+                bump(g);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

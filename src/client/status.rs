@@ -32,18 +32,19 @@ impl StatusWriter {
 
     /// Write `desired` as the status of `obj` if it differs from `observed`. Returns whether a
     /// write happened. The written resourceVersion goes to `writes`.
-    pub async fn write<K, S>(
+    pub async fn write<K, S, D>(
         &self,
         api: &Api<K>,
         kind: &'static str,
         obj: &K,
         observed: Option<&S>,
-        desired: &S,
+        desired: &D,
         writes: &WriteLog,
     ) -> Result<bool, kube::Error>
     where
         K: Resource + Clone + DeserializeOwned + Debug,
         S: Serialize,
+        D: Serialize,
     {
         let old = observed
             .map_or(Ok(json!({})), serde_json::to_value)

@@ -281,9 +281,13 @@ where
     let name = obj.name_any();
     // Writes to the object itself (finalizers, labels, spec fields) go out as one patch, first.
     let (own_patch, removed_finalizer) = own_patch(obj, record_trace, &plan.ops);
+    let mut generation_now = None;
     if let Some(patch) = own_patch {
         match own.patch(&name, &pp(), &Patch::Merge(&patch)).await {
-            Ok(o) => record(writes, kind, &o),
+            Ok(o) => {
+                record(writes, kind, &o);
+                generation_now = o.metadata.generation;
+            }
             Err(e) if removed_finalizer && status_code(&e) == Some(404) => {}
             Err(e) => return Err(ControllerError::api(format!("patch {kind} {name}"), e)),
         }
@@ -315,18 +319,67 @@ where
             ctx.client.clone(),
             obj.meta().namespace.as_deref().unwrap_or_default(),
         );
+        let desired = status_to_write(desired, obj.meta().generation, generation_now)?;
         ctx.status
-            .write(&api, kind, obj, obj.status(), desired, writes)
+            .write(&api, kind, obj, obj.status(), &desired, writes)
             .await
             .map_err(|e| ControllerError::api(format!("write status of {kind} {name}"), e))?;
     }
     Ok(())
 }
 
+/// The status to write, as JSON. The own patch carried the resourceVersion the decision read, so
+/// when it moved the generation by one, the new spec is the one the decision made: the status
+/// observed it already (otherwise its echo would cost a status write for `observedGeneration`).
+fn status_to_write<S: Serialize>(
+    desired: &S,
+    decided_at: Option<i64>,
+    generation_now: Option<i64>,
+) -> Result<serde_json::Value, ControllerError> {
+    let mut v = serde_json::to_value(desired).map_err(|source| ControllerError::Encode {
+        what: "status",
+        source,
+    })?;
+    if let (Some(from), Some(to)) = (decided_at, generation_now)
+        && to == from + 1
+    {
+        crate::client::diff::advance_observed_generation(&mut v, from, to);
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::{CAPTCluster, CAPTClusterSpec};
+
+    #[test]
+    fn a_status_observes_the_spec_its_own_patch_wrote() {
+        let status = json!({
+            "observedGeneration": 3,
+            "conditions": [
+                {"type": "Ready", "observedGeneration": 3},
+                {"type": "Old", "observedGeneration": 2},
+            ],
+        });
+        // (case, generation decided at, generation after the own patch, observedGeneration written)
+        let table = [
+            ("spec patched by one", Some(3), Some(4), 4),
+            ("no own patch", Some(3), None, 3),
+            ("metadata-only patch", Some(3), Some(3), 3),
+            ("someone else moved it too", Some(3), Some(5), 3),
+            ("no generation", None, Some(4), 3),
+        ];
+        for (case, at, now, want) in table {
+            let v = status_to_write(&status, at, now).unwrap();
+            assert_eq!(v["observedGeneration"], want, "{case}");
+            assert_eq!(v["conditions"][0]["observedGeneration"], want, "{case}");
+            assert_eq!(
+                v["conditions"][1]["observedGeneration"], 2,
+                "{case}: older stays"
+            );
+        }
+    }
 
     #[test]
     fn own_writes_become_one_patch() {
