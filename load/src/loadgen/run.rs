@@ -351,8 +351,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let target = chaos::Target {
                 server: stack.server.clone(),
                 controllers: replicas.clone(),
+                client: client.clone(),
             };
-            Some(chaos::start(settings, target, t0, obs.clone(), deadline)?)
+            Some(chaos::start(
+                settings,
+                target,
+                args.sharding,
+                t0,
+                obs.clone(),
+                deadline,
+            )?)
         }
         None => None,
     };
