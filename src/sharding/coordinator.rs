@@ -1,11 +1,16 @@
 //! The ring's coordinator: one replica (elected through its own Lease) watches the metadata of
 //! every sharded object and, each pass, labels unassigned objects with their shard and drains
-//! clusters whose shard on the ring changed ([`super::plan`]).
+//! clusters whose shard on the ring changed ([`super::plan`]). A span per pass that changes
+//! anything (`shard_pass`) holds a span per object written (`shard_move`); an Event on the
+//! coordinator Lease sums up each membership change and each pass's moves ([`super::summary`]).
 
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -19,10 +24,12 @@ use super::labels::{drain_label, shard_label};
 use super::membership;
 use super::plan::{Cause, Change, Item, decide};
 use super::ring::Ring;
+use super::summary::{self, Written};
 use super::write::{ObjectId, patch_labels};
 use crate::actors::cache;
 use crate::api::kinds::Kind;
 use crate::api::{CAPTCluster, CAPTControlPlane, Cluster, Workspace, WorkspaceTemplateApply};
+use crate::client::events::{EventRecorder, EventSpec, object_reference};
 use crate::telemetry::Metrics;
 
 /// Label writes in flight at once during a pass.
@@ -31,6 +38,8 @@ const WRITES_AT_ONCE: usize = 16;
 #[derive(Clone, Debug)]
 pub struct CoordinatorSettings {
     pub ring: String,
+    /// This replica's identity (named in the Events).
+    pub identity: String,
     /// Namespace of the shard Leases.
     pub lease_namespace: String,
     /// Lease duration assumed for Leases that do not say.
@@ -154,16 +163,42 @@ where
         .collect()
 }
 
-/// Coordinate until dropped (the caller drops it when the coordinator Lease is lost).
-pub async fn run(client: Client, metrics: Metrics, s: CoordinatorSettings) {
+/// The coordinator Lease as the involved object of the ring's Events (with its uid when it can be
+/// read).
+async fn lease_reference(client: &Client, s: &CoordinatorSettings) -> ObjectReference {
+    let name = membership::coordinator_lease_name(&s.ring);
+    let api: Api<Lease> = Api::namespaced(client.clone(), &s.lease_namespace);
+    match api.get_opt(&name).await {
+        Ok(Some(l)) => object_reference(&l),
+        _ => ObjectReference {
+            api_version: Some("coordination.k8s.io/v1".into()),
+            kind: Some("Lease".into()),
+            name: Some(name),
+            namespace: Some(s.lease_namespace.clone()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Coordinate until dropped (the caller drops it when the coordinator Lease is lost). Each pass's
+/// membership change and moves are summed up in one Event each on the coordinator Lease.
+pub async fn run(client: Client, metrics: Metrics, events: EventRecorder, s: CoordinatorSettings) {
     let (stores, streams) = Stores::watch(&client, s.namespace.as_deref());
     let poll = stream::select_all(streams).for_each(|_| async {});
     let passes = async {
         stores.ready().await;
         tracing::info!(ring = %s.ring, "coordinating the shard ring");
+        let lease = lease_reference(&client, &s).await;
+        let mut members: Option<BTreeSet<String>> = None;
         loop {
-            if let Err(e) = pass(&client, &metrics, &s, &stores).await {
-                tracing::warn!(error = %e, "shard ring pass failed");
+            match pass(&client, &metrics, &s, &stores).await {
+                Ok(p) => {
+                    let change = summary::membership(&s.identity, members.as_ref(), &p.live);
+                    let published: Vec<EventSpec> = change.into_iter().chain(p.moves).collect();
+                    events.publish(lease.clone(), published, tracing::Span::current());
+                    members = Some(p.live);
+                }
+                Err(e) => tracing::warn!(error = %e, "shard ring pass failed"),
             }
             tokio::time::sleep(s.interval).await;
         }
@@ -174,12 +209,19 @@ pub async fn run(client: Client, metrics: Metrics, s: CoordinatorSettings) {
     }
 }
 
+/// What a pass saw and did.
+struct Passed {
+    live: BTreeSet<String>,
+    /// The Event summing up its moves, if it moved anything.
+    moves: Option<EventSpec>,
+}
+
 async fn pass(
     client: &Client,
     metrics: &Metrics,
     s: &CoordinatorSettings,
     stores: &Stores,
-) -> Result<(), kube::Error> {
+) -> Result<Passed, kube::Error> {
     let leases = membership::leases(client, &s.lease_namespace, &s.ring).await?;
     let live = membership::live_members(&leases, Timestamp::now(), s.lease_duration);
     membership::delete_orphaned(client, &s.lease_namespace, &leases, s.lease_duration).await;
@@ -188,41 +230,68 @@ async fn pass(
     let items = stores.items(&shard, &drain);
     let decision = decide(&items, &ring, &live);
     metrics.shard_view(live.len(), decision.per_shard.iter());
-    let placements: std::collections::HashMap<&ObjectId, (&GroupKey, &Placement)> = items
+    let placements: HashMap<&ObjectId, (&GroupKey, &Placement)> = items
         .iter()
         .map(|i| (&i.id, (&i.group, &i.placement)))
         .collect();
-    let writes: Vec<_> = (decision.changes.into_iter())
-        .map(|(id, change, cause)| {
-            let (group, from) = placements[&id];
+    let changes = &decision.changes;
+    let span = (!changes.is_empty()).then(|| {
+        tracing::info_span!(
+            "shard_pass",
+            members = live.len(),
+            changes = changes.len(),
+            moving_clusters = decision.moving
+        )
+    });
+    let writes: Vec<_> = (changes.iter().enumerate())
+        .map(|(n, (id, change, cause))| {
+            let (group, from) = placements[id];
             let span = tracing::info_span!("shard_move", object = %id, cluster = %group, from = ?from.shard, change = ?change);
-            write(client, metrics, (&shard, &drain), id, change, cause).instrument(span)
+            let w = write(client, metrics, (&shard, &drain), id, change, *cause);
+            async move { (n, w.await) }.instrument(span)
         })
         .collect();
-    let failed = stream::iter(writes)
+    let results: Vec<(usize, bool)> = stream::iter(writes)
         .buffer_unordered(WRITES_AT_ONCE)
-        .filter(|ok| std::future::ready(!ok))
-        .count()
+        .collect()
+        .instrument(span.unwrap_or_else(tracing::Span::none))
         .await;
-    if failed > 0 {
+    let done: Vec<usize> = (results.into_iter())
+        .filter_map(|(n, ok)| ok.then_some(n))
+        .collect();
+    if done.len() < changes.len() {
+        let failed = changes.len() - done.len();
         tracing::warn!(failed, "some shard label writes failed; retrying next pass");
     }
-    Ok(())
+    let written: Vec<Written<'_>> = (done.iter())
+        .map(|n| {
+            let (id, change, cause) = &changes[*n];
+            let (group, from) = placements[id];
+            Written {
+                group,
+                from: from.shard.as_deref(),
+                change,
+                cause: *cause,
+            }
+        })
+        .collect();
+    let moves = summary::moves(&written);
+    Ok(Passed { live, moves })
 }
 
 async fn write(
     client: &Client,
     metrics: &Metrics,
     (shard, drain): (&str, &str),
-    id: ObjectId,
-    change: Change,
+    id: &ObjectId,
+    change: &Change,
     cause: Option<Cause>,
 ) -> bool {
-    let labels: Vec<(&str, Option<&str>)> = match &change {
+    let labels: Vec<(&str, Option<&str>)> = match change {
         Change::Assign(to) => vec![(shard, Some(to.as_str())), (drain, None)],
         Change::Drain => vec![(drain, Some("true"))],
     };
-    match patch_labels(client, &id, &labels).await {
+    match patch_labels(client, id, &labels).await {
         Ok(()) => {
             match (change, cause) {
                 (Change::Drain, _) => {
