@@ -2,7 +2,8 @@
 //! ring): it gives its shard Lease up, so its clusters move to the others at once, long before
 //! the Lease would have expired, with no two replicas reconciling a cluster at once. The same
 //! for the coordinator, whose Lease another replica takes over. Each membership change and each
-//! pass's moves are summed up in an Event on the coordinator Lease.
+//! pass's moves are summed up in an Event on the coordinator Lease, and traced as a `shard_pass`
+//! span holding a `shard_move` span per object written.
 
 mod sharding_support;
 mod support;
@@ -13,9 +14,11 @@ use capt::api::{CAPTCluster, CAPTControlPlane, Cluster, Workspace, WorkspaceTemp
 use capt::sharding::labels::shard_selector;
 use capt::sharding::membership::coordinator_lease_name;
 use capt::sharding::summary::{MEMBERS_CHANGED, SHARDS_MOVED};
+use capt::telemetry::otel;
 use k8s_openapi::api::core::v1::Event;
 use kube::Client;
 use kube::api::{Api, ListParams};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use sharding_support::*;
 use support::{TEMPLATES, apply_yaml, cluster_yaml, fast_tfsim};
 
@@ -98,9 +101,29 @@ fn coordinates(n: &Node) -> bool {
     sharding_support::count(&n.metrics, "capt_shard_coordinator") == 1.0
 }
 
+/// The objects of `shard` moved in traced passes: `shard_move` spans from `shard` inside a
+/// `shard_pass` span.
+fn traced_moves_from(spans: &[SpanData], shard: &str) -> usize {
+    let passes: std::collections::HashSet<_> = (spans.iter())
+        .filter(|s| s.name == "shard_pass")
+        .map(|s| s.span_context.span_id())
+        .collect();
+    let from = format!("Some(\"{shard}\")");
+    (spans.iter())
+        .filter(|s| s.name == "shard_move" && passes.contains(&s.parent_span_id))
+        .filter(|s| {
+            (s.attributes.iter()).any(|kv| kv.key.as_str() == "from" && kv.value.as_str() == from)
+        })
+        .count()
+}
+
 #[test]
 fn a_replica_that_stops_hands_its_clusters_over_at_once() {
-    capt::actors::block_on(async {
+    let exporter = InMemorySpanExporter::default();
+    let telemetry = otel::init_for_tests(exporter.clone());
+    tracing::dispatcher::set_global_default(telemetry.dispatch().clone())
+        .expect("no other global subscriber in this binary");
+    let moved_from_r1 = capt::actors::block_on(async {
         let sim = support::start_sim(fast_tfsim()).await;
         let server = sim.server.clone();
         let client = server.client();
@@ -141,6 +164,7 @@ fn a_replica_that_stops_hands_its_clusters_over_at_once() {
             &["took over from shards gone", "r1: "],
         )
         .await;
+        let moved_from_r1 = owners.values().filter(|o| *o == "r1").count();
 
         // The coordinator stops: r2 takes coordination over and r0's clusters at once.
         bump_versions(&client, "1.33").await;
@@ -167,5 +191,12 @@ fn a_replica_that_stops_hands_its_clusters_over_at_once() {
             n.replica.leave().await;
         }
         sim.stop_simulators();
+        moved_from_r1
     });
+    let spans = exporter.get_finished_spans().unwrap();
+    let traced = traced_moves_from(&spans, "r1");
+    assert!(
+        traced >= moved_from_r1,
+        "{traced} traced moves from r1, which owned {moved_from_r1} clusters"
+    );
 }

@@ -235,18 +235,20 @@ async fn pass(
         .map(|i| (&i.id, (&i.group, &i.placement)))
         .collect();
     let changes = &decision.changes;
-    let span = (!changes.is_empty()).then(|| {
+    let pass_span = if changes.is_empty() {
+        tracing::Span::none()
+    } else {
         tracing::info_span!(
             "shard_pass",
             members = live.len(),
             changes = changes.len(),
             moving_clusters = decision.moving
         )
-    });
+    };
     let writes: Vec<_> = (changes.iter().enumerate())
         .map(|(n, (id, change, cause))| {
             let (group, from) = placements[id];
-            let span = tracing::info_span!("shard_move", object = %id, cluster = %group, from = ?from.shard, change = ?change);
+            let span = tracing::info_span!(parent: &pass_span, "shard_move", object = %id, cluster = %group, from = ?from.shard, change = ?change);
             let w = write(client, metrics, (&shard, &drain), id, change, *cause);
             async move { (n, w.await) }.instrument(span)
         })
@@ -254,7 +256,7 @@ async fn pass(
     let results: Vec<(usize, bool)> = stream::iter(writes)
         .buffer_unordered(WRITES_AT_ONCE)
         .collect()
-        .instrument(span.unwrap_or_else(tracing::Span::none))
+        .instrument(pass_span.clone())
         .await;
     let done: Vec<usize> = (results.into_iter())
         .filter_map(|(n, ok)| ok.then_some(n))
