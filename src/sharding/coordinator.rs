@@ -1,12 +1,15 @@
 //! The ring's coordinator: one replica (elected through its own Lease) watches the metadata of
-//! every sharded object and, each pass, labels unassigned objects with their shard and drains
-//! clusters whose shard on the ring changed ([`super::plan`]). A span per pass that changes
+//! every sharded object and, in a pass after any of them or the ring's members changed (else
+//! every [`RESYNC`]), labels unassigned objects with their shard and drains clusters whose shard on
+//! the ring changed ([`super::plan`]). A span per pass that changes
 //! anything (`shard_pass`) holds a span per object written (`shard_move`); an Event on the
 //! coordinator Lease sums up each membership change and each pass's moves ([`super::summary`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -180,40 +183,88 @@ async fn lease_reference(client: &Client, s: &CoordinatorSettings) -> ObjectRefe
     }
 }
 
-/// Coordinate until dropped (the caller drops it when the coordinator Lease is lost). Each pass's
-/// membership change and moves are summed up in one Event each on the coordinator Lease.
+/// How often the coordinator places objects although nothing it watches changed (a safety net:
+/// every change of a sharded object or of the members triggers a pass).
+pub const RESYNC: Duration = Duration::from_secs(30);
+
+/// Whether a tick runs a placement pass: an object changed since the last pass began, the live
+/// members changed, or the last pass is [`RESYNC`] old (or there was none).
+pub fn pass_due(
+    objects_changed: bool,
+    members_changed: bool,
+    since_last: Option<Duration>,
+) -> bool {
+    objects_changed || members_changed || since_last.is_none_or(|d| d >= RESYNC)
+}
+
+/// Coordinate until dropped (the caller drops it when the coordinator Lease is lost). Every
+/// interval it reads the shard Leases; it places objects (a pass over every cached object) only
+/// when [`pass_due`]. Each membership change and each pass's moves are summed up in one Event
+/// each on the coordinator Lease.
 pub async fn run(client: Client, metrics: Metrics, events: EventRecorder, s: CoordinatorSettings) {
     let (stores, streams) = Stores::watch(&client, s.namespace.as_deref());
-    let poll = stream::select_all(streams).for_each(|_| async {});
-    let passes = async {
+    let changed = Arc::new(AtomicBool::new(true));
+    let poll = {
+        let changed = changed.clone();
+        stream::select_all(streams).for_each(move |_| {
+            changed.store(true, Ordering::Relaxed);
+            async {}
+        })
+    };
+    let ticks = async {
         stores.ready().await;
         tracing::info!(ring = %s.ring, "coordinating the shard ring");
         let lease = lease_reference(&client, &s).await;
         let mut members: Option<BTreeSet<String>> = None;
+        let mut last_pass: Option<Instant> = None;
         loop {
-            match pass(&client, &metrics, &s, &stores).await {
-                Ok(p) => {
-                    let change = summary::membership(&s.identity, members.as_ref(), &p.live);
-                    let published: Vec<EventSpec> = change.into_iter().chain(p.moves).collect();
+            match live_members(&client, &s).await {
+                Ok(live) => {
+                    let moved = members.as_ref() != Some(&live);
+                    let since = last_pass.map(|t| t.elapsed());
+                    let mut published: Vec<EventSpec> =
+                        summary::membership(&s.identity, members.as_ref(), &live)
+                            .into_iter()
+                            .collect();
+                    if pass_due(changed.swap(false, Ordering::Relaxed), moved, since) {
+                        last_pass = Some(Instant::now());
+                        let p = pass(&client, &metrics, &s, &stores, &live).await;
+                        if p.failed > 0 {
+                            changed.store(true, Ordering::Relaxed);
+                        }
+                        published.extend(p.moves);
+                    }
                     events.publish(lease.clone(), published, tracing::Span::current());
-                    members = Some(p.live);
+                    members = Some(live);
                 }
-                Err(e) => tracing::warn!(error = %e, "shard ring pass failed"),
+                Err(e) => tracing::warn!(error = %e, "could not read the shard Leases"),
             }
             tokio::time::sleep(s.interval).await;
         }
     };
     tokio::select! {
         _ = poll => {}
-        _ = passes => {}
+        _ = ticks => {}
     }
 }
 
-/// What a pass saw and did.
+/// The live members of the ring now (and the Leases of replicas long gone deleted).
+async fn live_members(
+    client: &Client,
+    s: &CoordinatorSettings,
+) -> Result<BTreeSet<String>, kube::Error> {
+    let leases = membership::leases(client, &s.lease_namespace, &s.ring).await?;
+    let live = membership::live_members(&leases, Timestamp::now(), s.lease_duration);
+    membership::delete_orphaned(client, &s.lease_namespace, &leases, s.lease_duration).await;
+    Ok(live)
+}
+
+/// What a pass did.
 struct Passed {
-    live: BTreeSet<String>,
     /// The Event summing up its moves, if it moved anything.
     moves: Option<EventSpec>,
+    /// Label writes that failed (retried by the next pass).
+    failed: usize,
 }
 
 async fn pass(
@@ -221,14 +272,12 @@ async fn pass(
     metrics: &Metrics,
     s: &CoordinatorSettings,
     stores: &Stores,
-) -> Result<Passed, kube::Error> {
-    let leases = membership::leases(client, &s.lease_namespace, &s.ring).await?;
-    let live = membership::live_members(&leases, Timestamp::now(), s.lease_duration);
-    membership::delete_orphaned(client, &s.lease_namespace, &leases, s.lease_duration).await;
-    let ring = Ring::new(&live);
+    live: &BTreeSet<String>,
+) -> Passed {
+    let ring = Ring::new(live);
     let (shard, drain) = (shard_label(&s.ring), drain_label(&s.ring));
     let items = stores.items(&shard, &drain);
-    let decision = decide(&items, &ring, &live);
+    let decision = decide(&items, &ring, live);
     metrics.shard_view(live.len(), decision.per_shard.iter());
     let placements: HashMap<&ObjectId, (&GroupKey, &Placement)> = items
         .iter()
@@ -261,8 +310,8 @@ async fn pass(
     let done: Vec<usize> = (results.into_iter())
         .filter_map(|(n, ok)| ok.then_some(n))
         .collect();
-    if done.len() < changes.len() {
-        let failed = changes.len() - done.len();
+    let failed = changes.len() - done.len();
+    if failed > 0 {
         tracing::warn!(failed, "some shard label writes failed; retrying next pass");
     }
     let written: Vec<Written<'_>> = (done.iter())
@@ -277,8 +326,10 @@ async fn pass(
             }
         })
         .collect();
-    let moves = summary::moves(&written);
-    Ok(Passed { live, moves })
+    Passed {
+        moves: summary::moves(&written),
+        failed,
+    }
 }
 
 async fn write(
@@ -309,6 +360,31 @@ async fn write(
         Err(e) => {
             tracing::warn!(error = %e, "could not write shard labels");
             false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_runs_on_a_change_or_when_the_last_is_old() {
+        let recent = Some(Duration::from_secs(1));
+        let old = Some(RESYNC);
+        let rows = [
+            (
+                (false, false, recent),
+                false,
+                "nothing changed since a recent pass",
+            ),
+            ((true, false, recent), true, "an object changed"),
+            ((false, true, recent), true, "the members changed"),
+            ((false, false, old), true, "resync"),
+            ((false, false, None), true, "no pass yet"),
+        ];
+        for ((objects, members, since), want, what) in rows {
+            assert_eq!(pass_due(objects, members, since), want, "{what}");
         }
     }
 }
