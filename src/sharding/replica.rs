@@ -108,7 +108,9 @@ impl Replica {
     }
 
     /// Stop renewing and coordinating, and give both Leases up (after the controllers stopped):
-    /// the clusters move to the other members at once.
+    /// the clusters move to the other members at once. The shard Lease goes first, so a replica
+    /// taking coordination over finds this one gone at its first pass; the coordinator's last
+    /// Events are sent (for at most [`EVENTS_FLUSH`]).
     pub async fn leave(self) {
         for t in &self.tasks {
             t.abort();
