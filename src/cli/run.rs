@@ -252,6 +252,16 @@ impl RunArgs {
         }
     }
 
+    /// The Events' budget (`--event-qps`, `--event-burst`, `--event-queue`).
+    pub fn event_limits(&self) -> crate::client::events::EventLimits {
+        crate::client::events::EventLimits {
+            qps: self.event_qps,
+            burst: self.event_burst,
+            queue: self.event_queue,
+            ..Default::default()
+        }
+    }
+
     pub fn limits(&self) -> ClientLimits {
         ClientLimits {
             qps: self.kube_api_qps,
@@ -439,6 +449,7 @@ fn ring_settings(args: &RunArgs) -> anyhow::Result<Option<ReplicaSettings>> {
         lease: args.lease_settings(&identity, &identity)?,
         namespace: args.namespace.clone(),
         coordinator_interval: Duration::from_secs(1),
+        events: args.event_limits(),
     }))
 }
 
@@ -497,12 +508,7 @@ async fn manager_config(args: &RunArgs, client: &kube::Client) -> ManagerConfig 
         tokens: Some(
             crate::controllers::tokens::resolve(args.token_mode, args.token_refresh_interval).await,
         ),
-        events: crate::client::events::EventLimits {
-            qps: args.event_qps,
-            burst: args.event_burst,
-            queue: args.event_queue,
-            ..Default::default()
-        },
+        events: args.event_limits(),
         sharding: None,
     }
 }

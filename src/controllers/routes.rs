@@ -100,6 +100,15 @@ pub fn secret_owners<K: Resource>(ctx: &SharedCtx, s: &K) -> Vec<ObjectKey> {
     out
 }
 
+/// A CAPTCluster concerns whoever waits for it (a control plane that found it missing).
+pub fn captcluster_waiters(ctx: &SharedCtx, c: &crate::api::CAPTCluster) -> Vec<ObjectKey> {
+    (ctx.waiters).take(
+        Kind::CaptCluster,
+        &c.namespace().unwrap_or_default(),
+        &c.name_any(),
+    )
+}
+
 /// A CAPI Cluster concerns its infrastructure cluster and control plane, and whoever waits for it.
 pub fn cluster_and_waiters(ctx: &SharedCtx, c: &Cluster) -> Vec<ObjectKey> {
     let mut out = cluster_owners(c);

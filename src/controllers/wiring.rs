@@ -51,7 +51,10 @@ fn with_ctx<K: 'static>(ctx: &SharedCtx, f: fn(&SharedCtx, &K) -> Vec<ObjectKey>
 
 /// Hand every watched kind's stream and route to `rt`.
 pub fn wire(ctx: &SharedCtx, s: Streams, rt: &mut impl Runtime) {
-    rt.reconciled::<Infra>(s.captclusters, None);
+    rt.reconciled::<Infra>(
+        s.captclusters,
+        Some(with_ctx(ctx, routes::captcluster_waiters)),
+    );
     rt.reconciled::<ControlPlane>(
         s.controlplanes,
         Some(with_ctx(ctx, routes::control_plane_owners)),

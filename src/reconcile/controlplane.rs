@@ -458,13 +458,22 @@ pub fn decide(cp: &CAPTControlPlane, w: &CpWorld) -> Plan<CAPTControlPlaneStatus
 }
 
 /// What the control plane waits for, whatever the decision: its WorkspaceTemplate while absent
-/// (and not refused).
+/// (and not refused), and its Cluster's CAPTCluster while that is not cached (nothing else wakes
+/// the control plane when it appears, e.g. on a replica its cluster was just moved to).
 pub fn waits(cp: &CAPTControlPlane, w: &CpWorld) -> Vec<Wait> {
     let mut plan = Plan::<()>::default();
+    let ns = cp.namespace().unwrap_or_default();
     if !w.template_exists && w.refused.is_none() {
-        let ns = cp.namespace().unwrap_or_default();
         let r = &cp.spec.workspace_template_ref;
         plan.wait_for(Kind::WorkspaceTemplate, r.namespace_or(&ns), &r.name);
+    }
+    let infra = (w.cluster)
+        .and_then(|c| c.spec.infrastructure_ref.as_ref())
+        .and_then(|r| r.name.as_deref());
+    if w.vpc_pending
+        && let Some(name) = infra
+    {
+        plan.wait_for(Kind::CaptCluster, &ns, name);
     }
     plan.waits
 }

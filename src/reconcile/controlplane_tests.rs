@@ -1195,6 +1195,32 @@ fn eks_apply_waits_until_the_vpc_is_known() {
     assert_eq!(b.reason, "WaitingForVPC");
     let st = plan.status.as_ref().expect("status");
     assert_eq!(st.phase, Some(crate::api::ControlPlanePhase::Creating));
+    assert!(plan.waits.is_empty(), "no Cluster, nothing to wait for");
+
+    // The CAPTCluster the Cluster names is not cached: its arrival wakes the control plane.
+    let infra = json!({"infrastructureRef": {"kind": "CAPTCluster", "name": "alpha-infra"}});
+    let w = W {
+        cluster: Some(cluster_with(NAME, json!({}), infra)),
+        ..w
+    };
+    let waits = w.run(&c).waits;
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(
+        (
+            waits[0].kind,
+            waits[0].namespace.as_str(),
+            waits[0].name.as_str()
+        ),
+        (Kind::CaptCluster, NS, "alpha-infra")
+    );
+    let known = W {
+        vpc_pending: false,
+        ..w
+    };
+    assert!(
+        known.run(&c).waits.is_empty(),
+        "a cached CAPTCluster is no wait"
+    );
 }
 
 #[test]

@@ -46,11 +46,16 @@ pub fn shard_lease(base: &LeaseSettings, ring: &str, identity: &str) -> LeaseSet
 /// The settings of the coordinator's election Lease (not labelled with the ring: it is no member).
 pub fn coordinator_lease(base: &LeaseSettings, ring: &str, identity: &str) -> LeaseSettings {
     LeaseSettings {
-        name: format!("{ring}-ring-coordinator"),
+        name: coordinator_lease_name(ring),
         identity: identity.into(),
         labels: Default::default(),
         ..base.clone()
     }
+}
+
+/// The name of the coordinator Lease of `ring`.
+pub fn coordinator_lease_name(ring: &str) -> String {
+    format!("{ring}-ring-coordinator")
 }
 
 /// How long an expired shard Lease is kept (a replica restarting under the same name takes it

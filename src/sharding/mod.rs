@@ -20,6 +20,7 @@ pub mod membership;
 pub mod plan;
 pub mod replica;
 pub mod ring;
+pub mod summary;
 pub mod write;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use super::coordinator::{self, CoordinatorSettings};
 use super::membership::{self, Member};
 use crate::actors::leader::{LeaderElector, LeaseSettings};
+use crate::client::events::{EventLimits, EventRecorder};
 use crate::telemetry::Metrics;
 
 #[derive(Clone, Debug)]
@@ -24,12 +25,15 @@ pub struct ReplicaSettings {
     pub namespace: Option<String>,
     /// Pause between the coordinator's passes.
     pub coordinator_interval: Duration,
+    /// The budget of the coordinator's Events (its own sender).
+    pub events: EventLimits,
 }
 
 impl ReplicaSettings {
     fn coordinator(&self) -> CoordinatorSettings {
         CoordinatorSettings {
             ring: self.ring.clone(),
+            identity: self.identity.clone(),
             lease_namespace: self.lease.namespace.clone(),
             lease_duration: self.lease.lease_duration,
             namespace: self.namespace.clone(),
@@ -43,8 +47,13 @@ pub struct Replica {
     member: Arc<Member>,
     coordinator: Arc<LeaderElector>,
     tasks: Vec<JoinHandle<()>>,
+    /// Sends the coordinator's Events; ends once the coordinating task is gone.
+    events: JoinHandle<()>,
     lost: watch::Receiver<bool>,
 }
+
+/// How long leaving waits for the coordinator's last Events to be sent.
+const EVENTS_FLUSH: Duration = Duration::from_secs(2);
 
 impl Replica {
     /// Take the shard Lease (waits for it), then keep it and compete for coordination in the
@@ -68,9 +77,18 @@ impl Replica {
             client.clone(),
             membership::coordinator_lease(&s.lease, &s.ring, &s.identity),
         ));
+        let (recorder, sender) = EventRecorder::new(
+            client.clone(),
+            "capt",
+            s.events,
+            Arc::new(metrics.clone()),
+            std::future::pending(),
+        );
+        let events = tokio::spawn(sender);
         let coordinate = tokio::spawn(coordinate(
             client,
             metrics,
+            recorder,
             coordinator.clone(),
             s.coordinator(),
         ));
@@ -78,6 +96,7 @@ impl Replica {
             member,
             coordinator,
             tasks: vec![keep, coordinate],
+            events,
             lost,
         }
     }
@@ -89,13 +108,16 @@ impl Replica {
     }
 
     /// Stop renewing and coordinating, and give both Leases up (after the controllers stopped):
-    /// the clusters move to the other members at once.
+    /// the clusters move to the other members at once. The shard Lease goes first, so a replica
+    /// taking coordination over finds this one gone at its first pass; the coordinator's last
+    /// Events are sent (for at most [`EVENTS_FLUSH`]).
     pub async fn leave(self) {
         for t in &self.tasks {
             t.abort();
         }
-        self.coordinator.release().await;
         self.member.leave().await;
+        self.coordinator.release().await;
+        let _ = tokio::time::timeout(EVENTS_FLUSH, self.events).await;
     }
 
     /// Stop renewing and coordinating without giving the Leases up, as a crashed replica would:
@@ -104,6 +126,7 @@ impl Replica {
         for t in &self.tasks {
             t.abort();
         }
+        self.events.abort();
     }
 }
 
@@ -111,6 +134,7 @@ impl Replica {
 async fn coordinate(
     client: Client,
     metrics: Metrics,
+    events: EventRecorder,
     elector: Arc<LeaderElector>,
     s: CoordinatorSettings,
 ) {
@@ -120,7 +144,7 @@ async fn coordinate(
         tracing::info!(identity = elector.identity(), "coordinating the shard ring");
         tokio::select! {
             _ = elector.hold() => tracing::warn!("coordinator Lease lost"),
-            _ = coordinator::run(client.clone(), metrics.clone(), s.clone()) => {}
+            _ = coordinator::run(client.clone(), metrics.clone(), events.clone(), s.clone()) => {}
         }
         metrics.set_shard_coordinator(false);
     }

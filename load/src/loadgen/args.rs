@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub replicas: u8,
     /// The replicas share the clusters (`capt run --sharding`, each active, shard Leases in
-    /// `default`) instead of electing a leader; the report's RSS and CPU are replica 0's.
+    /// `default`) instead of electing a leader; the report gives RSS and CPU per replica.
     #[arg(long)]
     pub sharding: bool,
     /// Export the controller's spans (OTLP/gRPC) to a receiver on loopback that counts them and
@@ -117,8 +117,9 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fault kinds injected while the load runs, comma-separated: controller-kill, leader-kill
-    /// (needs --replicas 2+), apiserver-restart, errors, conflicts, watch-drops, slow (all but
-    /// the kills need the in-process API server).
+    /// (needs --replicas 2+), replica-kill and coordinator-kill (need --sharding and --replicas
+    /// 2+), apiserver-restart, errors, conflicts, watch-drops, slow (all but the kills need the
+    /// in-process API server).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub chaos: Vec<ChaosKind>,
     /// Mean gap in seconds before each fault window (drawn from 0.5× to 1.5×).

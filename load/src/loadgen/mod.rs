@@ -18,6 +18,7 @@ pub mod stack;
 pub mod stats;
 pub mod svg;
 pub mod tokens;
+pub mod usage;
 
 pub use args::Args;
 

@@ -37,6 +37,10 @@ pub struct Report {
     pub event_to_status_ms: Dist,
     pub api_requests: ApiRequests,
     pub controller: Option<ControllerUsage>,
+    /// With more than one replica: each replica's memory and CPU, by replica index (`None`: it
+    /// could not be sampled at idle and at convergence). `controller` is replica 0's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<Option<ControllerUsage>>,
     pub reconciles: Option<Reconciles>,
     pub quiet: Quiet,
     pub restart: Option<Restart>,
@@ -228,7 +232,7 @@ impl Report {
         if self.sharding {
             let _ = writeln!(
                 s,
-                "| replicas (sharding) | {}, RSS and CPU below are replica 0's |",
+                "| replicas (sharding) | {}, each active; RSS and CPU per replica below |",
                 self.replicas
             );
         }
@@ -269,7 +273,9 @@ impl Report {
             "| API server requests per cluster (all clients) | {} |",
             verbs(&a.server_per_cluster)
         );
-        if let Some(c) = &self.controller {
+        if !self.controllers.is_empty() {
+            self.replica_rows(&mut s);
+        } else if let Some(c) = &self.controller {
             let _ = writeln!(
                 s,
                 "| controller RSS idle / converged / peak | {:.1} / {:.1} / {:.1} MiB |",
@@ -392,6 +398,29 @@ impl Report {
     }
 }
 
+impl Report {
+    /// A row per replica: RSS idle / converged / peak, RSS per cluster above idle, CPU.
+    fn replica_rows(&self, s: &mut String) {
+        for (i, c) in self.controllers.iter().enumerate() {
+            let Some(c) = c else {
+                let _ = writeln!(s, "| replica-{i} RSS and CPU | not sampled |");
+                continue;
+            };
+            let _ = writeln!(
+                s,
+                "| replica-{i} RSS idle / converged / peak; per cluster above idle; CPU load / quiet | \
+                 {:.1} / {:.1} / {:.1} MiB; {:.1} KiB; {:.1} / {:.2} s |",
+                mib(c.rss_idle_bytes),
+                mib(c.rss_converged_bytes),
+                mib(c.rss_peak_bytes),
+                c.rss_per_cluster_bytes / 1024.0,
+                c.cpu_seconds_load,
+                c.cpu_seconds_quiet
+            );
+        }
+    }
+}
+
 fn opt(v: Option<u64>) -> String {
     v.map_or("–".into(), |v| v.to_string())
 }
@@ -495,6 +524,35 @@ mod tests {
         assert!(md.contains("| invariants after convergence | 0 violations (missing 0 "));
         assert!(!md.contains("Invariant violations"));
         assert_eq!(sample().invariant_violations(), Some(0));
+    }
+
+    #[test]
+    fn replicas_get_a_row_each() {
+        let mut r = sample();
+        let mut second = r.controller.clone().unwrap();
+        second.rss_converged_bytes = 20 << 20;
+        second.cpu_seconds_load = 2.5;
+        r.replicas = 3;
+        r.sharding = true;
+        r.controllers = vec![r.controller.clone(), Some(second), None];
+        let md = r.summary_md();
+        assert!(md.contains("| replica-0 RSS idle / converged / peak; per cluster above idle; CPU load / quiet | 10.0 / 12.0 / 13.0 MiB; 1024.0 KiB; 0.0 / 0.00 s |"), "{md}");
+        assert!(
+            md.contains("| 10.0 / 20.0 / 13.0 MiB; 1024.0 KiB; 2.5 / 0.00 s |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| replica-2 RSS and CPU | not sampled |"),
+            "{md}"
+        );
+        assert!(!md.contains("| controller RSS idle"), "{md}");
+        let back: Report = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(back.controllers, r.controllers);
+        let one = serde_json::to_value(sample()).unwrap();
+        assert!(
+            one.get("controllers").is_none(),
+            "one replica: no per-replica list"
+        );
     }
 
     #[test]

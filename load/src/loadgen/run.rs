@@ -17,6 +17,7 @@ use super::otlp_sink::OtlpSink;
 use super::promtext::{self, Sample};
 use super::report::{self, Point, Report, WRITE_VERBS};
 use super::stats::Dist;
+use super::usage::{Phase, Usage};
 use super::{chaos, churn, stack, svg};
 use crate::invariants::{InvariantReport, Settle, check_settled};
 
@@ -324,7 +325,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ctrl = replicas.first().cloned();
     let scraper = Scraper::new(&replicas, args.metrics_url.as_deref());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = ctrl.as_ref().and_then(|c| c.sample());
+    let mut usage = Usage::new(replicas.len());
+    usage.mark(&replicas, Phase::Idle);
 
     let obs = Observations::default();
     let watches = observer::start(&client, &obs);
@@ -349,15 +351,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let target = chaos::Target {
                 server: stack.server.clone(),
                 controllers: replicas.clone(),
+                client: client.clone(),
             };
-            Some(chaos::start(settings, target, t0, obs.clone(), deadline)?)
+            Some(chaos::start(
+                settings,
+                target,
+                args.sharding,
+                t0,
+                obs.clone(),
+                deadline,
+            )?)
         }
         None => None,
     };
     let mut controller_exits = 0;
     let mut leaders_max = 0_u64;
     let mut timeline = Vec::new();
-    let mut peak_rss = idle.map_or(0, |s| s.rss_bytes);
     let mut peak_rate: f64 = 0.0;
     let mut last_total: Option<(f64, Instant)> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -371,9 +380,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ready: c.ready,
         });
         eprintln!("[{t:>6.1}s] {c}");
-        if let Some(s) = ctrl.as_ref().and_then(|c| c.sample()) {
-            peak_rss = peak_rss.max(s.rss_bytes).max(s.hwm_bytes);
-        }
+        usage.sample(&replicas);
         if let Some(s) = scraper.scrape().await {
             leaders_max = leaders_max.max(promtext::sum(&s, LEADER) as u64);
             let total = promtext::sum(&s, RECONCILES);
@@ -432,7 +439,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ready_clusters = ttr.len();
     let server1 = stack.server.as_ref().map(|h| h.counters());
     let scrape1 = scraper.scrape().await;
-    let converged_sample = ctrl.as_ref().and_then(|c| c.sample());
+    usage.mark(&replicas, Phase::Converged);
     let chaos = match chaos {
         Some(c) => {
             let settle = settle(&args);
@@ -462,10 +469,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(args.quiet_secs)).await;
     let server2 = stack.server.as_ref().map(|h| h.counters());
     let scrape2 = scraper.scrape().await;
-    let quiet_sample = ctrl.as_ref().and_then(|c| c.sample());
-    if let Some(s) = quiet_sample {
-        peak_rss = peak_rss.max(s.hwm_bytes);
-    }
+    usage.mark(&replicas, Phase::Quiet);
 
     let mut api = report::ApiRequests::default();
     if let (Some(a), Some(b)) = (&server0, &server1) {
@@ -527,18 +531,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         controller_writes_per_cluster: quiet.controller_writes.map(|w| w as f64 / n.max(1) as f64),
         ..quiet
     };
-    let usage = match (ctrl.as_ref(), idle, converged_sample) {
-        (Some(c), Some(i), Some(conv)) => Some(report::ControllerUsage {
-            pid: c.pid(),
-            rss_idle_bytes: i.rss_bytes,
-            rss_converged_bytes: conv.rss_bytes,
-            rss_peak_bytes: peak_rss,
-            rss_per_cluster_bytes: (conv.rss_bytes as f64 - i.rss_bytes as f64) / n.max(1) as f64,
-            cpu_seconds_load: conv.cpu_seconds - i.cpu_seconds,
-            cpu_seconds_quiet: quiet_sample.map_or(0.0, |q| q.cpu_seconds - conv.cpu_seconds),
-        }),
-        _ => None,
-    };
+    let per_replica = usage.per_replica(n);
 
     let invariants_converged = invariants(&client, &args, "after convergence", &mut notes).await;
 
@@ -612,7 +605,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         time_to_ready_secs: Dist::of(&ttr),
         event_to_status_ms: Dist::of(&e2s),
         api_requests: api,
-        controller: usage,
+        controller: per_replica.first().cloned().flatten(),
+        controllers: if replicas.len() > 1 {
+            per_replica
+        } else {
+            Vec::new()
+        },
         reconciles,
         quiet,
         restart,

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::report::Window;
+use super::shard::{self, ShardKill};
 use super::{ChaosKind, Settings};
 use crate::kubesim::{self, FaultRule};
 use crate::loadgen::controller::{ControllerProc, leader};
@@ -15,6 +16,8 @@ pub struct Target {
     pub server: Option<kubesim::Handle>,
     /// The controller replicas started by the load generator (none: it runs elsewhere).
     pub controllers: Vec<ControllerProc>,
+    /// Reads the objects (e.g. which are left on a killed replica's shard).
+    pub client: kube::Client,
 }
 
 /// The longest a `leader-kill` keeps the leader down waiting for a standby to take over.
@@ -42,8 +45,11 @@ pub struct Injected {
     /// Seconds from the window end until every cluster created so far was Ready (`None`: not
     /// before the next window, or the deadline for the last).
     pub recovery_secs: Option<f64>,
-    /// `leader-kill`: seconds from the kill until another replica led.
+    /// `leader-kill`: seconds from the kill until another replica led; `replica-kill` and
+    /// `coordinator-kill`: until the victim's share had moved to the others.
     pub takeover_secs: Option<f64>,
+    /// `replica-kill` and `coordinator-kill`: the replica killed and the objects moved.
+    pub shard: Option<ShardKill>,
     pub error: Option<String>,
 }
 
@@ -52,13 +58,14 @@ pub struct Injected {
 struct Outcome {
     count: u64,
     takeover_secs: Option<f64>,
+    shard: Option<ShardKill>,
 }
 
 impl From<u64> for Outcome {
     fn from(count: u64) -> Self {
         Self {
             count,
-            takeover_secs: None,
+            ..Self::default()
         }
     }
 }
@@ -152,9 +159,11 @@ impl Injector {
                 "verb=*,resource=*,latency_ms={}",
                 self.settings.latency.as_millis()
             ))],
-            ChaosKind::ControllerKill | ChaosKind::LeaderKill | ChaosKind::ApiserverRestart => {
-                Vec::new()
-            }
+            ChaosKind::ControllerKill
+            | ChaosKind::LeaderKill
+            | ChaosKind::ReplicaKill
+            | ChaosKind::CoordinatorKill
+            | ChaosKind::ApiserverRestart => Vec::new(),
         }
     }
 
@@ -195,6 +204,7 @@ impl Injector {
         Ok(Outcome {
             count: 1,
             takeover_secs: takeover,
+            shard: None,
         })
     }
 
@@ -211,6 +221,21 @@ impl Injector {
                 Ok(1.into())
             }
             ChaosKind::LeaderKill => self.leader_kill(hold).await,
+            ChaosKind::ReplicaKill | ChaosKind::CoordinatorKill => {
+                let k = shard::kill(
+                    w.kind,
+                    &self.target.controllers,
+                    &self.target.client,
+                    hold,
+                    TAKEOVER_LIMIT,
+                )
+                .await?;
+                Ok(Outcome {
+                    count: 1,
+                    takeover_secs: k.moved_secs,
+                    shard: Some(k),
+                })
+            }
             ChaosKind::ApiserverRestart => {
                 let h = self.server()?;
                 let refused = h.outage(hold).await?;
@@ -282,6 +307,7 @@ impl Injector {
                 at_start,
                 recovery_secs: None,
                 takeover_secs: outcome.takeover_secs,
+                shard: outcome.shard,
                 error,
             });
         }

@@ -6,6 +6,7 @@
 mod inject;
 mod phase;
 mod report;
+mod shard;
 
 use std::time::Duration;
 
@@ -24,6 +25,13 @@ pub enum ChaosKind {
     /// SIGKILL the leading replica (needs `--replicas 2` or more) and keep it down until a
     /// standby took the Lease over; it then starts again as a standby.
     LeaderKill,
+    /// SIGKILL a sharded replica that does not coordinate the ring (needs `--sharding` and
+    /// `--replicas 2` or more) and keep it down until its objects moved to the others; it then
+    /// starts again and takes its share back.
+    ReplicaKill,
+    /// The same for the replica coordinating the ring: another one must take coordination over
+    /// before the objects move.
+    CoordinatorKill,
     /// The API server drops every connection and watch, refuses connections for the window and
     /// comes back with its watch history compacted (resumed watches get 410 Gone).
     ApiserverRestart,
@@ -42,6 +50,8 @@ impl ChaosKind {
         match self {
             Self::ControllerKill => "controller-kill",
             Self::LeaderKill => "leader-kill",
+            Self::ReplicaKill => "replica-kill",
+            Self::CoordinatorKill => "coordinator-kill",
             Self::ApiserverRestart => "apiserver-restart",
             Self::Errors => "errors",
             Self::Conflicts => "conflicts",
@@ -57,7 +67,15 @@ impl ChaosKind {
 
     /// Whether the kind kills a controller process (it needs one started by the load generator).
     pub fn kills_controller(self) -> bool {
-        matches!(self, Self::ControllerKill | Self::LeaderKill)
+        matches!(
+            self,
+            Self::ControllerKill | Self::LeaderKill | Self::ReplicaKill | Self::CoordinatorKill
+        )
+    }
+
+    /// Whether the kind kills a replica of a shard ring (it needs `--sharding`).
+    pub fn kills_shard(self) -> bool {
+        matches!(self, Self::ReplicaKill | Self::CoordinatorKill)
     }
 }
 

@@ -22,6 +22,7 @@ pub struct Running {
 pub fn start(
     settings: Settings,
     target: Target,
+    sharding: bool,
     t0: Instant,
     obs: Observations,
     deadline: Instant,
@@ -38,6 +39,11 @@ pub fn start(
     }
     if target.controllers.len() < 2 && settings.kinds.contains(&super::ChaosKind::LeaderKill) {
         anyhow::bail!("--chaos leader-kill needs a standby: run with --replicas 2 or more");
+    }
+    if let Some(k) = settings.kinds.iter().find(|k| k.kills_shard())
+        && (!sharding || target.controllers.len() < 2)
+    {
+        anyhow::bail!("--chaos {k} needs a shard ring: run with --sharding --replicas 2 or more");
     }
     let plan = schedule(&settings);
     let injector = Injector::new(target, settings.clone());

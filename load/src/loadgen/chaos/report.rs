@@ -32,8 +32,17 @@ pub struct FaultRun {
     pub server_writes: u64,
     pub controller_writes: Option<u64>,
     /// `leader-kill`: seconds from the kill until a standby led (`None`: no takeover seen).
+    /// `replica-kill`, `coordinator-kill`: seconds from the kill until the victim's share had
+    /// moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takeover_secs: Option<f64>,
+    /// `replica-kill`, `coordinator-kill`: the replica killed (`replica-<index>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victim: Option<String>,
+    /// `replica-kill`, `coordinator-kill`: objects the survivors took over from the victim's
+    /// shard until none was left on it (their `capt_shard_moves_total{cause="dead-shard"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -106,6 +115,8 @@ impl ChaosReport {
                     server_writes: next.server.saturating_sub(r.at_start.server),
                     controller_writes: diff(r.at_start.controller, next.controller),
                     takeover_secs: r.takeover_secs,
+                    victim: r.shard.as_ref().map(|k| k.victim.clone()),
+                    moved: r.shard.as_ref().map(|k| k.moved),
                     error: r.error.clone(),
                 }
             })
@@ -222,17 +233,32 @@ impl ChaosReport {
                 } else {
                     before_next(f.recovery_secs)
                 },
-                match (f.kind == ChaosKind::LeaderKill.as_str(), &f.error) {
-                    (_, Some(e)) => e.clone(),
-                    (true, None) => f.takeover_secs.map_or_else(
-                        || "no standby took over".into(),
-                        |t| format!("standby led after {t:.1}s"),
-                    ),
-                    (false, None) => String::new(),
-                }
+                f.outcome()
             );
         }
         md
+    }
+}
+
+impl FaultRun {
+    /// The last column of the fault table: the error, or what a kill led to.
+    fn outcome(&self) -> String {
+        if let Some(e) = &self.error {
+            return e.clone();
+        }
+        if let (Some(v), Some(m)) = (&self.victim, self.moved) {
+            return self.takeover_secs.map_or_else(
+                || format!("{v} killed; {m} objects moved, some left on its shard"),
+                |t| format!("{v} killed; {m} objects moved off its shard in {t:.1}s"),
+            );
+        }
+        if self.kind == ChaosKind::LeaderKill.as_str() {
+            return self.takeover_secs.map_or_else(
+                || "no standby took over".into(),
+                |t| format!("standby led after {t:.1}s"),
+            );
+        }
+        String::new()
     }
 }
 
@@ -262,6 +288,7 @@ mod tests {
             },
             recovery_secs: rec,
             takeover_secs: None,
+            shard: None,
             error: None,
         }
     }
@@ -331,5 +358,48 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["faults"][0]["takeover_secs"], 3.3);
         assert!(json["faults"][1].get("takeover_secs").is_none());
+    }
+
+    #[test]
+    fn a_replica_kill_row_names_the_victim_and_the_moves() {
+        use crate::loadgen::chaos::shard::ShardKill;
+        let mut moved = ran(ChaosKind::ReplicaKill, 1.0, 0, 0, Some(2.0));
+        moved.shard = Some(ShardKill {
+            victim: "replica-2".into(),
+            moved: 14,
+            moved_secs: Some(3.31),
+        });
+        moved.takeover_secs = Some(3.31);
+        let mut stuck = ran(ChaosKind::CoordinatorKill, 9.0, 0, 0, None);
+        stuck.shard = Some(ShardKill {
+            victim: "replica-0".into(),
+            moved: 3,
+            moved_secs: None,
+        });
+        let r = ChaosReport::build(Inputs {
+            kinds: &[ChaosKind::ReplicaKill, ChaosKind::CoordinatorKill],
+            seed: 1,
+            ran: &[moved, stuck],
+            end: WriteMark::default(),
+            recovery_ready_secs: Some(2.0),
+            recovery_clean_secs: None,
+            controller_exits: 0,
+            clusters: 1,
+            violations: Some(0),
+        });
+        assert_eq!(r.faults[0].victim.as_deref(), Some("replica-2"));
+        assert_eq!(r.faults[0].moved, Some(14));
+        let md = r.summary_md();
+        assert!(
+            md.contains("| replica-2 killed; 14 objects moved off its shard in 3.3s |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| replica-0 killed; 3 objects moved, some left on its shard |"),
+            "{md}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["faults"][0]["victim"], "replica-2");
+        assert_eq!(json["faults"][0]["moved"], 14);
     }
 }
