@@ -20,7 +20,7 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use sharding_support::*;
-use support::{TEMPLATES, apply_yaml, cluster_yaml, fast_tfsim};
+use support::fast_tfsim;
 
 /// Far longer than a hand-over takes: a move within a third of it cannot have waited for expiry.
 const LEASE_SECS: u64 = 30;
@@ -127,17 +127,8 @@ fn a_replica_that_stops_hands_its_clusters_over_at_once() {
         let sim = support::start_sim(fast_tfsim()).await;
         let server = sim.server.clone();
         let client = server.client();
-        let mut nodes = Vec::new();
-        for name in ["r0", "r1", "r2"] {
-            nodes.push(start_node(&server, name, lease(LEASE_SECS)).await);
-        }
-        wait_members(&client, &["r0", "r1", "r2"]).await;
-        for t in TEMPLATES {
-            apply_yaml(&client, t).await;
-        }
-        for c in names() {
-            apply_yaml(&client, &cluster_yaml(&c, "1.31")).await;
-        }
+        let mut nodes = start_three(&server, lease(LEASE_SECS)).await;
+        create_clusters(&client, "1.31").await;
         let owners = wait_converged_on(&client, &["r0", "r1", "r2"], "1.31").await;
         assert!(owners.values().any(|o| o == "r1"), "r1 owns clusters");
         wait_event(&client, MEMBERS_CHANGED, &["members r0, r1, r2"]).await;

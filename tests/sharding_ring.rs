@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sharding_support::*;
-use support::{TEMPLATES, apply_yaml, cluster_yaml, fast_tfsim};
+use support::fast_tfsim;
 
 #[test]
 fn replicas_share_the_clusters_and_hand_them_over() {
@@ -18,17 +18,8 @@ fn replicas_share_the_clusters_and_hand_them_over() {
         let sim = support::start_sim(fast_tfsim()).await;
         let server = sim.server.clone();
         let client = server.client();
-        let mut nodes = Vec::new();
-        for name in ["r0", "r1", "r2"] {
-            nodes.push(start_node(&server, name, lease(2)).await);
-        }
-        wait_members(&client, &["r0", "r1", "r2"]).await;
-        for t in TEMPLATES {
-            apply_yaml(&client, t).await;
-        }
-        for c in names() {
-            apply_yaml(&client, &cluster_yaml(&c, "1.31")).await;
-        }
+        let mut nodes = start_three(&server, lease(2)).await;
+        create_clusters(&client, "1.31").await;
 
         // Three replicas: each cluster is reconciled by its owner only.
         let owners = wait_converged_on(&client, &["r0", "r1", "r2"], "1.31").await;

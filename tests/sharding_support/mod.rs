@@ -19,7 +19,7 @@ use capt::telemetry::Metrics;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 
-use crate::support::{controller_client, eventually};
+use crate::support::{TEMPLATES, apply_yaml, cluster_yaml, controller_client, eventually};
 
 pub const RING: &str = "capt";
 pub const NS: &str = "default";
@@ -270,4 +270,24 @@ pub fn count(metrics: &Metrics, series: &str) -> f64 {
         .filter(|l| l.starts_with(series))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Replicas r0, r1, r2 on `lease`, once all three are ring members.
+pub async fn start_three(server: &capt_load::kubesim::Handle, lease: LeaseSettings) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for name in ["r0", "r1", "r2"] {
+        nodes.push(start_node(server, name, lease.clone()).await);
+    }
+    wait_members(&server.client(), &["r0", "r1", "r2"]).await;
+    nodes
+}
+
+/// The templates and the test's clusters at Kubernetes `version`.
+pub async fn create_clusters(client: &Client, version: &str) {
+    for t in TEMPLATES {
+        apply_yaml(client, t).await;
+    }
+    for c in names() {
+        apply_yaml(client, &cluster_yaml(&c, version)).await;
+    }
 }
