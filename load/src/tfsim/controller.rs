@@ -127,23 +127,35 @@ impl Ctx {
                 None => return Ok(None),
             }
         };
-        let ws = match lifecycle::initialize(&ws.name, &ws.annotations) {
-            Some(a) => match self.annotate(&ws, a).await? {
-                Some(ws) => ws,
-                None => return Ok(None),
-            },
-            None => ws,
+        let annotation = lifecycle::initialize(&ws.name, &ws.annotations);
+        let Some(ws) = self.annotate(ws, annotation).await? else {
+            return Ok(None);
         };
         self.reconcile_apply(ws).await
     }
 
-    /// Sets one annotation (see [`lifecycle`]); `None` when the Workspace is gone.
+    /// Sets `annotation` when there is one (see [`lifecycle`]); the Workspace as it is then,
+    /// `None` when it is gone.
     async fn annotate(
         &self,
-        ws: &WorkspaceView,
-        (key, value): (&str, String),
+        ws: WorkspaceView,
+        annotation: Option<(&str, String)>,
     ) -> Result<Option<WorkspaceView>, ReconcileError> {
-        let meta = json!({ "annotations": { key: value } });
+        match annotation {
+            Some((key, value)) => {
+                self.patch_view(&ws, json!({ "annotations": { key: value } }))
+                    .await
+            }
+            None => Ok(Some(ws)),
+        }
+    }
+
+    /// [`Self::patch_meta`], read back as a view.
+    async fn patch_view(
+        &self,
+        ws: &WorkspaceView,
+        meta: Value,
+    ) -> Result<Option<WorkspaceView>, ReconcileError> {
         let Some(obj) = self.patch_meta(ws, meta).await? else {
             return Ok(None);
         };
@@ -181,13 +193,8 @@ impl Ctx {
     ) -> Result<Option<WorkspaceView>, ReconcileError> {
         let mut finalizers = ws.finalizers.clone();
         finalizers.push(FINALIZER.to_string());
-        let Some(obj) = self
-            .patch_meta(ws, json!({ "finalizers": finalizers }))
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(WorkspaceView::from_object(&obj).ok())
+        self.patch_view(ws, json!({ "finalizers": finalizers }))
+            .await
     }
 
     /// Writes conditions (and optionally atProvider) when they differ from what the Workspace shows.
@@ -369,12 +376,9 @@ impl Ctx {
                 };
             }
         };
-        let ws = match lifecycle::before_create(&ws.annotations, &ts) {
-            Some(a) => match self.annotate(&ws, a).await? {
-                Some(ws) => ws,
-                None => return Ok(None),
-            },
-            None => ws,
+        let annotation = lifecycle::before_create(&ws.annotations, &ts);
+        let Some(ws) = self.annotate(ws, annotation).await? else {
+            return Ok(None);
         };
         if now < apply_at {
             set_condition(
@@ -431,12 +435,9 @@ impl Ctx {
         };
         set_condition(&mut conds, ready_cond, &ts);
         // crossplane-runtime records the finished create before it writes the conditions.
-        let ws = match lifecycle::after_create(&ws.annotations, &ts) {
-            Some(a) => match self.annotate(&ws, a).await? {
-                Some(ws) => ws,
-                None => return Ok(None),
-            },
-            None => ws,
+        let annotation = lifecycle::after_create(&ws.annotations, &ts);
+        let Some(ws) = self.annotate(ws, annotation).await? else {
+            return Ok(None);
         };
         let status_outs = outputs::status_outputs(&outs);
         self.write_status(&ws, &conds, Some((&ws.checksum, &status_outs)))
