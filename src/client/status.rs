@@ -30,26 +30,24 @@ impl StatusWriter {
         Self { observer }
     }
 
-    /// Write `desired` as the status of `obj` if it differs from `observed`. Returns whether a
-    /// write happened. The written resourceVersion goes to `writes`.
-    pub async fn write<K, S, D>(
+    /// Write `new` (the desired status, as JSON) as the status of `obj` if it differs from
+    /// `observed`. Returns whether a write happened. The written resourceVersion goes to `writes`.
+    pub async fn write<K, S>(
         &self,
         api: &Api<K>,
         kind: &'static str,
         obj: &K,
         observed: Option<&S>,
-        desired: &D,
+        new: serde_json::Value,
         writes: &WriteLog,
     ) -> Result<bool, kube::Error>
     where
         K: Resource + Clone + DeserializeOwned + Debug,
         S: Serialize,
-        D: Serialize,
     {
         let old = observed
             .map_or(Ok(json!({})), serde_json::to_value)
             .map_err(kube::Error::SerdeError)?;
-        let new = serde_json::to_value(desired).map_err(kube::Error::SerdeError)?;
         let Some(patch) = merge_patch(&old, &new).filter(|_| differs(&old, &new)) else {
             self.observer.status_write(kind, false);
             return Ok(false);

@@ -321,7 +321,7 @@ where
         );
         let desired = status_to_write(desired, obj.meta().generation, generation_now)?;
         ctx.status
-            .write(&api, kind, obj, obj.status(), &desired, writes)
+            .write(&api, kind, obj, obj.status(), desired, writes)
             .await
             .map_err(|e| ControllerError::api(format!("write status of {kind} {name}"), e))?;
     }
