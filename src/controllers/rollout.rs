@@ -3,10 +3,8 @@
 //! for thousands of clusters at once. A RenderFailed apply sees the change as new input too.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use governor::{Quota, RateLimiter};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc;
@@ -80,10 +78,12 @@ impl Rollout {
 
 /// Wake queued applies, at most `rate_per_sec` a second (burst of the same size).
 pub async fn run(mut rx: Receiver, rate_per_sec: u32, metrics: Metrics, wake: impl Fn(ObjectKey)) {
-    let rate = NonZeroU32::new(rate_per_sec).unwrap_or(NonZeroU32::MIN);
-    let limiter = RateLimiter::direct(Quota::per_second(rate));
+    let rate = rate_per_sec.max(1);
+    let limiter = crate::client::Limiter::new(rate, rate);
     while let Some(key) = rx.recv().await {
-        limiter.until_ready().await;
+        if let Some(l) = &limiter {
+            l.acquire().await;
+        }
         metrics.template_rollout_woken();
         wake(key);
     }
