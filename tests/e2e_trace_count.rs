@@ -7,20 +7,15 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use capt::api::CAPTControlPlane;
-use capt::telemetry::otel;
 use kube::api::Api;
 use opentelemetry::trace::SpanId;
-use opentelemetry_sdk::trace::InMemorySpanExporter;
 use support::{TEMPLATES, World, cluster_yaml, eventually, fast_tfsim};
 
 const CLUSTERS: usize = 5;
 
 #[test]
 fn five_clusters_are_about_five_traces() {
-    let exporter = InMemorySpanExporter::default();
-    let telemetry = otel::init_for_tests(exporter.clone());
-    tracing::dispatcher::set_global_default(telemetry.dispatch().clone())
-        .expect("no other global subscriber in this binary");
+    let (exporter, _telemetry) = support::export_spans_globally();
 
     capt::actors::block_on(async {
         let w = World::start(fast_tfsim()).await;

@@ -14,7 +14,7 @@ use capt_load::kubesim::FaultRule;
 use kube::api::Api;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanId, Status};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use support::{TEMPLATES, World, cluster_yaml, eventually, fast_tfsim};
 
 fn attr(span: &SpanData, key: &str) -> Option<opentelemetry::Value> {
@@ -26,10 +26,7 @@ fn attr(span: &SpanData, key: &str) -> Option<opentelemetry::Value> {
 
 #[test]
 fn a_cluster_is_one_trace() {
-    let exporter = InMemorySpanExporter::default();
-    let telemetry = otel::init_for_tests(exporter.clone());
-    tracing::dispatcher::set_global_default(telemetry.dispatch().clone())
-        .expect("no other global subscriber in this binary");
+    let (exporter, _telemetry) = support::export_spans_globally();
 
     let (cp, cc) = capt::actors::block_on(async {
         let w = World::start(fast_tfsim()).await;

@@ -14,11 +14,10 @@ use capt::api::{CAPTCluster, CAPTControlPlane, Cluster, Workspace, WorkspaceTemp
 use capt::sharding::labels::shard_selector;
 use capt::sharding::membership::coordinator_lease_name;
 use capt::sharding::summary::{MEMBERS_CHANGED, SHARDS_MOVED};
-use capt::telemetry::otel;
 use k8s_openapi::api::core::v1::Event;
 use kube::Client;
 use kube::api::{Api, ListParams};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use sharding_support::*;
 use support::fast_tfsim;
 
@@ -119,10 +118,7 @@ fn traced_moves_from(spans: &[SpanData], shard: &str) -> usize {
 
 #[test]
 fn a_replica_that_stops_hands_its_clusters_over_at_once() {
-    let exporter = InMemorySpanExporter::default();
-    let telemetry = otel::init_for_tests(exporter.clone());
-    tracing::dispatcher::set_global_default(telemetry.dispatch().clone())
-        .expect("no other global subscriber in this binary");
+    let (exporter, _telemetry) = support::export_spans_globally();
     let moved_from_r1 = capt::actors::block_on(async {
         let sim = support::start_sim(fast_tfsim()).await;
         let server = sim.server.clone();

@@ -209,3 +209,17 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Every span of this test binary exported to an in-memory exporter (the global subscriber; keep
+/// the returned telemetry alive while spans are recorded).
+#[allow(dead_code)]
+pub fn export_spans_globally() -> (
+    opentelemetry_sdk::trace::InMemorySpanExporter,
+    capt::telemetry::otel::TestTelemetry,
+) {
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let telemetry = capt::telemetry::otel::init_for_tests(exporter.clone());
+    tracing::dispatcher::set_global_default(telemetry.dispatch().clone())
+        .expect("no other global subscriber in this binary");
+    (exporter, telemetry)
+}
